@@ -1,0 +1,356 @@
+"""The sample municipality on disk: writing it, and reading a folder back.
+
+``data/sample/`` holds the synthetic municipality (:func:`synth.municipality`
+with :data:`SAMPLE_ARGS`) written in the real file formats a user brings:
+
+==================================  ==============================================
+file                                format
+==================================  ==============================================
+``skolregister.csv``                school register, ``;``, UTF-8
+``observationer.csv``               a form tool's export: UTF-8 with BOM, ``,``,
+                                    one column per item (``KL1. <text>``)
+``slutbetyg_ak9_skolenhet_Y.csv``   Skolverket export, final grades år 9, school
+                                    units (preamble, two-row header, ``;``,
+                                    decimal comma, ``..`` and ``~100``, footer)
+``slutbetyg_ak9_kommun_Y.csv``      the same at municipality level
+``elever_skolenhet_Y.csv``          Skolverket export, pupils per school unit
+                                    with background shares
+``protokoll.yaml``                  the observation protocol
+==================================  ==============================================
+
+``python scripts/make_sample.py`` regenerates it byte for byte.
+:func:`load_folder` reads such a folder through the same loaders a user's
+files go through (``undervisning_analys.io``). :func:`load_sample` reads
+``data/sample`` of the source checkout; from an installed wheel (no checkout)
+it writes the sample once to a cache folder with the same generator, which
+gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .dataset import Dataset, ProvenanceRecord
+from .errors import FileFormatError
+from .instruments import Instrument, load_instrument
+
+SAMPLE_SEED = 2024
+SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect": 0.3,
+                     "first_year": 2020}
+
+ROLE_SV = {"rektor": "Rektor", "bitradande_rektor": "Biträdande rektor",
+           "forstelarare": "Förstelärare", "kollega": "Kollega", "extern": "Extern observatör",
+           "annan": "Annan"}
+TYPE_SV = {"spontan": "Spontant besök", "planerad": "Planerat besök",
+           "kollegial": "Kollegial observation"}
+PRINCIPAL_SV = {"kommunal": "Kommunal", "enskild": "Enskild"}
+
+_PREAMBLE = "Statistik från Skolverket, https://www.skolverket.se"
+_FOOTER = [
+    "Rapportbeskrivning och definitioner",
+    "Uppgifterna avser elever som fått betyg i minst ett ämne; meritvärdet är summan av de 16 "
+    "bästa betygen; samt betyget i moderna språk (17 ämnen).",
+    "Två prickar (..) visas om uppgiften baseras på färre än 10 elever; ~100 visas om 1-4 "
+    "elever inte nått upp till kravet.",
+    "Källa: syntetiska data; genererade av undervisning_analys; inga verkliga elever.",
+]
+
+
+def _sv_num(v: float, decimals: int = 1) -> str:
+    return f"{v:.{decimals}f}".replace(".", ",")
+
+
+def _sv_int(v: int) -> str:
+    s = f"{int(v):,}".replace(",", " ")
+    return s
+
+
+def _cell(row: pd.Series | None) -> str:
+    if row is None:
+        return "."
+    st = row["status"]
+    if st == "suppressed":
+        return ".."
+    if st == "approx_100":
+        return "~100"
+    if st == "missing" or pd.isna(row["value"]):
+        return "."
+    return _sv_num(float(row["value"]))
+
+
+_MEASURE_HEADERS = [
+    ("n", "Antal elever"),
+    ("pass_all_subjects_pct", "Andel (%) elever som fått godkänt betyg i alla ämnen"),
+    ("merit_17", "Genomsnittligt meritvärde (17 ämnen)"),
+    ("merit_16", "Genomsnittligt meritvärde (16 ämnen)"),
+    ("eligible_vocational_pct", "Andel (%) behöriga till yrkesprogram"),
+]
+
+
+def _grades_file(results: pd.DataFrame, key_cols: list[str], key_rows: list[list[str]],
+                 keys: list[tuple], school_year: str, level_title: str) -> str:
+    lines = [_PREAMBLE, "", f"Grundskolan - Slutbetyg årskurs 9, samtliga elever{level_title}",
+             f"Valt läsår: {school_year}", ""]
+    cat = [""] * len(key_cols)
+    sub = list(key_cols)
+    for _, h in _MEASURE_HEADERS:
+        cat += [h] * 3
+        sub += ["Totalt", "Flickor", "Pojkar"]
+    lines.append(";".join(cat) + ";")
+    lines.append(";".join(sub) + ";")
+    idx = results.set_index(["key", "measure", "group"])
+    for krow, key in zip(key_rows, keys, strict=True):
+        cells = list(krow)
+        for m, _ in _MEASURE_HEADERS:
+            for g in ("all", "girls", "boys"):
+                if m == "n":
+                    try:
+                        r = idx.loc[(key, "merit_17", g)]
+                        cells.append(_sv_int(int(r["n"])) if pd.notna(r["n"]) else ".")
+                    except KeyError:
+                        cells.append(".")
+                else:
+                    try:
+                        cells.append(_cell(idx.loc[(key, m, g)]))
+                    except KeyError:
+                        cells.append(".")
+        lines.append(";".join(cells) + ";")
+    lines.append("")
+    lines.extend(_FOOTER)
+    return "\n".join(lines) + "\n"
+
+
+def _background_file(ds: Dataset, school_year: str) -> str:
+    header = ("Skola;Skol-enhetskod;Skolkommun;Kommun-kod;Typ av huvudman;Huvudman;"
+              "Huvudman orgnr;Elever, förskoleklass;Andel (%) flickor, förskoleklass;"
+              "Elever, årskurs 1-9;Andel (%) flickor, årskurs 1-9;"
+              "Andel (%) elever med utländsk bakgrund, åk 1-9;"
+              "Andel (%) elever med föräldrar med eftergymnasial utb., åk 1-9;"
+              + ";".join(f"Elever, årskurs {g}" for g in range(1, 10)) + ";")
+    lines = [_PREAMBLE, "", "Grundskolan - Antal elever per årskurs",
+             f"Valt läsår: {school_year}", "", header]
+    bg = ds.background[ds.background["school_year"] == school_year].set_index("school_id")
+    for s in ds.schools.sort_values("school_name").itertuples(index=False):
+        if s.school_id not in bg.index:
+            continue
+        b = bg.loc[s.school_id]
+        n = int(b["n_pupils"])
+        lo = {"F-9": 1, "7-9": 7, "4-9": 4}.get(str(s.grades), 1)
+        grades = list(range(lo, 10))
+        per = [n // len(grades)] * len(grades)
+        for k in range(n - sum(per)):
+            per[k] += 1
+        counts = {g: "." for g in range(1, 10)}
+        for g, c in zip(grades, per, strict=True):
+            counts[g] = str(c)
+        fk = str(max(1, per[0] - 3)) if lo == 1 else "."
+        fk_girls = "50,0" if lo == 1 else "."
+        cells = [s.school_name, s.school_id, s.municipality_name, s.municipality_id,
+                 PRINCIPAL_SV[s.principal_type], f"{s.municipality_name} kommun",
+                 "2120009990", fk, fk_girls, str(n), _sv_num(b["share_girls"]),
+                 _sv_num(b["share_foreign_background"]),
+                 _sv_num(b["share_parents_higher_edu"])] + [counts[g] for g in range(1, 10)]
+        lines.append(";".join(cells) + ";")
+    lines.append("")
+    lines.append("Rapportbeskrivning och definitioner")
+    lines.append("Andelar i procent; elever med utländsk bakgrund; föräldrarnas högsta utbildning.")
+    return "\n".join(lines) + "\n"
+
+
+def _observations_file(ds: Dataset) -> str:
+    inst = ds.instrument
+    o = ds.observations
+    forms = o.drop_duplicates(["observation_id", "observer_id"])[
+        ["observation_id", "observer_id", "school_id", "teacher_id", "observer_role",
+         "observation_type", "date", "subject", "grade_level"]]
+    wide = o.pivot(index=["observation_id", "observer_id"], columns="item_id", values="score")
+    forms = forms.set_index(["observation_id", "observer_id"]).join(wide).reset_index()
+    forms = forms.sort_values(["date", "observation_id", "observer_id"], kind="stable")
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    item_headers = [f"{it.id}. {it.text}" for it in inst.items]
+    w.writerow(["Svars-ID", "Lektions-ID", "Datum", "Skolenhetskod", "Lärarkod",
+                "Observatörskod", "Observatörens roll", "Typ av besök", "Ämne", "Årskurs",
+                *item_headers])
+    for k, r in enumerate(forms.itertuples(index=False), start=1):
+        scores = []
+        for it in inst.items:
+            v = getattr(r, it.id) if it.id.isidentifier() else forms.loc[k - 1, it.id]
+            scores.append("" if pd.isna(v) else str(int(v)))
+        w.writerow([str(1000 + k), r.observation_id, r.date.strftime("%Y-%m-%d"), r.school_id,
+                    r.teacher_id, r.observer_id, ROLE_SV[r.observer_role],
+                    TYPE_SV[r.observation_type], r.subject,
+                    "" if pd.isna(r.grade_level) else str(int(r.grade_level)), *scores])
+    return "\ufeff" + buf.getvalue()
+
+
+def _schools_file(ds: Dataset) -> str:
+    lines = ["Skolenhetskod;Skola;Kommun-kod;Kommun;Typ av huvudman;Skolområde;Årskurser"]
+    for s in ds.schools.sort_values("school_id").itertuples(index=False):
+        lines.append(";".join([s.school_id, s.school_name, s.municipality_id,
+                               s.municipality_name, PRINCIPAL_SV[s.principal_type],
+                               s.area or "", s.grades or ""]))
+    return "\n".join(lines) + "\n"
+
+
+def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
+    """Write a Dataset's tables in the sample's real file formats; return the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def put(name: str, text: str) -> None:
+        p = folder / name
+        p.write_bytes(text.encode("utf-8"))
+        written.append(p)
+
+    put("skolregister.csv", _schools_file(ds))
+    put("observationer.csv", _observations_file(ds))
+    inst_src = ds.instrument.source
+    if ds.instrument.raw:
+        import yaml
+        put("protokoll.yaml", yaml.safe_dump(ds.instrument.raw, allow_unicode=True,
+                                             sort_keys=False, width=100))
+    elif inst_src:  # pragma: no cover
+        shutil.copy(inst_src, folder / "protokoll.yaml")
+    r = ds.results
+    schools = ds.schools.sort_values("school_name")
+    for sy in sorted(set(r["school_year"])):
+        year = schema.school_year_start(sy) + 1
+        rs = r[(r["level"] == "school") & (r["school_year"] == sy)].assign(
+            key=lambda d: d["school_id"])
+        keys = [(s,) for s in schools["school_id"]]
+        rs = rs.assign(key=rs["school_id"].map(lambda x: (x,)))
+        rows = [[s.school_name, s.school_id, s.municipality_name, s.municipality_id,
+                 PRINCIPAL_SV[s.principal_type]] for s in schools.itertuples(index=False)]
+        put(f"slutbetyg_ak9_skolenhet_{year}.csv",
+            _grades_file(rs, ["Skola", "Skol-enhetskod", "Skolkommun", "Kommun-kod",
+                              "Typ av huvudman"], rows, keys, sy, ""))
+        rm = r[(r["level"] == "municipality") & (r["school_year"] == sy)]
+        rm = rm.assign(key=rm["principal_type"].astype(str).map(lambda x: (x,)))
+        mid = str(ds.schools["municipality_id"].iloc[0])
+        mname = str(ds.schools["municipality_name"].iloc[0])
+        pts = [("all", "Samtliga"), ("kommunal", "Kommunal"), ("enskild", "Enskild")]
+        mrows = [[mname, mid, "Exempellän", "99", label] for _, label in pts]
+        put(f"slutbetyg_ak9_kommun_{year}.csv",
+            _grades_file(rm, ["Kommun", "Kommun-kod", "Län", "Läns-kod", "Typ av huvudman"],
+                         mrows, [(p,) for p, _ in pts], sy, ", kommunnivå"))
+    for sy in sorted(set(ds.background["school_year"])):
+        put(f"elever_skolenhet_{schema.school_year_start(sy)}.csv", _background_file(ds, sy))
+    return written
+
+
+# --------------------------------------------------------------------------
+# Reading a folder
+# --------------------------------------------------------------------------
+def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return schema.empty(table)
+    out = pd.concat(frames)
+    out.attrs = {"source": ", ".join(sorted({f.attrs.get("source", "?") for f in frames}))}
+    return out
+
+
+def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None = None,
+                key: str | None = None) -> Dataset:
+    """Read a folder laid out like ``data/sample`` into a validated Dataset.
+
+    Files are recognised by name and content: ``skolregister*.csv`` (schools),
+    ``observationer*.csv|xlsx`` (observation export), ``protokoll*.yaml``
+    (instrument; else the default), ``*.json`` (Skolverket API v4 or Kolada),
+    ``*.txt`` (pupil grades in SCB's format; needs ``key`` or the environment
+    variable ``UA_PSEUDONYM_KEY``), and any other ``.csv``/``.xlsx`` is read as
+    a Skolverket export (results or background). Files that no loader
+    recognises are refused with an error, never skipped silently.
+    """
+    from . import io as uio
+
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileFormatError(f"Mappen {folder} finns inte",
+                              hint="Ange en mapp med filer som i data/sample.")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    yaml_files = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
+    inst = load_instrument(instrument if instrument is not None else (
+        yaml_files[0] if yaml_files else None))
+    prov: list[ProvenanceRecord] = []
+    if yaml_files:
+        prov.append(ProvenanceRecord.for_file(yaml_files[0], "load_instrument", "instrument",
+                                              len(inst.items), len(inst.items)))
+    schools, obs, results, background, pupils = [], [], [], [], []
+    for p in files:
+        name = p.name.lower()
+        if p in yaml_files or name.endswith(".md"):
+            continue
+        if name.startswith("skolregister"):
+            df = uio.read_schools(p)
+            schools.append(df)
+        elif name.startswith("observation"):
+            df = uio.read_observations(p, inst)
+            obs.append(df)
+        elif p.suffix.lower() == ".json":
+            df = uio.read_json_source(p) if hasattr(uio, "read_json_source") else \
+                uio.read_skolverket_api(p)
+            results.append(df)
+        elif p.suffix.lower() == ".txt":
+            df = uio.read_pupil_grades(p, key=key)
+            pupils.append(df)
+        elif p.suffix.lower() in (".csv", ".xlsx"):
+            df = uio.read_skolverket(p)
+            (background if df.attrs.get("table") == "background" else results).append(df)
+        else:
+            raise FileFormatError(
+                f"Filen {p.name} känns inte igen",
+                file=p, hint="Ta bort den ur mappen eller byt namn så att typen framgår "
+                             "(skolregister, observationer, protokoll, Skolverket-export).")
+        if "provenance" in df.attrs:
+            prov.append(df.attrs["provenance"])
+    if not schools:
+        raise FileFormatError(f"Mappen {folder} saknar skolregister (skolregister.csv)",
+                              hint="Lägg till ett skolregister med skolenhetskoder.")
+    pupil_results = _concat(pupils, "pupil_results") if pupils else None
+    obs_df = _concat(obs, "observations")
+    return Dataset.build(
+        schools=_concat(schools, "schools"), observations=obs_df,
+        results=_concat(results, "results"), background=_concat(background, "background"),
+        instrument=inst, pupil_results=pupil_results, provenance=tuple(prov))
+
+
+def _sample_dir() -> Path:
+    env = os.environ.get("UA_SAMPLE_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1] / "data" / "sample"
+    if (here / "skolregister.csv").exists():
+        return here
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / \
+        "undervisning_analys" / "sample"
+    if not (cache / "skolregister.csv").exists():
+        from . import synth
+        write_sample(synth.municipality(**SAMPLE_ARGS), cache)
+    return cache
+
+
+def load_sample() -> Dataset:
+    """The sample municipality (synthetic, 20 schools, 5 school years).
+
+    Read from ``data/sample`` through the package's loaders, as a user's own
+    folder would be. The generating truth is available from
+    ``synth.municipality(**SAMPLE_ARGS).truth``. Every school, name and code is
+    fictional; the municipality "Exempelkommun" (9990) does not exist.
+    """
+    return load_folder(_sample_dir())
+
+
+__all__ = ["load_sample", "load_folder", "write_sample", "SAMPLE_ARGS", "SAMPLE_SEED"]
+
+_ = np  # numpy kept for callers that extend the writer

@@ -1,0 +1,588 @@
+"""A synthetic municipality with known truth.
+
+:func:`municipality` generates fictional school units, teachers, observers,
+lesson observations scored on the instrument's ordinal scale, pupils with
+final grades in år 9, the school results aggregated from them (as Skolverket
+would publish them: one decimal, ``..`` below 10 pupils, ``~100``), and the
+background composition of every school and year. ``ds.truth`` holds what was
+used to generate it, so that tests can check that the package recovers it.
+
+The generating model
+--------------------
+Teaching quality (latent, on the observation scale)::
+
+    q[s, t] = a[s] + b[s] * years_since_start(t) + e[s, t]
+
+with school intercepts ``a`` (sd ``sd_school``, correlated ``rho_background``
+with the school's parental education), school trends ``b`` (mean
+``mean_trend``, sd ``sd_trend`` per school year) and term noise ``e``
+(sd ``sd_school_term``). ``truth.school_quality`` holds ``q[s, t]``.
+
+An item score of lesson ``l`` (teacher ``j`` of school ``s``, term ``t``)
+rated by observer ``o``::
+
+    y* = q[s, t] + u[j] + d[o] + leniency * own(o, s) + type_effect[type]
+         + lesson[l] + rater_lesson[l, o] + difficulty[item] + noise
+    score = clip(round(centre + y*), min, max)          (reversed items: min + max - score)
+
+``u`` is the teacher effect (sd ``sd_teacher``; teachers leave with
+probability ``turnover`` per year and are replaced), ``d`` the observer's
+severity (sd ``sd_observer``), ``own`` is 1 when the observer works at the
+teacher's school (rektorer, biträdande rektorer and förstelärare rate their
+own teachers ``leniency`` higher), planned visits score higher than
+spontaneous ones. About ``paired_share`` of the lessons are paired
+observations: a second observer rates the same lesson (same observation_id).
+
+Pupils (år 9, each school year ``y``)::
+
+    theta = b0 + 0.55 * parents_higher_edu - 0.25 * foreign_background
+            - 0.9 * newly_arrived + 0.15 * girl + school_re[s]
+            + effect * (Q[s, y - lag] - Q0) + N(0, 0.85)
+
+where ``Q[s, y]`` is the mean of ``q[s, t]`` over the two terms of school year
+``y`` and ``lag`` is in school years (default 1: this year's results depend
+on last year's teaching quality; quality before the first observed year
+follows the school's trend). ``effect`` is therefore the change in pupils'
+latent achievement (in residual standard deviations of about 1) per unit of
+teaching quality on the observation scale. Subject grades A–F come from
+``theta`` plus subject difficulty and noise through fixed cut points; the
+school results (meritvärde 16/17, share passing all subjects, eligibility for
+vocational programmes) are aggregated from the grades with Skolverket's rules.
+
+Because results are nonlinear in ``theta``, ``truth.slope[measure]`` gives the
+true average marginal change of each school result per unit of teaching
+quality, computed with common random numbers (the same pupils graded again
+with ``theta`` shifted): the target a link estimate should recover.
+
+Everything is fictional: the municipality is "Exempelkommun" (kommunkod
+9990, which does not exist), school codes start with 99 (no real school unit
+has such a code), names are invented and pseudonyms are opaque.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+from .dataset import Dataset
+from .instruments import Instrument, load_instrument
+
+SUBJECTS_16 = ["Bl", "Bi", "En", "Fy", "Ge", "Hkk", "Hi", "Idh", "Ke", "Ma", "Mu", "Re", "Sh",
+               "Sl", "Sv", "Tk"]
+"""The 16 compulsory subjects (SCB variable names); Sva replaces Sv for some pupils."""
+MODERN_LANGUAGES = ["M2"]
+GRADE_POINTS = {"A": 20.0, "B": 17.5, "C": 15.0, "D": 12.5, "E": 10.0, "F": 0.0, "-": 0.0}
+_CUTS = np.array([-1.35, -0.55, 0.0, 0.6, 1.25])  # F|E|D|C|B|A
+_GRADES_ASC = np.array(["F", "E", "D", "C", "B", "A"])
+_SUBJECT_DIFFICULTY = {"Bl": -0.35, "Bi": 0.05, "En": -0.25, "Fy": 0.15, "Ge": 0.0, "Hkk": -0.4,
+                       "Hi": 0.0, "Idh": -0.45, "Ke": 0.2, "Ma": 0.3, "Mu": -0.3, "Re": -0.05,
+                       "Sh": 0.0, "Sl": -0.35, "Sv": -0.05, "Sva": 0.35, "Tk": 0.0, "M2": 0.1}
+
+_NAME_PARTS = ["Björk", "Ek", "Lind", "Alm", "Rönn", "Hassel", "Asp", "Lönn", "Sälg", "Gran",
+               "Tall", "Ask", "Oxel", "Hägg", "Lärk", "Fläder", "Vide", "Idegran", "Hagtorn",
+               "Syren", "Nypon", "Måbär", "Olvon", "Kaprifol", "Slån", "Kastanj", "Poppel",
+               "Ene", "Tuja", "Körsbär"]
+_NAME_ENDS = ["dalsskolan", "backeskolan", "ängsskolan", "hagaskolan", "viksskolan",
+              "åsskolan", "lundsskolan", "bergsskolan", "torpsskolan", "holmsskolan"]
+_AREAS = ["Norr", "Söder", "Öster", "Väster", "Centrum", "Hamnen"]
+_SUBJECT_NAMES = ["Svenska", "Matematik", "Engelska", "NO", "SO", "Idrott och hälsa", "Slöjd",
+                  "Bild", "Musik", "Teknik", "Moderna språk", "Hem- och konsumentkunskap"]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What generated a synthetic municipality (never shown in reports)."""
+
+    effect: float
+    lag: int
+    school_params: pd.DataFrame
+    """school_id, area, intercept (a), trend (b, per school year), pupil_re."""
+    school_quality: pd.DataFrame
+    """school_id, term, school_year, quality: the true q[s, t]."""
+    school_year_quality: pd.DataFrame
+    """school_id, school_year, quality: the mean of q over the year's two terms."""
+    observer_severity: pd.DataFrame
+    """observer_id, observer_role, home_school_id, severity."""
+    leniency_own: float
+    type_effects: dict[str, float]
+    item_difficulty: dict[str, float]
+    variance_components: dict[str, float]
+    """Standard deviations of the generating model (sd_school, sd_trend, …)."""
+    slope: dict[str, float] = field(default_factory=dict)
+    """measure -> true average marginal change per unit of teaching quality."""
+    results_exact: pd.DataFrame | None = None
+    """School results before Skolverket's rounding and suppression."""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _hex_ids(rng: np.random.Generator, n: int, prefix: str, taken: set[str]) -> list[str]:
+    out = []
+    while len(out) < n:
+        s = prefix + "".join(rng.choice(list("0123456789abcdef"), 6))
+        if s not in taken:
+            taken.add(s)
+            out.append(s)
+    return out
+
+
+def _school_names(rng: np.random.Generator, n: int) -> list[str]:
+    combos = [p + e for p in _NAME_PARTS for e in _NAME_ENDS]
+    idx = rng.choice(len(combos), size=n, replace=False)
+    return [combos[i][0].upper() + combos[i][1:].lower() for i in idx]
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1 - p))
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+def _school_day(rng: np.random.Generator, term: str) -> pd.Timestamp:
+    year = int(term[2:])
+    if term.startswith("HT"):
+        start, end = pd.Timestamp(year, 8, 22), pd.Timestamp(year, 12, 18)
+    else:
+        start, end = pd.Timestamp(year, 1, 10), pd.Timestamp(year, 6, 9)
+    days = pd.bdate_range(start, end)
+    return days[int(rng.integers(len(days)))]
+
+
+def grade_points(grades: np.ndarray) -> np.ndarray:
+    """Points of grade codes (A 20 … E 10, F and '-' 0, anything else NaN)."""
+    out = np.full(len(grades), np.nan)
+    for g, p in GRADE_POINTS.items():
+        out[grades == g] = p
+    return out
+
+
+def aggregate_results(pupils: pd.DataFrame, grades: pd.DataFrame) -> pd.DataFrame:
+    """Exact school results per school × year × group from pupils' final grades.
+
+    ``pupils``: pupil_id, school_id, school_year, girl (bool).
+    ``grades``: pupil_id, school_year, subject, grade, points.
+    Returns school_id, school_year, group, n, merit_17, merit_16,
+    pass_all_subjects_pct, eligible_vocational_pct (unrounded).
+
+    Skolverket's definitions: meritvärde 16 = the sum of the 16 best grades of
+    the compulsory subjects; meritvärde 17 = that plus the best modern language
+    grade; pupils with at least one grade are counted. Pass all subjects = E or
+    better in every subject graded (3 and 2 codes are not graded). Eligible for
+    vocational programmes = E or better in Sv or Sva, En and Ma and in at least
+    five further subjects.
+    """
+    g = grades[grades["points"].notna()]
+    comp = g[~g["subject"].isin(MODERN_LANGUAGES)]
+    pts = comp.sort_values(["pupil_id", "points"], ascending=[True, False])
+    pts = pts.assign(rank=pts.groupby("pupil_id").cumcount())
+    merit16 = pts[pts["rank"] < 16].groupby("pupil_id")["points"].sum()
+    ml = g[g["subject"].isin(MODERN_LANGUAGES)].groupby("pupil_id")["points"].max()
+    merit17 = merit16.add(ml, fill_value=0)
+    passed = g["grade"].isin(["A", "B", "C", "D", "E"])
+    pass_all = passed.groupby(g["pupil_id"]).all()
+    core = g[g["subject"].isin(["Sv", "Sva", "En", "Ma"]) & passed]
+    has_sv = core[core["subject"].isin(["Sv", "Sva"])].groupby("pupil_id").size() > 0
+    has_en = core[core["subject"] == "En"].groupby("pupil_id").size() > 0
+    has_ma = core[core["subject"] == "Ma"].groupby("pupil_id").size() > 0
+    other = g[~g["subject"].isin(["Sv", "Sva", "En", "Ma"]) & passed].groupby("pupil_id").size()
+    per = pd.DataFrame({"merit_16": merit16, "merit_17": merit17, "pass_all": pass_all})
+    per["eligible"] = (has_sv.reindex(per.index, fill_value=False)
+                       & has_en.reindex(per.index, fill_value=False)
+                       & has_ma.reindex(per.index, fill_value=False)
+                       & (other.reindex(per.index, fill_value=0) >= 5))
+    per = per.join(pupils.set_index("pupil_id")[["school_id", "school_year", "girl"]],
+                   how="inner")
+    out = []
+    for group, sub in (("all", per), ("girls", per[per["girl"]]), ("boys", per[~per["girl"]])):
+        agg = sub.groupby(["school_id", "school_year"]).agg(
+            n=("merit_16", "size"), merit_17=("merit_17", "mean"),
+            merit_16=("merit_16", "mean"), pass_all_subjects_pct=("pass_all", "mean"),
+            eligible_vocational_pct=("eligible", "mean")).reset_index()
+        agg["pass_all_subjects_pct"] *= 100
+        agg["eligible_vocational_pct"] *= 100
+        agg["n_not_pass_all"] = sub.groupby(["school_id", "school_year"])["pass_all"].apply(
+            lambda s: int((~s.astype(bool)).sum())).to_numpy()
+        agg["n_not_eligible"] = sub.groupby(["school_id", "school_year"])["eligible"].apply(
+            lambda s: int((~s.astype(bool)).sum())).to_numpy()
+        agg["group"] = group
+        out.append(agg)
+    return pd.concat(out, ignore_index=True)
+
+
+def _round_half_up(x: float, nd: int = 1) -> float:
+    """Round as a publication does (half away from zero), not to even."""
+    q = 10 ** nd
+    return float(np.sign(x) * np.floor(abs(x) * q + 0.5) / q)
+
+
+def publish_results(exact: pd.DataFrame, *, level: str, municipality_id: str,
+                    principal_type: str = "all", source: str = "synth",
+                    min_pupils: int = 10) -> pd.DataFrame:
+    """Turn exact aggregates into results rows as Skolverket publishes them.
+
+    One decimal; fewer than ``min_pupils`` pupils -> ``..`` (suppressed);
+    a percentage where 1–4 pupils did not reach it -> ``~100`` (approx_100,
+    value NaN). ``n`` is kept as published (Antal elever), also when the
+    values are suppressed.
+    """
+    rows = []
+    for r in exact.itertuples(index=False):
+        for measure in ("merit_17", "merit_16", "pass_all_subjects_pct",
+                        "eligible_vocational_pct"):
+            v = getattr(r, measure)
+            status = "ok"
+            if r.n < min_pupils:
+                status, v = "suppressed", np.nan
+            elif measure == "pass_all_subjects_pct" and 1 <= r.n_not_pass_all <= 4:
+                status, v = "approx_100", np.nan
+            elif measure == "eligible_vocational_pct" and 1 <= r.n_not_eligible <= 4:
+                status, v = "approx_100", np.nan
+            else:
+                v = _round_half_up(v)
+            rows.append({
+                "level": level,
+                "school_id": r.school_id if level == "school" else None,
+                "municipality_id": municipality_id,
+                "school_year": r.school_year, "measure": measure, "group": r.group,
+                "principal_type": principal_type, "value": v, "n": int(r.n),
+                "status": status, "source": source})
+    return pd.DataFrame(rows)
+
+
+def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: float = 0.3, *,
+                 first_year: int = 2020, lag: int = 1, n_areas: int = 4,
+                 teachers_per_school: tuple[int, int] = (14, 36),
+                 pupils_per_grade: tuple[int, int] = (25, 95),
+                 observation_rate: tuple[float, float] = (0.35, 0.7),
+                 thin_schools: int = 1, paired_share: float = 0.15,
+                 missing_item_share: float = 0.02, turnover: float = 0.12,
+                 sd_school: float = 0.25, mean_trend: float = 0.04, sd_trend: float = 0.08,
+                 sd_school_term: float = 0.06, sd_teacher: float = 0.30,
+                 sd_observer: float = 0.20, leniency_own: float = 0.25,
+                 sd_lesson: float = 0.30, sd_rater_lesson: float = 0.15,
+                 sd_item: float = 0.45, rho_background: float = 0.3,
+                 with_pupils: bool = True, compute_slope: bool = True,
+                 instrument: Instrument | str | None = None,
+                 municipality_id: str = "9990", municipality_name: str = "Exempelkommun",
+                 ) -> Dataset:
+    """Generate a synthetic municipality with known truth.
+
+    Parameters
+    ----------
+    seed : the random seed; the same seed and arguments give an identical Dataset.
+    n_schools, n_years : school units and school years (from ``first_year``).
+    effect : latent pupil achievement per unit of teaching quality (see module doc).
+    lag : school years between teaching quality and the results it affects.
+    observation_rate : observed lessons per teacher and term (range over schools).
+    thin_schools : schools observed far less often (rate 0.08), so that some of
+        their terms fall below the privacy floors.
+    paired_share : share of lessons rated by a second observer.
+    with_pupils : generate pupils and grades (False: results are not generated).
+    compute_slope : compute ``truth.slope`` by re-grading with shifted quality.
+
+    Returns
+    -------
+    Dataset with ``truth`` (:class:`Truth`) and ``seed`` set.
+    """
+    rng = np.random.default_rng(seed)
+    inst = load_instrument(instrument)
+    taken: set[str] = set()
+    years = [first_year + i for i in range(n_years)]
+    school_years = [f"{y}/{(y + 1) % 100:02d}" for y in years]
+    terms = [t for y in years for t in (f"HT{y}", f"VT{y + 1}")]
+
+    # ---- schools --------------------------------------------------------
+    codes = sorted({f"99{int(c):06d}" for c in rng.choice(999_999, size=n_schools * 2,
+                                                            replace=False)})[:n_schools]
+    codes = list(rng.permutation(codes))
+    names = _school_names(rng, n_schools)
+    areas = [_AREAS[i % n_areas] for i in range(n_schools)]
+    grades_span = rng.choice(["F-9", "7-9", "4-9"], size=n_schools, p=[0.5, 0.35, 0.15])
+    schools = pd.DataFrame({
+        "school_id": codes, "school_name": names, "municipality_id": municipality_id,
+        "municipality_name": municipality_name, "principal_type": "kommunal",
+        "area": areas, "grades": grades_span})
+
+    # ---- background composition, drifting over years ----------------------
+    z = rng.standard_normal(n_schools)
+    p_high = _expit(0.55 + 0.9 * z)                      # parents with higher education
+    p_foreign = _expit(-0.9 - 0.9 * z + 0.4 * rng.standard_normal(n_schools))
+    p_newly = np.clip(0.12 * p_foreign * rng.uniform(0.2, 1.0, n_schools), 0, 0.2)
+    p_girls = np.clip(0.49 + 0.02 * rng.standard_normal(n_schools), 0.4, 0.6)
+    drift_high = 0.05 * rng.standard_normal(n_schools)
+    drift_foreign = 0.05 * rng.standard_normal(n_schools)
+    size9 = rng.integers(*pupils_per_grade, size=n_schools)
+
+    # ---- teaching quality --------------------------------------------------
+    a = 0.0 + sd_school * (rho_background * z + np.sqrt(1 - rho_background ** 2)
+                           * rng.standard_normal(n_schools))
+    b = mean_trend + sd_trend * rng.standard_normal(n_schools)
+    tq = []
+    for si, sid in enumerate(codes):
+        for ti, term in enumerate(terms):
+            t_years = ti / 2
+            q = a[si] + b[si] * t_years + sd_school_term * rng.standard_normal()
+            tq.append({"school_id": sid, "term": term,
+                       "school_year": schema.term_school_year(term), "quality": q})
+    school_quality = pd.DataFrame(tq)
+    syq = school_quality.groupby(["school_id", "school_year"], sort=False)["quality"].mean() \
+        .reset_index()
+
+    # ---- observers ---------------------------------------------------------
+    obs_rows = []
+    for si, sid in enumerate(codes):
+        roles = ["rektor"] + (["bitradande_rektor"] if rng.random() < 0.6 else []) \
+            + ["forstelarare"] * int(rng.integers(1, 3))
+        for role in roles:
+            obs_rows.append({"role": role, "home": sid})
+    for _ in range(max(2, n_schools // 7)):
+        obs_rows.append({"role": "extern", "home": None})
+    observers = pd.DataFrame(obs_rows)
+    observers["observer_id"] = _hex_ids(rng, len(observers), "O", taken)
+    observers["severity"] = sd_observer * rng.standard_normal(len(observers))
+    sev = dict(zip(observers["observer_id"], observers["severity"], strict=True))
+
+    # ---- teachers with turnover -------------------------------------------
+    n_teachers = rng.integers(*teachers_per_school, size=n_schools)
+    staff: dict[str, list[list[str]]] = {}
+    teacher_effect: dict[str, float] = {}
+    for si, sid in enumerate(codes):
+        current = _hex_ids(rng, int(n_teachers[si]), "L", taken)
+        for tid in current:
+            teacher_effect[tid] = sd_teacher * rng.standard_normal()
+        per_year = []
+        for _y in years:
+            per_year.append(list(current))
+            leave = rng.random(len(current)) < turnover
+            new = _hex_ids(rng, int(leave.sum()), "L", taken)
+            for tid in new:
+                teacher_effect[tid] = sd_teacher * rng.standard_normal()
+            current = [t for t, gone in zip(current, leave, strict=True) if not gone] + new
+        staff[sid] = per_year
+
+    # ---- observations ------------------------------------------------------
+    items = inst.items
+    difficulty = {it.id: float(d) for it, d in zip(
+        items, 0.2 * rng.standard_normal(len(items)), strict=True)}
+    type_effects = {"spontan": 0.0, "planerad": 0.15, "kollegial": 0.05}
+    centre = (inst.scale_min + inst.scale_max) / 2 + 0.1
+    rate = rng.uniform(*observation_rate, size=n_schools)
+    if thin_schools:
+        rate[rng.choice(n_schools, size=min(thin_schools, n_schools), replace=False)] = 0.08
+    qlookup = school_quality.set_index(["school_id", "term"])["quality"]
+    area_of = dict(zip(codes, areas, strict=True))
+    externs = observers.loc[observers["role"] == "extern", "observer_id"].tolist()
+    by_home = observers.dropna(subset=["home"]).groupby("home")
+    home_obs = {h: g for h, g in by_home}
+    rows: list[dict[str, Any]] = []
+    lesson_no = 0
+    response_no = 0
+    item_ids = [it.id for it in items]
+    reverse = np.array([it.reverse for it in items])
+    diff_vec = np.array([difficulty[i] for i in item_ids])
+    for si, sid in enumerate(codes):
+        hs = home_obs[sid]
+        same_area = [c for c in codes if area_of[c] == area_of[sid] and c != sid]
+        for ti, term in enumerate(terms):
+            yi = ti // 2
+            teachers = staff[sid][yi]
+            n_l = max(1, int(rng.poisson(rate[si] * len(teachers))))
+            q = qlookup[(sid, term)]
+            for _ in range(n_l):
+                lesson_no += 1
+                oid = f"LEK{lesson_no:06d}"
+                tid = teachers[int(rng.integers(len(teachers)))]
+                u = rng.random()
+                if u < 0.45:
+                    first = hs[hs["role"] == "rektor"].iloc[0]
+                elif u < 0.60 and (hs["role"] == "bitradande_rektor").any():
+                    first = hs[hs["role"] == "bitradande_rektor"].iloc[0]
+                elif u < 0.75:
+                    fl = hs[hs["role"] == "forstelarare"]
+                    first = fl.iloc[int(rng.integers(len(fl)))]
+                elif u < 0.88 or not same_area:
+                    first = observers[observers["observer_id"] == externs[
+                        int(rng.integers(len(externs)))]].iloc[0]
+                else:  # a rektor from another school in the area
+                    other = same_area[int(rng.integers(len(same_area)))]
+                    ho = home_obs[other]
+                    first = ho[ho["role"] == "rektor"].iloc[0]
+                raters = [first]
+                if rng.random() < paired_share:
+                    cand = observers[(observers["observer_id"] != first["observer_id"])
+                                     & ((observers["home"] == sid)
+                                        | (observers["role"] == "extern"))]
+                    raters.append(cand.iloc[int(rng.integers(len(cand)))])
+                if first["role"] == "forstelarare":
+                    otype = "kollegial"
+                else:
+                    otype = "planerad" if rng.random() < 0.4 else "spontan"
+                date = _school_day(rng, term)
+                subject = _SUBJECT_NAMES[int(rng.integers(len(_SUBJECT_NAMES)))]
+                lo = {"F-9": 1, "7-9": 7, "4-9": 4}[grades_span[si]]
+                grade_level = int(rng.integers(lo, 10))
+                lesson_eff = sd_lesson * rng.standard_normal()
+                for r in raters:
+                    response_no += 1
+                    own = 1.0 if r["home"] == sid else 0.0
+                    role = r["role"]
+                    if role == "rektor" and r["home"] != sid:
+                        role = "rektor"
+                    lat = (q + teacher_effect[tid] + sev[r["observer_id"]] + leniency_own * own
+                           + type_effects[otype] + lesson_eff
+                           + sd_rater_lesson * rng.standard_normal()
+                           + diff_vec + sd_item * rng.standard_normal(len(items)))
+                    sc = np.clip(np.floor(centre + lat + 0.5), inst.scale_min, inst.scale_max)
+                    sc[reverse] = inst.scale_min + inst.scale_max - sc[reverse]
+                    miss = rng.random(len(items)) < missing_item_share
+                    sc = sc.astype(float)
+                    sc[miss] = np.nan
+                    for k, iid in enumerate(item_ids):
+                        rows.append({
+                            "observation_id": oid, "school_id": sid, "teacher_id": tid,
+                            "observer_id": r["observer_id"], "observer_role": role,
+                            "observation_type": otype, "date": date,
+                            "school_year": schema.school_year_of(date),
+                            "term": schema.term_of(date), "subject": subject,
+                            "grade_level": grade_level, "instrument_id": inst.id,
+                            "item_id": iid, "score": sc[k], "_response": response_no})
+    observations = pd.DataFrame(rows).drop(columns="_response")
+
+    # ---- background table ---------------------------------------------------
+    bg_rows = []
+    comp: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+    for si, sid in enumerate(codes):
+        for yi, sy in enumerate(school_years):
+            ph = float(_expit(_logit(p_high[si]) + drift_high[si] * yi))
+            pf = float(_expit(_logit(p_foreign[si]) + drift_foreign[si] * yi))
+            pn = float(p_newly[si] * pf / p_foreign[si])
+            comp[(sid, sy)] = (ph, pf, pn, float(p_girls[si]))
+            span = grades_span[si]
+            n_grades = {"F-9": 9, "7-9": 3, "4-9": 6}[span]
+            n_pupils = int(size9[si] * n_grades * rng.uniform(0.93, 1.07))
+            bg_rows.append({
+                "level": "school", "school_id": sid, "municipality_id": municipality_id,
+                "school_year": sy, "n_pupils": n_pupils,
+                "share_girls": _round_half_up(100 * p_girls[si]),
+                "share_foreign_background": _round_half_up(100 * pf),
+                "share_parents_higher_edu": _round_half_up(100 * ph),
+                "share_newly_arrived": np.nan})
+    background = pd.DataFrame(bg_rows)
+
+    # ---- pupils and grades ----------------------------------------------
+    pupil_re = 0.15 * rng.standard_normal(n_schools)
+    params = pd.DataFrame({"school_id": codes, "area": areas, "intercept": a, "trend": b,
+                           "pupil_re": pupil_re, "share_parents_higher_edu": 100 * p_high})
+    results = schema.empty("results")
+    pupil_results = None
+    results_exact = None
+    slope: dict[str, float] = {}
+    if with_pupils:
+        q0 = float(np.mean(a))
+        yq = syq.set_index(["school_id", "school_year"])["quality"]
+
+        def q_year(si: int, yi: int) -> float:
+            src = yi - lag
+            if src >= 0:
+                return float(yq[(codes[si], school_years[src])])
+            return float(a[si] + b[si] * (src + 0.25))  # before the first observed year
+
+        pupils, theta_base, qterm, noise_cols = [], [], [], []
+        subjects_all = SUBJECTS_16 + ["Sva"] + MODERN_LANGUAGES
+        for si, sid in enumerate(codes):
+            for yi, sy in enumerate(school_years):
+                ph, pf, pn, pg = comp[(sid, sy)]
+                n = max(3, int(round(size9[si] * rng.uniform(0.9, 1.1))))
+                girl = rng.random(n) < pg
+                foreign = rng.random(n) < pf
+                newly = foreign & (rng.random(n) < pn / max(pf, 1e-9))
+                high = rng.random(n) < ph
+                base = (-0.1 + 0.55 * high - 0.25 * foreign - 0.9 * newly + 0.15 * girl
+                        + pupil_re[si] + 0.85 * rng.standard_normal(n))
+                ids = _hex_ids(rng, n, "E", taken)
+                for k in range(n):
+                    pupils.append({"pupil_id": ids[k], "school_id": sid, "school_year": sy,
+                                   "girl": bool(girl[k]), "sva": bool(newly[k] or (
+                                       foreign[k] and rng.random() < 0.15)),
+                                   "ml": bool(rng.random() < (0.55 if newly[k] else 0.85)),
+                                   "dash": rng.random(len(subjects_all)) < 0.003})
+                theta_base.append(base)
+                qterm.append(np.full(n, effect * (q_year(si, yi) - q0)))
+                noise_cols.append(0.5 * rng.standard_normal((n, len(subjects_all))))
+        pupils_df = pd.DataFrame(pupils)
+        theta0 = np.concatenate(theta_base)
+        shift = np.concatenate(qterm)
+        noise = np.vstack(noise_cols)
+        diffs = np.array([_SUBJECT_DIFFICULTY[s] for s in subjects_all])
+
+        def grade_all(theta: np.ndarray) -> pd.DataFrame:
+            latent = theta[:, None] - diffs[None, :] + noise
+            idx = np.searchsorted(_CUTS, latent)
+            grades = _GRADES_ASC[idx]
+            dash = np.vstack(pupils_df["dash"].to_numpy())
+            grades = np.where(dash, "-", grades)
+            sva = pupils_df["sva"].to_numpy()
+            ml = pupils_df["ml"].to_numpy()
+            keep = np.ones_like(grades, dtype=bool)
+            j_sv, j_sva = subjects_all.index("Sv"), subjects_all.index("Sva")
+            keep[:, j_sv] = ~sva
+            keep[:, j_sva] = sva
+            keep[:, subjects_all.index("M2")] = ml
+            pi, sj = np.nonzero(keep)
+            g = pd.DataFrame({
+                "pupil_id": pupils_df["pupil_id"].to_numpy()[pi],
+                "school_id": pupils_df["school_id"].to_numpy()[pi],
+                "school_year": pupils_df["school_year"].to_numpy()[pi],
+                "grade_level": 9, "subject": np.array(subjects_all)[sj],
+                "grade": grades[pi, sj]})
+            g["points"] = grade_points(g["grade"].to_numpy())
+            return g
+
+        pupil_results = grade_all(theta0 + shift)
+        exact = aggregate_results(pupils_df, pupil_results)
+        results_exact = exact
+        school_res = publish_results(exact, level="school", municipality_id=municipality_id)
+        muni_exact = aggregate_results(pupils_df.assign(school_id=municipality_id),
+                                       pupil_results)
+        muni = pd.concat([
+            publish_results(muni_exact, level="municipality", municipality_id=municipality_id,
+                            principal_type=pt) for pt in ("all", "kommunal")],
+            ignore_index=True)
+        # The municipality has no independent schools: Skolverket shows '.' for them.
+        enskild = muni[muni["principal_type"] == "all"].assign(
+            principal_type="enskild", value=np.nan, n=pd.NA, status="missing")
+        muni = pd.concat([muni, enskild], ignore_index=True)
+        results = pd.concat([school_res, muni], ignore_index=True)
+        if compute_slope:
+            h = 0.1
+            shifted = grade_all(theta0 + shift + effect * h)
+            ex2 = aggregate_results(pupils_df, shifted)
+            m1 = exact[exact["group"] == "all"].set_index(["school_id", "school_year"])
+            m2 = ex2[ex2["group"] == "all"].set_index(["school_id", "school_year"])
+            for measure in ("merit_17", "merit_16", "pass_all_subjects_pct",
+                            "eligible_vocational_pct"):
+                slope[measure] = float(((m2[measure] - m1[measure]) / h).mean())
+
+    truth = Truth(
+        effect=effect, lag=lag, school_params=params, school_quality=school_quality,
+        school_year_quality=syq,
+        observer_severity=observers.rename(columns={"role": "observer_role",
+                                                    "home": "home_school_id"})[
+            ["observer_id", "observer_role", "home_school_id", "severity"]],
+        leniency_own=leniency_own, type_effects=type_effects, item_difficulty=difficulty,
+        variance_components={"sd_school": sd_school, "sd_trend": sd_trend,
+                             "sd_school_term": sd_school_term, "sd_teacher": sd_teacher,
+                             "sd_observer": sd_observer, "sd_lesson": sd_lesson,
+                             "sd_rater_lesson": sd_rater_lesson, "sd_item": sd_item},
+        slope=slope, results_exact=results_exact,
+        params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
+                "first_year": first_year, "teacher_effect_sd_realised": float(
+                    np.std(list(teacher_effect.values())))})
+    return Dataset.build(schools=schools, observations=observations, results=results,
+                         background=background, instrument=inst,
+                         pupil_results=pupil_results, truth=truth, seed=seed)
