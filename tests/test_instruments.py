@@ -8,7 +8,11 @@ import pytest
 import yaml
 
 from undervisning_analys.errors import InstrumentError
-from undervisning_analys.instruments import DEFAULT_INSTRUMENT, instrument_from_dict, load_instrument
+from undervisning_analys.instruments import (
+    DEFAULT_INSTRUMENT,
+    instrument_from_dict,
+    load_instrument,
+)
 
 
 def test_default_instrument_is_evidence_based_and_swedish():

@@ -56,6 +56,8 @@ class Result:
 class SummaryText(str):
     """A str that Jupyter renders as HTML and the REPL shows as plain text."""
 
+    _html: str
+
     def __new__(cls, text: str, html_text: str | None = None) -> SummaryText:
         obj = super().__new__(cls, text)
         obj._html = html_text or f"<pre>{html.escape(text)}</pre>"

@@ -286,7 +286,11 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     if yaml_files:
         prov.append(ProvenanceRecord.for_file(yaml_files[0], "load_instrument", "instrument",
                                               len(inst.items), len(inst.items)))
-    schools, obs, results, background, pupils = [], [], [], [], []
+    schools: list[pd.DataFrame] = []
+    obs: list[pd.DataFrame] = []
+    results: list[pd.DataFrame] = []
+    background: list[pd.DataFrame] = []
+    pupils: list[pd.DataFrame] = []
     for p in files:
         name = p.name.lower()
         if p in yaml_files or name.endswith(".md"):

@@ -120,7 +120,7 @@ class Truth:
 
 
 def _hex_ids(rng: np.random.Generator, n: int, prefix: str, taken: set[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     while len(out) < n:
         s = prefix + "".join(rng.choice(list("0123456789abcdef"), 6))
         if s not in taken:
@@ -334,8 +334,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         .reset_index()
 
     # ---- observers ---------------------------------------------------------
-    obs_rows = []
-    for si, sid in enumerate(codes):
+    obs_rows: list[dict[str, Any]] = []
+    for sid in codes:
         roles = ["rektor"] + (["bitradande_rektor"] if rng.random() < 0.6 else []) \
             + ["forstelarare"] * int(rng.integers(1, 3))
         for role in roles:
