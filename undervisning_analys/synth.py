@@ -377,17 +377,26 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     qlookup = school_quality.set_index(["school_id", "term"])["quality"]
     area_of = dict(zip(codes, areas, strict=True))
     externs = observers.loc[observers["role"] == "extern", "observer_id"].tolist()
-    by_home = observers.dropna(subset=["home"]).groupby("home")
-    home_obs = {h: g for h, g in by_home}
-    rows: list[dict[str, Any]] = []
-    lesson_no = 0
-    response_no = 0
+    recs = observers[["observer_id", "role", "home"]].to_dict("records")
+    by_id = {r["observer_id"]: r for r in recs}
+    home_obs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in recs:
+        if r["home"] is not None:
+            home_obs.setdefault(r["home"], {}).setdefault(r["role"], []).append(r)
     item_ids = [it.id for it in items]
+    n_items = len(items)
     reverse = np.array([it.reverse for it in items])
     diff_vec = np.array([difficulty[i] for i in item_ids])
+    span_lo = {"F-9": 1, "7-9": 7, "4-9": 4}
+    forms: dict[str, list[Any]] = {k: [] for k in (
+        "observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
+        "observation_type", "date", "subject", "grade_level")}
+    score_blocks: list[np.ndarray] = []
+    lesson_no = 0
     for si, sid in enumerate(codes):
         hs = home_obs[sid]
         same_area = [c for c in codes if area_of[c] == area_of[sid] and c != sid]
+        pair_pool = [r for r in recs if r["home"] == sid or r["role"] == "extern"]
         for ti, term in enumerate(terms):
             yi = ti // 2
             teachers = staff[sid][yi]
@@ -399,59 +408,59 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                 tid = teachers[int(rng.integers(len(teachers)))]
                 u = rng.random()
                 if u < 0.45:
-                    first = hs[hs["role"] == "rektor"].iloc[0]
-                elif u < 0.60 and (hs["role"] == "bitradande_rektor").any():
-                    first = hs[hs["role"] == "bitradande_rektor"].iloc[0]
+                    first = hs["rektor"][0]
+                elif u < 0.60 and "bitradande_rektor" in hs:
+                    first = hs["bitradande_rektor"][0]
                 elif u < 0.75:
-                    fl = hs[hs["role"] == "forstelarare"]
-                    first = fl.iloc[int(rng.integers(len(fl)))]
+                    fl = hs["forstelarare"]
+                    first = fl[int(rng.integers(len(fl)))]
                 elif u < 0.88 or not same_area:
-                    first = observers[observers["observer_id"] == externs[
-                        int(rng.integers(len(externs)))]].iloc[0]
+                    first = by_id[externs[int(rng.integers(len(externs)))]]
                 else:  # a rektor from another school in the area
                     other = same_area[int(rng.integers(len(same_area)))]
-                    ho = home_obs[other]
-                    first = ho[ho["role"] == "rektor"].iloc[0]
+                    first = home_obs[other]["rektor"][0]
                 raters = [first]
                 if rng.random() < paired_share:
-                    cand = observers[(observers["observer_id"] != first["observer_id"])
-                                     & ((observers["home"] == sid)
-                                        | (observers["role"] == "extern"))]
-                    raters.append(cand.iloc[int(rng.integers(len(cand)))])
+                    cand = [r for r in pair_pool if r["observer_id"] != first["observer_id"]]
+                    raters.append(cand[int(rng.integers(len(cand)))])
                 if first["role"] == "forstelarare":
                     otype = "kollegial"
                 else:
                     otype = "planerad" if rng.random() < 0.4 else "spontan"
                 date = _school_day(rng, term)
                 subject = _SUBJECT_NAMES[int(rng.integers(len(_SUBJECT_NAMES)))]
-                lo = {"F-9": 1, "7-9": 7, "4-9": 4}[grades_span[si]]
-                grade_level = int(rng.integers(lo, 10))
+                grade_level = int(rng.integers(span_lo[grades_span[si]], 10))
                 lesson_eff = sd_lesson * rng.standard_normal()
                 for r in raters:
-                    response_no += 1
                     own = 1.0 if r["home"] == sid else 0.0
-                    role = r["role"]
-                    if role == "rektor" and r["home"] != sid:
-                        role = "rektor"
                     lat = (q + teacher_effect[tid] + sev[r["observer_id"]] + leniency_own * own
                            + type_effects[otype] + lesson_eff
                            + sd_rater_lesson * rng.standard_normal()
-                           + diff_vec + sd_item * rng.standard_normal(len(items)))
+                           + diff_vec + sd_item * rng.standard_normal(n_items))
                     sc = np.clip(np.floor(centre + lat + 0.5), inst.scale_min, inst.scale_max)
                     sc[reverse] = inst.scale_min + inst.scale_max - sc[reverse]
-                    miss = rng.random(len(items)) < missing_item_share
+                    miss = rng.random(n_items) < missing_item_share
                     sc = sc.astype(float)
                     sc[miss] = np.nan
-                    for k, iid in enumerate(item_ids):
-                        rows.append({
-                            "observation_id": oid, "school_id": sid, "teacher_id": tid,
-                            "observer_id": r["observer_id"], "observer_role": role,
-                            "observation_type": otype, "date": date,
-                            "school_year": schema.school_year_of(date),
-                            "term": schema.term_of(date), "subject": subject,
-                            "grade_level": grade_level, "instrument_id": inst.id,
-                            "item_id": iid, "score": sc[k], "_response": response_no})
-    observations = pd.DataFrame(rows).drop(columns="_response")
+                    score_blocks.append(sc)
+                    for k, v in (("observation_id", oid), ("school_id", sid),
+                                 ("teacher_id", tid), ("observer_id", r["observer_id"]),
+                                 ("observer_role", r["role"]), ("observation_type", otype),
+                                 ("date", date), ("subject", subject),
+                                 ("grade_level", grade_level)):
+                        forms[k].append(v)
+    form_df = pd.DataFrame(forms)
+    form_df["school_year"] = [schema.school_year_of(d) for d in form_df["date"]]
+    form_df["term"] = [schema.term_of(d) for d in form_df["date"]]
+    form_df["instrument_id"] = inst.id
+    rep = np.repeat(np.arange(len(form_df)), n_items)
+    observations = form_df.iloc[rep].reset_index(drop=True)
+    observations["item_id"] = np.tile(item_ids, len(form_df))
+    observations["score"] = np.concatenate(score_blocks) if score_blocks else np.array([])
+    observations = observations[[
+        "observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
+        "observation_type", "date", "school_year", "term", "subject", "grade_level",
+        "instrument_id", "item_id", "score"]]
 
     # ---- background table ---------------------------------------------------
     bg_rows = []
