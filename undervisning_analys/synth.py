@@ -171,7 +171,10 @@ def aggregate_results(pupils: pd.DataFrame, grades: pd.DataFrame) -> pd.DataFram
 
     Skolverket's definitions: meritvärde 16 = the sum of the 16 best grades of
     the compulsory subjects; meritvärde 17 = that plus the best modern language
-    grade; pupils with at least one grade are counted. Pass all subjects = E or
+    grade; the average merit value is over pupils with at least E in one
+    subject ("Det genomsnittliga meritvärdet beräknas för de elever som fått
+    lägst betyg E i minst ett ämne"); ``n`` and the shares count every pupil
+    with a grade. Pass all subjects = E or
     better in every subject graded (3 and 2 codes are not graded). Eligible for
     vocational programmes = E or better in Sv or Sva, En and Ma and in at least
     five further subjects.
@@ -195,13 +198,17 @@ def aggregate_results(pupils: pd.DataFrame, grades: pd.DataFrame) -> pd.DataFram
                        & has_en.reindex(per.index, fill_value=False)
                        & has_ma.reindex(per.index, fill_value=False)
                        & (other.reindex(per.index, fill_value=0) >= 5))
+    per["any_pass"] = passed.groupby(g["pupil_id"]).any().reindex(per.index, fill_value=False)
     per = per.join(pupils.set_index("pupil_id")[["school_id", "school_year", "girl"]],
                    how="inner")
+    # Skolverket: the average merit value is over pupils with at least E in one subject.
+    per["merit_16_m"] = per["merit_16"].where(per["any_pass"])
+    per["merit_17_m"] = per["merit_17"].where(per["any_pass"])
     out = []
     for group, sub in (("all", per), ("girls", per[per["girl"]]), ("boys", per[~per["girl"]])):
         agg = sub.groupby(["school_id", "school_year"]).agg(
-            n=("merit_16", "size"), merit_17=("merit_17", "mean"),
-            merit_16=("merit_16", "mean"), pass_all_subjects_pct=("pass_all", "mean"),
+            n=("merit_16", "size"), merit_17=("merit_17_m", "mean"),
+            merit_16=("merit_16_m", "mean"), pass_all_subjects_pct=("pass_all", "mean"),
             eligible_vocational_pct=("eligible", "mean")).reset_index()
         agg["pass_all_subjects_pct"] *= 100
         agg["eligible_vocational_pct"] *= 100

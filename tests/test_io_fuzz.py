@@ -1,0 +1,194 @@
+"""Fuzz: damaged variants of real and sample files at every loader.
+
+Each variant is a real or sample file (small excerpts of the large ones, to keep
+the suite fast) truncated, with its lines shuffled, dropped or duplicated, with
+bytes flipped, or mis-encoded (cp1252, UTF-16, UTF-8 read as latin-1 and saved
+again, a doubled BOM). Every loader must either load it or raise the package's
+own error (UAError) - never a bare Python exception.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_io_support import (
+    API,
+    F_AK6_CSV,
+    F_AK6_XLSX,
+    F_ELEVER_2015,
+    F_ELEVER_2022,
+    F_ELEVER_KOMMUN,
+    F_NP,
+    F_PERSONAL,
+    KOMMUN,
+    SAMPLE,
+    SKOLENHET,
+    fake_personnummer,
+)
+
+from undervisning_analys.errors import UAError
+from undervisning_analys.io import (
+    read_json_source,
+    read_kolada,
+    read_observations,
+    read_pupil_grades,
+    read_schools,
+    read_skolverket,
+    read_skolverket_api,
+)
+from undervisning_analys.io.pupils import SPEC_ORDER
+
+EXAMPLES = 50
+
+
+def _excerpt(path: Path, head: int = 30, tail: int = 12) -> bytes:
+    """Preamble, header and first rows, plus the footer: a small file in the real format."""
+    lines = path.read_bytes().split(b"\n")
+    if len(lines) <= head + tail:
+        return path.read_bytes()
+    return b"\n".join(lines[:head] + [b""] + lines[-tail:])
+
+
+def _pupil_file() -> bytes:
+    rng = np.random.default_rng(9)
+    used: set[str] = set()
+    lines = [";".join(SPEC_ORDER)]
+    for i in range(12):
+        rec = {"System": "X", "Datum": "2025-06-12", "PersonNr":
+               fake_personnummer(rng, 2009, i % 2 == 0, used), "Skolenhetskod": "12345678",
+               "Fornamn": "Åsa", "Efternamn": "Öberg", "Bl": "ABCDEF"[i % 6], "Ma": "9",
+               "Sv": "C", "En": "3", "M2 (betyg)": "2"}
+        lines.append(";".join(rec.get(c, "") for c in SPEC_ORDER))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+KOLADA = json.dumps({"count": 2, "values": [
+    {"kpi": "N15505", "municipality": "1440", "period": 2024, "values": [
+        {"gender": "T", "count": 1, "status": "", "value": 224.5, "isdeleted": False},
+        {"gender": "K", "count": 1, "status": "Missing", "value": None}]},
+    {"kpi": "N15820", "municipality": "0000", "period": 2024, "values": [
+        {"gender": "T", "count": 1, "status": "", "value": 61.2}]}], "next_url": None},
+    ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _bases() -> dict[str, list[tuple[str, bytes]]]:
+    sk: list[tuple[str, bytes]] = []
+    if KOMMUN.is_dir():
+        for name in (F_ELEVER_KOMMUN, F_AK6_CSV, F_PERSONAL, F_NP):
+            sk.append((".csv", _excerpt(KOMMUN / name)))
+        sk.append((".xlsx", (KOMMUN / F_AK6_XLSX).read_bytes()))
+        for name in (F_ELEVER_2015, F_ELEVER_2022):
+            sk.append((".csv", _excerpt(SKOLENHET / name)))
+    if SAMPLE.is_dir():
+        for name in ("slutbetyg_ak9_skolenhet_2024.csv", "slutbetyg_ak9_kommun_2024.csv",
+                     "elever_skolenhet_2024.csv"):
+            sk.append((".csv", (SAMPLE / name).read_bytes()))
+    api: list[tuple[str, bytes]] = []
+    if API.is_dir():
+        api = [(".json", (API / n).read_bytes()) for n in
+               ("school-unit-13301127-statistics-gr.json", "school-unit-13301127.json",
+                "school-unit-16426165-statistics-gr.json")]
+    obs = [(".csv", _excerpt(SAMPLE / "observationer.csv", head=40, tail=1))] \
+        if SAMPLE.is_dir() else []
+    schools = [(".csv", (SAMPLE / "skolregister.csv").read_bytes())] if SAMPLE.is_dir() else []
+    return {"skolverket": sk, "api": api, "kolada": [(".json", KOLADA)], "observations": obs,
+            "schools": schools, "pupils": [(".txt", _pupil_file())],
+            "json": api + [(".json", KOLADA)]}
+
+
+BASES = _bases()
+LOADERS = {
+    "skolverket": read_skolverket,
+    "api": read_skolverket_api,
+    "kolada": read_kolada,
+    "observations": read_observations,
+    "schools": read_schools,
+    "pupils": lambda p: read_pupil_grades(p, key="fuzz-nyckel"),
+    "json": read_json_source,
+}
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8-sig", errors="replace")
+
+
+@st.composite
+def variants(draw, bases: list[tuple[str, bytes]]):
+    suffix, data = draw(st.sampled_from(bases))
+    kind = draw(st.sampled_from(["truncate", "shuffle", "drop", "duplicate", "flip",
+                                 "encoding", "truncate+encoding", "none"]))
+    if kind in ("truncate", "truncate+encoding"):
+        data = data[:draw(st.integers(0, len(data)))]
+    if kind == "shuffle" and suffix != ".xlsx":
+        lines = data.split(b"\n")
+        order = draw(st.permutations(range(min(len(lines), 60))))
+        data = b"\n".join([lines[i] for i in order] + lines[60:])
+    if kind in ("drop", "duplicate") and suffix != ".xlsx":
+        lines = data.split(b"\n")
+        i = draw(st.integers(0, len(lines) - 1))
+        lines = lines[:i] + lines[i + 1:] if kind == "drop" else lines[:i + 1] + lines[i:]
+        data = b"\n".join(lines)
+    if kind == "flip" and data:
+        i = draw(st.integers(0, len(data) - 1))
+        data = data[:i] + bytes([draw(st.integers(0, 255))]) + data[i + 1:]
+    if kind in ("encoding", "truncate+encoding") and suffix != ".xlsx":
+        enc = draw(st.sampled_from(["cp1252", "utf-16", "mojibake", "double-bom", "latin-1"]))
+        text = _decode(data)
+        if enc == "mojibake":
+            data = text.encode("utf-8").decode("latin-1").encode("utf-8")
+        elif enc == "double-bom":
+            data = b"\xef\xbb\xbf\xef\xbb\xbf" + text.encode("utf-8")
+        else:
+            data = text.encode(enc, errors="replace")
+    return suffix, kind, data
+
+
+def _check(loader_name: str, suffix: str, data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / f"fil{suffix}"
+        p.write_bytes(data)
+        try:
+            out = LOADERS[loader_name](p)
+        except UAError:
+            return
+        assert isinstance(out, pd.DataFrame) and "provenance" in out.attrs
+
+
+@pytest.mark.parametrize("loader_name", list(LOADERS))
+def test_damaged_files_load_or_raise_package_errors(loader_name):
+    bases = BASES[loader_name]
+    if not bases:
+        pytest.skip("../shared/real-data eller data/sample saknas")
+
+    seen: list[str] = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(variants(bases))
+    def run(v):
+        suffix, kind, data = v
+        seen.append(kind)
+        _check(loader_name, suffix, data)
+
+    run()
+    assert len(seen) >= EXAMPLES
+
+
+@pytest.mark.parametrize("loader_name", list(LOADERS))
+def test_undamaged_bases_load(loader_name):
+    """The excerpts themselves are readable (so the fuzz starts from valid files)."""
+    for suffix, data in BASES[loader_name]:
+        if loader_name == "api" and b"statistics" not in data:
+            continue
+        with tempfile.TemporaryDirectory() as d:
+            p = Path(d) / f"fil{suffix}"
+            p.write_bytes(data)
+            out = LOADERS[loader_name](p)
+            assert isinstance(out, pd.DataFrame)

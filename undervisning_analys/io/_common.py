@@ -1,0 +1,531 @@
+"""Parsing helpers shared by the loaders.
+
+Every loader goes through the same steps, in the same order:
+
+1. :func:`check_file` – the path exists and is a file;
+2. :func:`read_text` (encoding sniffing) and :func:`split_rows` (delimiter
+   sniffing), or :func:`read_xlsx` – the file as rows of cells, each row with
+   its 1-based line number (CSV) or Excel row number (XLSX);
+3. :func:`privacy.refuse_personnummer_columns` on the raw cells;
+4. cell parsing: :func:`parse_number` (Swedish numbers and Skolverket's
+   markers), :func:`parse_date` (Swedish date forms), :func:`school_year_of_text`;
+5. :func:`finish` – ``schema.validate``, ``index.name = "rad"``,
+   ``attrs["source"]`` and a :class:`~undervisning_analys.dataset.ProvenanceRecord`.
+
+Decisions
+---------
+* Encodings: a BOM decides (UTF-8, UTF-16); else strict UTF-8; else cp1252
+  (what Excel on a Swedish Windows writes when it saves "CSV
+  (semikolonavgränsad)"); latin-1 as the last resort. Text that was UTF-8
+  decoded as cp1252 once too often (``FÃ¶rstelÃ¤rare``) is repaired and the
+  repair is noted in provenance.
+* Delimiters: the candidate (``;``, ``,``, tab) that splits the most lines
+  into the same number (> 1) of fields wins; ties go to ``;`` (Skolverket).
+* Numbers: decimal comma or point, spaces (also no-break and thin spaces) as
+  thousands separators (``3 877``), ``cirka 140`` (the API's rounded pupil
+  counts) read as 140, a trailing ``%`` ignored. Integers are fine where a
+  decimal is expected (``88`` for ``88,0`` in files re-saved through Excel;
+  integer shares in files before 2016).
+* Markers (Skolverket's footers and the API's ``valueType``) map to the
+  ``status`` vocabulary and never to a number: ``..`` suppressed, ``.``
+  missing, ``~100`` approx_100 (value NaN; the true share is above 95 %),
+  ``*`` excluded (teachers without the required certification), ``-``
+  missing (no grade could be set). An empty cell is ``missing`` too and is
+  counted separately in provenance.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import functools
+import io
+import json
+import math
+import re
+import unicodedata
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..dataset import ProvenanceRecord
+from ..errors import FileFormatError, UAError, ValueFormatError
+
+# --------------------------------------------------------------------------
+# Markers
+# --------------------------------------------------------------------------
+MARKERS: dict[str, str] = {
+    "..": "suppressed",
+    ".": "missing",
+    "~100": "approx_100",
+    "*": "excluded",
+    "-": "missing",
+}
+"""Skolverket's markers -> ``results.status``."""
+
+MARKER_MEANING_SV: dict[str, str] = {
+    "..": "prickat, för få elever",
+    ".": "uppgift saknas",
+    "~100": "cirka 100 (1–4 elever nådde inte upp)",
+    "*": "exkluderat (lärare utan legitimation)",
+    "-": "betyg kunde inte sättas",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a file: its 1-based line (or Excel row) number and its cells."""
+
+    line: int
+    cells: list[Any]
+
+    def text(self, j: int) -> str:
+        return cell_text(self.cells[j]) if j < len(self.cells) else ""
+
+    def is_blank(self) -> bool:
+        return all(cell_text(c) == "" for c in self.cells)
+
+
+# --------------------------------------------------------------------------
+# Files, encodings, delimiters
+# --------------------------------------------------------------------------
+def check_file(path: str | Path) -> Path:
+    """The path as a Path; FileFormatError if it does not exist or is not a file."""
+    p = Path(path)
+    if not p.exists():
+        raise FileFormatError(f"Filen {p} finns inte", file=p,
+                              hint="Kontrollera sökvägen och filnamnet")
+    if not p.is_file():
+        raise FileFormatError(f"{p} är inte en fil", file=p, hint="Ange en fil, inte en mapp")
+    return p
+
+
+_MOJIBAKE_RE = re.compile("Ã[\u00a0-\u00bf\u0080-\u009f\u2018-\u203a\u0152\u0153\u0160"
+                          "\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u20ac\u2122]")
+
+
+def decode_bytes(data: bytes, file: str | Path | None = None) -> tuple[str, str, list[str]]:
+    """Decode a text file's bytes; return (text, encoding, notes)."""
+    notes: list[str] = []
+    if data.startswith(b"\xef\xbb\xbf"):
+        enc, body = "utf-8-sig", data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        enc, body = "utf-16", data
+    else:
+        enc, body = "utf-8", data
+    try:
+        text = body.decode("utf-16" if enc == "utf-16" else "utf-8")
+    except UnicodeDecodeError:
+        if enc == "utf-16":
+            raise FileFormatError("Filen börjar som UTF-16 men går inte att avkoda", file=file,
+                                  hint="Spara filen som UTF-8 och läs in den igen") from None
+        if enc == "utf-8-sig":
+            notes.append("filen har UTF-8-BOM men innehåller ogiltiga UTF-8-tecken; "
+                         "läst som cp1252")
+        try:
+            text = body.decode("cp1252")
+            enc = "cp1252"
+        except UnicodeDecodeError:
+            text = body.decode("latin-1")
+            enc = "latin-1"
+    if _MOJIBAKE_RE.search(text):
+        try:
+            repaired = text.encode("cp1252").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            repaired = None
+        if repaired is not None and len(_MOJIBAKE_RE.findall(repaired)) < len(
+                _MOJIBAKE_RE.findall(text)):
+            text = repaired
+            notes.append("dubbelkodade tecken (UTF-8 läst som cp1252) reparerades")
+    text = text.replace("\x00", "")
+    return text, enc, notes
+
+
+def read_text(path: str | Path) -> tuple[str, str, list[str]]:
+    """A text file's content with its sniffed encoding: (text, encoding, notes)."""
+    p = check_file(path)
+    return decode_bytes(p.read_bytes(), p)
+
+
+def sniff_delimiter(text: str, candidates: Sequence[str] = (";", ",", "\t"),
+                    max_lines: int = 60) -> str:
+    """The delimiter that splits most sample lines into the same number (> 1) of fields."""
+    lines = [ln for ln in text.splitlines() if ln.strip()][:max_lines]
+    sample = "\n".join(lines)
+    best, best_score = candidates[0], (-1, -1)
+    for d in candidates:
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=d)]
+        except csv.Error:
+            continue
+        counts = [c for c in counts if c > 1]
+        if not counts:
+            continue
+        mode, freq = Counter(counts).most_common(1)[0]
+        score = (freq, mode)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def split_rows(text: str, delimiter: str, file: str | Path | None = None) -> list[Row]:
+    """Split text into rows of string cells, keeping each record's first line number."""
+    rows: list[Row] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    prev = 0
+    try:
+        for cells in reader:
+            rows.append(Row(prev + 1, [c.strip() for c in cells]))
+            prev = reader.line_num
+    except csv.Error as exc:
+        raise FileFormatError(f"Filen går inte att dela upp i kolumner: {exc}", file=file,
+                              row=prev + 1,
+                              hint="Kontrollera citattecken och avgränsare i filen") from None
+    return rows
+
+
+def is_xlsx(path: str | Path) -> bool:
+    """True if the file is a zip container (XLSX), whatever its name."""
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
+_XLSX_CACHE: dict[tuple[str, int, int], dict[str, list[Row]]] = {}
+
+
+def read_xlsx(path: str | Path) -> dict[str, list[Row]]:
+    """All sheets of a workbook as rows of cell values (Excel row numbers).
+
+    The last two workbooks read are kept (keyed by path, size and modification
+    time), so reading the same workbook for results and then for background
+    parses it once. Callers must not change the rows.
+    """
+    p = check_file(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _XLSX_CACHE:
+        return _XLSX_CACHE[key]
+    sheets = _read_xlsx(p)
+    while len(_XLSX_CACHE) >= 2:
+        _XLSX_CACHE.pop(next(iter(_XLSX_CACHE)))
+    _XLSX_CACHE[key] = sheets
+    return sheets
+
+
+def _read_xlsx(p: Path) -> dict[str, list[Row]]:
+    import openpyxl
+
+    # A damaged workbook can fail anywhere inside zipfile, zlib, the XML parser or
+    # openpyxl; whatever fails there, the file is not a readable workbook.
+    try:
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - see above
+        raise FileFormatError(f"Excelfilen går inte att öppna ({type(exc).__name__}: {exc})",
+                              file=p, hint="Kontrollera att filen är en hel .xlsx-fil; "
+                                           "spara om den i Excel eller exportera på nytt"
+                              ) from None
+    sheets: dict[str, list[Row]] = {}
+    try:
+        for ws in wb.worksheets:
+            rows = []
+            for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                rows.append(Row(i, ["" if v is None else v for v in values]))
+            sheets[ws.title] = rows
+    except Exception as exc:  # noqa: BLE001 - a damaged workbook, as above
+        raise FileFormatError(f"Excelfilen går inte att läsa ({type(exc).__name__}: {exc})",
+                              file=p, hint="Spara om filen i Excel eller exportera på nytt"
+                              ) from None
+    finally:
+        wb.close()
+    return sheets
+
+
+def read_rows(path: str | Path, delimiters: Sequence[str] = (";", ",", "\t")
+              ) -> tuple[dict[str, list[Row]], dict[str, Any]]:
+    """CSV/text or XLSX as ``{sheet: rows}`` (CSV: one sheet named ``""``) and read info."""
+    p = check_file(path)
+    if is_xlsx(p):
+        return read_xlsx(p), {"format": "xlsx", "notes": []}
+    text, enc, notes = read_text(p)
+    delim = sniff_delimiter(text, delimiters)
+    return {"": split_rows(text, delim, p)}, {"format": "csv", "encoding": enc,
+                                              "delimiter": delim, "notes": notes}
+
+
+# --------------------------------------------------------------------------
+# Cells
+# --------------------------------------------------------------------------
+def cell_text(v: Any) -> str:
+    """A cell as stripped text ('' for empty); integral floats without '.0'."""
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if v.is_integer() and abs(v) < 1e15:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, (_dt.datetime, _dt.date)):
+        return v.isoformat()
+    return str(v).replace("\ufeff", "").strip()
+
+
+def norm(s: Any) -> str:
+    """Normalised header text: lower case, single spaces, no BOM, NFC."""
+    t = unicodedata.normalize("NFC", cell_text(s)).lower()
+    t = t.replace("\u00a0", " ").replace("\u202f", " ")
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def fold(s: Any) -> str:
+    """Header text folded for matching: lower case, å/ä→a, ö→o, only letters and digits."""
+    t = norm(s).replace("å", "a").replace("ä", "a").replace("ö", "o").replace("é", "e")
+    return re.sub(r"[^a-z0-9]", "", t)
+
+
+_NUM_RE = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009\u2007'")
+
+
+def parse_number(v: Any) -> tuple[float, str] | None:
+    """A cell as (value, status); None if it is neither a number nor a known marker.
+
+    ``value`` is NaN whenever ``status`` is not ``ok``.
+    """
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return float(v), "ok"
+    if isinstance(v, (float, np.floating)):
+        if math.isnan(v):
+            return math.nan, "missing"
+        return float(v), "ok"
+    s = cell_text(v)
+    if s == "":
+        return math.nan, "missing"
+    if s in MARKERS:
+        return math.nan, MARKERS[s]
+    t = s.lower()
+    if t.startswith("cirka "):
+        t = t[6:]
+    elif t.startswith("ca "):
+        t = t[3:]
+    t = t.rstrip("%").strip().translate(_SPACES).replace("\u2212", "-")
+    if not _NUM_RE.match(t):
+        return None
+    if "," in t and "." in t:
+        return None
+    try:
+        x = float(t.replace(",", "."))
+    except ValueError:
+        return None
+    if not math.isfinite(x):
+        return None
+    return x, "ok"
+
+
+def marker_of(v: Any) -> str | None:
+    """The marker a cell holds ('..', '.', '~100', '*', '-') or None."""
+    s = cell_text(v)
+    return s if s in MARKERS else None
+
+
+_YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*[/\-–]\s*((?:19|20)?\d{2})")
+
+
+def school_year_of_text(s: str) -> str | None:
+    """'2023/24', '2023/2024', '2023-24' -> '2023/24' (None if not a läsår)."""
+    m = _YEAR_RE.search(s)
+    if not m:
+        return None
+    start = int(m.group(1))
+    end = m.group(2)
+    end2 = int(end[-2:])
+    if (start + 1) % 100 != end2:
+        return None
+    return f"{start}/{end2:02d}"
+
+
+def school_year_from_start(year: int) -> str:
+    """2023 -> '2023/24'."""
+    return f"{year}/{(year + 1) % 100:02d}"
+
+
+_MONTHS_SV = {"jan": 1, "januari": 1, "feb": 2, "februari": 2, "mar": 3, "mars": 3, "apr": 4,
+              "april": 4, "maj": 5, "jun": 6, "juni": 6, "jul": 7, "juli": 7, "aug": 8,
+              "augusti": 8, "sep": 9, "sept": 9, "september": 9, "okt": 10, "oktober": 10,
+              "nov": 11, "november": 11, "dec": 12, "december": 12}
+_DATE_PATTERNS = [
+    (re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}[:.]\d{2}(?:[:.]\d{2}(?:\.\d+)?)?)?$"),
+     "ymd"),
+    (re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?: \d{1,2}[:.]\d{2}(?:[:.]\d{2})?)?$"), "ymd"),
+    (re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"), "ymd"),
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), "ymd"),
+    (re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.\s]\s*(\d{4})(?: \d{1,2}[:.]\d{2}(?:[:.]\d{2})?)?$"),
+     "dmy"),
+    (re.compile(r"^(\d{1,2})/(\d{1,2})\s+(\d{4})$"), "dmy"),
+    (re.compile(r"^(\d{2})-(\d{2})-(\d{2})$"), "yymd"),
+]
+_DATE_WORDS_RE = re.compile(r"^(?:[a-zåäö]+dag(?:en)?\s+(?:den\s+)?)?(\d{1,2})\s*\.?\s*"
+                            r"([a-zåäö]+)\.?\s+(\d{4})$")
+
+
+def parse_date(v: Any) -> pd.Timestamp | None:
+    """A date in the usual Swedish forms; None if it cannot be read.
+
+    Accepted: ``2023-09-14`` (also with a time), ``2023/09/14``, ``2023.09.14``,
+    ``20230914``, ``14/9/2023``, ``14.9.2023``, ``14/9 2023``, ``23-09-14``,
+    ``14 september 2023``, ``14 sep. 2023``, ``torsdag 14 september 2023``,
+    and Excel date cells.
+    """
+    if isinstance(v, pd.Timestamp):
+        return v.normalize()
+    if isinstance(v, _dt.datetime):
+        return pd.Timestamp(v).normalize()
+    if isinstance(v, _dt.date):
+        return pd.Timestamp(v)
+    s = norm(v)
+    if not s:
+        return None
+    for pat, order in _DATE_PATTERNS:
+        m = pat.match(s)
+        if m:
+            a, b, c = (int(x) for x in m.groups()[:3])
+            if order == "ymd":
+                y, mo, d = a, b, c
+            elif order == "dmy":
+                d, mo, y = a, b, c
+            else:
+                y, mo, d = 2000 + a, b, c
+            return _mk_date(y, mo, d)
+    m = _DATE_WORDS_RE.match(s)
+    if m:
+        month = _MONTHS_SV.get(m.group(2))
+        if month is None:
+            return None
+        return _mk_date(int(m.group(3)), month, int(m.group(1)))
+    return None
+
+
+def _mk_date(y: int, mo: int, d: int) -> pd.Timestamp | None:
+    try:
+        return pd.Timestamp(_dt.date(y, mo, d))
+    except (ValueError, OverflowError):
+        return None
+
+
+def frame_of_rows(rows: Sequence[Row], columns: Sequence[str]) -> pd.DataFrame:
+    """Rows as a DataFrame of raw cells (index = line numbers), padded to ``columns``."""
+    n = len(columns)
+    data = [list(r.cells[:n]) + [""] * (n - len(r.cells[:n])) for r in rows]
+    return pd.DataFrame(data, columns=list(columns), index=[r.line for r in rows], dtype=object)
+
+
+def marker_counts(values: Iterable[Any]) -> Counter:
+    """How often each marker occurs among ``values``."""
+    c: Counter = Counter()
+    for v in values:
+        m = marker_of(v)
+        if m is not None:
+            c[m] += 1
+    return c
+
+
+def markers_note(counts: Counter) -> str:
+    """Provenance note for marker counts ('markörer: .. 12, . 3')."""
+    if not counts:
+        return "markörer: inga"
+    return "markörer: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+# --------------------------------------------------------------------------
+# Finishing a table
+# --------------------------------------------------------------------------
+def finish(df: pd.DataFrame, *, table: str, path: str | Path, loader: str, rows_read: int,
+           dropped: dict[str, int] | None = None, notes: Sequence[str] = (),
+           scale: tuple[float, float] | None = None,
+           attrs: dict[str, Any] | None = None) -> tuple[pd.DataFrame, ProvenanceRecord]:
+    """Validate a canonical table, name its index ``rad``, set attrs; return it with provenance."""
+    p = Path(path)
+    if df.empty and len(df.columns) == 0:
+        df = schema.empty(table)
+    df = df.copy()
+    df.index.name = "rad"
+    df.attrs = {"source": p.name}
+    out = schema.validate(table, df, scale=scale)
+    out.index.name = "rad"
+    prov = ProvenanceRecord.for_file(p, loader, table, rows_read, len(out),
+                                     {k: v for k, v in (dropped or {}).items() if v},
+                                     tuple(notes))
+    out.attrs = {"source": p.name, "table": table, **(attrs or {})}
+    return out, prov
+
+
+def publish(result: tuple[pd.DataFrame, ProvenanceRecord]) -> pd.DataFrame:
+    """The public form of a loader's result: the table with ``attrs['provenance']``."""
+    df, prov = result
+    df.attrs["provenance"] = prov
+    return df
+
+
+# --------------------------------------------------------------------------
+# Turning stray parser exceptions into the package's own error
+# --------------------------------------------------------------------------
+_PARSE_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile, csv.Error,
+    UnicodeError, json.JSONDecodeError, OverflowError, EOFError)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(what: str) -> Callable[[F], F]:
+    """Decorator: unexpected parse errors inside a loader become FileFormatError.
+
+    The loaders check what they can and raise specific errors; this is the
+    net under them, so that a damaged file never ends in a bare Python error.
+    """
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except UAError:
+                raise
+            except _PARSE_ERRORS as exc:
+                path = args[0] if args else kwargs.get("path")
+                raise FileFormatError(
+                    f"Filen kunde inte läsas som {what} ({type(exc).__name__}: {exc})",
+                    file=path if isinstance(path, (str, Path)) else None,
+                    hint="Kontrollera att filen är en oförändrad export i rätt format") from exc
+        return wrapper  # type: ignore[return-value]
+    return deco
+
+
+def value_error(msg: str, *, file: str | Path, row: int | None, column: str | None,
+                hint: str) -> ValueFormatError:
+    return ValueFormatError(msg, file=file, row=row, column=column, hint=hint)
+
+
+def rows_error(cls: type[UAError], msg: str, *, file: str | Path, column: str | None,
+               bad: Sequence[tuple[int, Any]], hint: str, limit: int = 10) -> UAError:
+    """An error listing the offending rows: 'rad 14: "7"; rad 20: "x"' (first ``limit``)."""
+    listed = "; ".join(f"rad {line}: {cell_text(v)!r}" for line, v in bad[:limit])
+    more = f" … och {len(bad) - limit} rader till" if len(bad) > limit else ""
+    first = bad[0][0] if bad else None
+    return cls(f"{msg} ({len(bad)} rader: {listed}{more})", file=file, row=first,
+               column=column, hint=hint)
+
+
+def pad_code(v: Any, width: int) -> str:
+    """A numeric code as a zero-padded string ('604' -> '0604'); other text unchanged."""
+    s = cell_text(v)
+    if s.isdigit() and len(s) < width:
+        return s.zfill(width)
+    return s
