@@ -1,4 +1,10 @@
-"""Privacy at the edges: personnummer guard and keyed pseudonyms.
+"""Privacy at the edges: personnummer guard, keyed pseudonyms and suppression.
+
+Two parts: this docstring describes the personnummer guard and the
+pseudonyms; the section ``# ---- Suppression ----`` further down (with its
+own comment block of rules) holds the one suppression mechanism every output
+path uses (``suppress_results``, ``suppress_quality``, ``format_value``,
+``format_table``) and the guards that keep teacher identifiers out of outputs.
 
 Rules (DESIGN.md, Privacy):
 
