@@ -521,11 +521,11 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                 base = (-0.1 + 0.55 * high - 0.25 * foreign - 0.9 * newly + 0.15 * girl
                         + pupil_re[si] + 0.85 * rng.standard_normal(n))
                 ids = _hex_ids(rng, n, "E", taken)
-                for k in range(n):
-                    pupils.append({"pupil_id": ids[k], "school_id": sid, "school_year": sy,
-                                   "girl": bool(girl[k]), "sva": bool(newly[k] or (
-                                       foreign[k] and rng.random() < 0.15)),
-                                   "ml": bool(rng.random() < (0.55 if newly[k] else 0.85)),
+                for pk in range(n):
+                    pupils.append({"pupil_id": ids[pk], "school_id": sid, "school_year": sy,
+                                   "girl": bool(girl[pk]), "sva": bool(newly[pk] or (
+                                       foreign[pk] and rng.random() < 0.15)),
+                                   "ml": bool(rng.random() < (0.55 if newly[pk] else 0.85)),
                                    "dash": rng.random(len(subjects_all)) < 0.003})
                 theta_base.append(base)
                 qterm.append(np.full(n, effect * (q_year(si, yi) - q0)))

@@ -1,0 +1,37 @@
+"""Measuring teaching quality: scoring, rater agreement, reliability and the index.
+
+* :mod:`.index` – forms → scores, the school × term teaching-quality index
+  (:func:`teaching_quality`) and observation coverage;
+* :mod:`.reliability` – variance components, the reliability of a school ×
+  term mean and the decision study (:func:`plan_observations`);
+* :mod:`.agreement` – rater agreement from paired observations (ICC, kappa).
+"""
+
+from __future__ import annotations
+
+from .index import (
+    TeachingQualityResult,
+    coverage,
+    infer_home_schools,
+    observer_coverage,
+    score_forms,
+    teaching_quality,
+)
+from .reliability import (
+    ObservationPlan,
+    VarianceComponents,
+    plan_observations,
+    reliability,
+    variance_components,
+)
+
+try:  # measure/agreement.py is built alongside
+    from .agreement import agreement, icc
+except ImportError:  # pragma: no cover
+    pass
+
+__all__ = [
+    "TeachingQualityResult", "coverage", "infer_home_schools", "observer_coverage",
+    "score_forms", "teaching_quality", "ObservationPlan", "VarianceComponents",
+    "plan_observations", "reliability", "variance_components", "agreement", "icc",
+]

@@ -1,0 +1,647 @@
+"""Reliability of school × term means and the decision study (how many observations?).
+
+Three entry points:
+
+* :func:`variance_components` – the variance of a form's score split into
+  school, school × term, teacher, observer, lesson and residual, from the
+  teaching-quality model (:mod:`undervisning_analys.measure.index`);
+* :func:`reliability` – the reliability of a school × term mean given its
+  numbers of observed lessons, teachers and observers (and forms);
+* :func:`plan_observations` – the decision study: how many observed lessons
+  per term a school needs for a target reliability (0.7, 0.8, …).
+
+The generalizability-theory formula
+-----------------------------------
+The object of measurement is a school in a term (``p``). A form's score,
+apart from the fixed effects (time, observation type, own-school leniency), is
+
+    y = school(t) + school_term + teacher + observer + lesson + residual
+
+with variances ``σ²_S(t)``, ``σ²_ST``, ``σ²_T``, ``σ²_O``, ``σ²_L`` and ``σ²_e``
+(:class:`VarianceComponents`). ``σ²_S(t) = [1 t] Σ_S [1 t]'`` is the
+between-school variance of the schools' levels at time ``t`` (years since the
+first term) under the model's random intercept and trend; by default
+(``time=None``) it is averaged over the observed terms. The true score of a
+school × term is ``school(t) + school_term``, so the universe-score variance is
+``τ = σ²_S(t) + σ²_ST``. The mean of the ``F`` forms of a cell has the relative
+error variance (Cronbach et al. 1972; Brennan 2001, ch. 4–5, for a design with
+teachers nested in the object of measurement and observers largely nested in
+schools)
+
+    σ²_δ = σ²_T / n_T + σ²_O / n_O + σ²_L / n_L + σ²_e / F
+
+and the generalizability (reliability) coefficient is ``Eρ² = τ / (τ + σ²_δ)``:
+the share of the variance between schools' term means (in the same term) that
+reflects true differences. Teachers are in the error because the index
+describes the school, not the few teachers who happened to be observed;
+observers are in the error because different schools are seen by different
+observers (principals rate their own schools).
+
+The counts are *effective* numbers, which equal the plain counts in a balanced
+design (every teacher, observer and lesson with the same number of forms):
+``n_T = F² / Σ_j m_j²`` with ``m_j`` forms of teacher ``j`` (likewise ``n_O``
+over observers and ``n_L`` over lessons, whose ``f_l`` is 1 or 2 for a paired
+observation). ``teaching_quality`` reports this reliability for every cell.
+It is the reliability of the plain mean; the model-based index, which also
+removes the estimated observer severities and observation-type differences,
+is at least as reliable.
+
+When the data have too few paired observations (fewer than 20 lessons with two
+forms) the lesson and residual variances cannot be separated; the lesson
+variance is then 0 and its part is in the residual, so that ``σ²_e / F`` is an
+approximation (exact when every lesson has one form).
+
+The decision study
+------------------
+:func:`plan_observations` evaluates the formula for ``n = 1, 2, …`` observed
+lessons per term under a design:
+
+* ``F = n (1 + p)`` forms, where ``p`` is the share of paired lessons, and
+  ``n_L = n (1 + p)² / (1 + 3p)``;
+* teachers drawn at random (with replacement) among the school's ``N``
+  teachers (``teacher_sampling="random"``, as happens when visits are not
+  planned per teacher): in expectation ``1/n_T = 1/N + (1 − 1/N) / n_L``; or
+  spread so that no teacher is visited twice before all have been visited
+  (``"spread"``): ``1/n_T = max(1/n_L, 1/N)``;
+* the forms shared among observers with shares ``s_o``, summarised as the
+  effective number of observers ``K = 1 / Σ s_o²`` (3 observers sharing
+  equally: ``K = 3``; a principal doing half and two others a quarter each:
+  ``K = 2.67``): ``1/n_O = 1/K + (1 − 1/K) / F``.
+
+It recommends the smallest ``n`` whose reliability reaches the target. With a
+finite staff and a fixed set of observers the reliability has a ceiling,
+``τ / (τ + σ²_T/N + σ²_O/K)``; a target above it cannot be reached by more
+visits, only by more observers (or external observers).
+
+Checked: a Monte Carlo of the linear model under this random design matches
+the planner's curve to 0.01 (``tests/test_reliability.py``); on a synthetic
+municipality (60 schools of 25 teachers, ``benchmarks/sim_index_coverage.py``)
+the planner asks for 9 lessons per term for 0.7 and 20 for 0.8, and cutting
+every school × term to that many random lessons gives a reliability of 0.715
+and 0.817 against the known truth.
+
+References
+----------
+Cronbach, L. J., Gleser, G. C., Nanda, H. & Rajaratnam, N. (1972). *The
+dependability of behavioral measurements.* Wiley.
+Brennan, R. L. (2001). *Generalizability theory.* Springer.
+Hill, H. C., Charalambous, C. Y. & Kraft, M. A. (2012). When rater reliability
+is not enough: teacher observation systems and a case for the generalizability
+study. *Educational Researcher*, 41(2), 56–64.
+Ho, A. D. & Kane, T. J. (2013). *The reliability of classroom observations by
+school personnel.* MET project, Bill & Melinda Gates Foundation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .._results import Result
+from ..errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+    from ..dataset import Dataset
+
+__all__ = ["VarianceComponents", "ObservationPlan", "variance_components", "reliability",
+           "plan_observations", "COMPONENTS"]
+
+#: The components of a form's score variance, in the order of the decomposition.
+COMPONENTS: tuple[str, ...] = ("school", "school_term", "teacher", "observer", "lesson",
+                               "residual")
+
+COMPONENT_LABELS_SV: dict[str, str] = {
+    "school": "skola (nivå, genomsnitt över terminerna)",
+    "school_term": "skola × termin",
+    "teacher": "lärare",
+    "observer": "observatör",
+    "lesson": "lektion",
+    "residual": "kvarvarande (protokoll och bedömning)",
+    "school_intercept": "skola, nivå vid första terminen",
+    "school_trend": "skola, förändring per läsår (trend)",
+    "school_intercept_trend": "skola, kovarians nivå–trend",
+}
+
+TeacherSampling = Literal["random", "spread"]
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    return f"{x:.{digits}f}".replace("-", "−").replace(".", ",")
+
+
+def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    allrows = [header, *rows]
+    widths = [max(len(str(r[i])) for r in allrows) for i in range(len(header))]
+    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in allrows]
+
+
+# --------------------------------------------------------------------------
+# Variance components
+# --------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class VarianceComponents(Result):
+    """Variance components of form scores (made by :func:`variance_components`).
+
+    Attributes
+    ----------
+    school_cov
+        Covariance matrix of the schools' random intercept (at the first term)
+        and, when the model has one, their random trend per school year
+        (1 × 1 or 2 × 2).
+    school_term, teacher, observer, lesson, residual
+        Variances (score scale squared). ``lesson`` is 0 when the data cannot
+        separate it from the residual (``lesson_separated`` False).
+    times
+        The observed terms as years since the first term; :meth:`school`
+        averages over them.
+    """
+
+    school_cov: np.ndarray
+    school_term: float
+    teacher: float
+    observer: float
+    lesson: float
+    residual: float
+    times: tuple[float, ...] = (0.0,)
+    dimension: str = "overall"
+    first_term: str | None = None
+    lesson_separated: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+    fixef: pd.DataFrame | None = None
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float], *, times: Sequence[float] = (0.0,),
+                  dimension: str = "overall") -> VarianceComponents:
+        """Components given by hand, e.g. from a published study.
+
+        Keys: ``school`` (between-school variance of the level), optionally
+        ``school_trend`` (variance of trends per school year) and
+        ``school_intercept_trend`` (their covariance), ``school_term``,
+        ``teacher``, ``observer``, ``lesson`` (optional, default 0) and
+        ``residual``.
+        """
+        need = ["school", "school_term", "teacher", "observer", "residual"]
+        missing = [k for k in need if k not in values]
+        if missing:
+            raise ModelError(
+                "Varianskomponenterna saknar " + ", ".join(f"`{k}`" for k in missing),
+                hint="Ange school, school_term, teacher, observer och residual "
+                     "(och gärna lesson)")
+        for k, v in values.items():
+            if not isinstance(v, (int, float, np.floating)) or not math.isfinite(float(v)) \
+                    or (k != "school_intercept_trend" and float(v) < 0):
+                raise ModelError(f"Varianskomponenten `{k}` ska vara ett icke-negativt tal, "
+                                 f"men är {v!r}")
+        if "school_trend" in values:
+            c = float(values.get("school_intercept_trend", 0.0))
+            cov = np.array([[float(values["school"]), c], [c, float(values["school_trend"])]])
+        else:
+            cov = np.array([[float(values["school"])]])
+        return cls(school_cov=cov, school_term=float(values["school_term"]),
+                   teacher=float(values["teacher"]), observer=float(values["observer"]),
+                   lesson=float(values.get("lesson", 0.0)),
+                   residual=float(values["residual"]), times=tuple(float(t) for t in times),
+                   dimension=dimension, lesson_separated="lesson" in values)
+
+    # -- derived -----------------------------------------------------------
+    def school(self, time: float | np.ndarray | None = None) -> Any:
+        """Between-school variance of the schools' level at ``time`` (years since
+        the first term); ``None`` averages over the observed terms."""
+        cov = np.atleast_2d(self.school_cov)
+        if cov.shape == (1, 1):
+            v = float(cov[0, 0])
+            return v if time is None or np.isscalar(time) else np.full(np.shape(time), v)
+        t = np.asarray(self.times if time is None else time, dtype=float)
+        var = cov[0, 0] + 2 * cov[0, 1] * t + cov[1, 1] * t ** 2
+        if time is None:
+            return float(np.mean(var))
+        return float(var) if np.ndim(var) == 0 else var
+
+    def true_variance(self, time: float | np.ndarray | None = None) -> Any:
+        """Universe-score variance of a school × term: ``school(time) + school_term``."""
+        return self.school(time) + self.school_term
+
+    def as_dict(self, time: float | None = None) -> dict[str, float]:
+        """The six components of the decomposition (school at ``time``)."""
+        return {"school": float(self.school(time)), "school_term": self.school_term,
+                "teacher": self.teacher, "observer": self.observer, "lesson": self.lesson,
+                "residual": self.residual}
+
+    # -- Result protocol ---------------------------------------------------
+    def _tidy(self) -> pd.DataFrame:
+        comp = self.as_dict()
+        total = sum(comp.values())
+        rows = [{"component": k, "label": COMPONENT_LABELS_SV[k], "variance": v,
+                 "sd": math.sqrt(max(v, 0.0)), "share": v / total if total > 0 else np.nan}
+                for k, v in comp.items()]
+        cov = np.atleast_2d(self.school_cov)
+        rows.append({"component": "school_intercept",
+                     "label": COMPONENT_LABELS_SV["school_intercept"],
+                     "variance": float(cov[0, 0]), "sd": math.sqrt(max(cov[0, 0], 0.0)),
+                     "share": np.nan})
+        if cov.shape == (2, 2):
+            rows.append({"component": "school_trend", "label": COMPONENT_LABELS_SV["school_trend"],
+                         "variance": float(cov[1, 1]), "sd": math.sqrt(max(cov[1, 1], 0.0)),
+                         "share": np.nan})
+            rows.append({"component": "school_intercept_trend",
+                         "label": COMPONENT_LABELS_SV["school_intercept_trend"],
+                         "variance": float(cov[0, 1]), "sd": np.nan, "share": np.nan})
+        out = pd.DataFrame(rows)
+        out.insert(0, "dimension", self.dimension)
+        return out
+
+    def _summary_text(self) -> str:
+        t = self.tidy()
+        dec = t[t["share"].notna()]
+        lines = [f"Varianskomponenter för protokollpoäng ({self.dimension})",
+                 "Hur mycket av skillnaderna mellan ifyllda protokoll som beror på skolan, "
+                 "terminen, läraren, observatören, lektionen och resten (bedömningsbrus). "
+                 "Skattade med den blandade modellen bakom undervisningsindexet.", ""]
+        body = [[r.label, _fmt(r.variance, 4), _fmt(r.sd, 3), _fmt(100 * r.share, 1) + " %"]
+                for r in dec.itertuples(index=False)]
+        lines += _text_table(["komponent", "varians", "std.avvikelse", "andel"], body)
+        cov = np.atleast_2d(self.school_cov)
+        if cov.shape == (2, 2):
+            lines += ["", f"Skolornas trender varierar med standardavvikelsen "
+                          f"{_fmt(math.sqrt(max(cov[1, 1], 0)), 3)} poäng per läsår; skolnivåns "
+                          "varians ovan är ett genomsnitt över de observerade terminerna."]
+        if not self.lesson_separated:
+            lines += ["", "För få parobservationer för att skilja lektion från kvarvarande "
+                          "variation: lektionens del ingår i den kvarvarande."]
+        tau = self.true_variance()
+        lines += ["", f"Sann variation mellan skolor i en termin (skola + skola × termin): "
+                      f"{_fmt(tau, 4)}."]
+        return "\n".join(lines)
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Horizontal bars: each component's share of the score variance."""
+        import matplotlib.pyplot as plt
+
+        t = self.tidy()
+        t = t[t["share"].notna()]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.0, 2.8))
+        y = np.arange(len(t))[::-1]
+        ax.barh(y, 100 * t["share"].to_numpy(), color="#1f4e79")
+        ax.set_yticks(y)
+        ax.set_yticklabels([s.capitalize() for s in t["label"]])
+        ax.set_xlabel("Andel av variationen i protokollpoäng (%)")
+        ax.set_title("Varianskomponenter")
+        return ax
+
+
+def variance_components(ds: Dataset, dimension: str = "overall") -> VarianceComponents:
+    """Variance components of form scores from the teaching-quality model.
+
+    Parameters
+    ----------
+    ds : a Dataset with observations.
+    dimension : ``"overall"`` or a dimension id of the instrument.
+
+    Returns
+    -------
+    VarianceComponents; ``.tidy()`` has one row per component with variance,
+    sd and share of the total (school, school × term, teacher, observer,
+    lesson, residual) and rows for the school intercept and trend.
+
+    Notes
+    -----
+    The model and its missing-data policy are those of
+    :func:`~undervisning_analys.measure.index.teaching_quality` (forms whose
+    dimension score is missing under the instrument's half rule are left out).
+    The school share uses the between-school variance averaged over the
+    observed terms (see the module docstring).
+    """
+    from .index import _check_dimension, _fit_model, score_forms
+
+    forms = score_forms(ds)
+    dims = _check_dimension(ds, dimension)
+    if len(dims) != 1:
+        raise ModelError("variance_components tar en dimension åt gången, inte \"all\"",
+                         hint="Ange \"overall\" eller en dimensions id")
+    return _fit_model(forms, dims[0]).components
+
+
+# --------------------------------------------------------------------------
+# Reliability
+# --------------------------------------------------------------------------
+def _components(components: VarianceComponents | Mapping[str, float]) -> VarianceComponents:
+    if isinstance(components, VarianceComponents):
+        return components
+    if isinstance(components, Mapping):
+        return VarianceComponents.from_dict(components)
+    raise ModelError(
+        f"components ska vara VarianceComponents eller en dict, men är "
+        f"{type(components).__name__}",
+        hint="Använd variance_components(ds) eller ange en dict med komponenterna")
+
+
+def reliability(n_obs: Any, n_teachers: Any, n_observers: Any,
+                components: VarianceComponents | Mapping[str, float], *,
+                n_forms: Any = None, time: Any = None) -> Any:
+    """Reliability of a school × term mean (generalizability coefficient).
+
+    ``Eρ² = τ / (τ + σ²_T/n_teachers + σ²_O/n_observers + σ²_L/n_obs + σ²_e/n_forms)``
+    with ``τ = σ²_S(time) + σ²_ST`` (see the module docstring).
+
+    Parameters
+    ----------
+    n_obs : observed lessons (effective number; scalar or array).
+    n_teachers : observed teachers (effective number).
+    n_observers : observers (effective number).
+    components : :class:`VarianceComponents` or a dict (see
+        :meth:`VarianceComponents.from_dict`).
+    n_forms : filled-in forms; default ``n_obs`` (one form per lesson).
+    time : years since the first term for the between-school variance;
+        default the average over the observed terms.
+
+    Returns
+    -------
+    float, or an array when any input is an array. Counts below 1 give NaN.
+    """
+    comp = _components(components)
+    try:
+        n_l = np.asarray(n_obs, dtype=float)
+        n_t = np.asarray(n_teachers, dtype=float)
+        n_o = np.asarray(n_observers, dtype=float)
+        n_f = n_l if n_forms is None else np.asarray(n_forms, dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError("Antalen lektioner, lärare och observatörer ska vara tal",
+                         hint="Ange t.ex. reliability(10, 6, 3, komponenter)") from None
+    tau = np.asarray(comp.true_variance(time), dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err = (comp.teacher / n_t + comp.observer / n_o + comp.lesson / n_l
+               + comp.residual / n_f)
+        rel = tau / (tau + err)
+    bad = (n_l < 1) | (n_t < 1) | (n_o < 1) | (n_f < 1) | ~np.isfinite(rel)
+    rel = np.where(bad, np.nan, rel)
+    return float(rel) if np.ndim(rel) == 0 else rel
+
+
+# --------------------------------------------------------------------------
+# Decision study
+# --------------------------------------------------------------------------
+def _design(n: np.ndarray, n_teachers: float, k_observers: float, paired: float,
+            sampling: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Effective numbers of lessons, forms, teachers and observers for n lessons/term."""
+    forms = n * (1 + paired)
+    n_l = n * (1 + paired) ** 2 / (1 + 3 * paired)
+    inv_n = 1.0 / n_teachers if math.isfinite(n_teachers) else 0.0
+    if sampling == "random":
+        inv_t = inv_n + (1 - inv_n) / n_l
+    else:
+        inv_t = np.maximum(1.0 / n_l, inv_n)
+    inv_k = 1.0 / k_observers if math.isfinite(k_observers) else 0.0
+    inv_o = inv_k + (1 - inv_k) / forms
+    return n_l, forms, 1.0 / inv_t, 1.0 / inv_o
+
+
+def _curve(comp: VarianceComponents, ns: np.ndarray, n_teachers: float, k_observers: float,
+           paired: float, sampling: str, time: float | None) -> np.ndarray:
+    n_l, forms, n_t, n_o = _design(ns, n_teachers, k_observers, paired, sampling)
+    return np.asarray(reliability(n_l, n_t, n_o, comp, n_forms=forms, time=time), dtype=float)
+
+
+def _ceiling(comp: VarianceComponents, n_teachers: float, k_observers: float,
+             time: float | None) -> float:
+    tau = float(comp.true_variance(time))
+    err = ((comp.teacher / n_teachers if math.isfinite(n_teachers) else 0.0)
+           + (comp.observer / k_observers if math.isfinite(k_observers) else 0.0))
+    return tau / (tau + err) if tau + err > 0 else float("nan")
+
+
+@dataclass(frozen=True, eq=False)
+class ObservationPlan(Result):
+    """A decision study (made by :func:`plan_observations`).
+
+    ``.tidy()``: one row per school (or design) × target with ``n_obs_needed``
+    (observed lessons per term; missing when the target cannot be reached),
+    the reliability then, the present number and reliability, and the ceiling.
+    ``.table()`` is the same in Swedish; ``.curve()`` the reliability for
+    every number of lessons.
+    """
+
+    rows: pd.DataFrame
+    curves: pd.DataFrame
+    components: VarianceComponents
+    teacher_sampling: str = "random"
+
+    def _tidy(self) -> pd.DataFrame:
+        return self.rows.copy()
+
+    def curve(self) -> pd.DataFrame:
+        """Reliability for n = 1, 2, … lessons per term (unit, n_obs, reliability)."""
+        return self.curves.copy()
+
+    def table(self) -> pd.DataFrame:
+        """The plan as a table with Swedish column names and values."""
+        t = self.rows
+        out = pd.DataFrame({
+            "Skola": t["school_name"].fillna(t["unit"]),
+            "Mål (reliabilitet)": t["target"].map(lambda v: _fmt(v, 2)),
+            "Lektionsbesök per termin som behövs": [
+                str(int(v)) if pd.notna(v) else "kan inte nås" for v in t["n_obs_needed"]],
+            "Reliabilitet då": t["reliability_at_needed"].map(lambda v: _fmt(v, 2)),
+            "Lektionsbesök per termin nu": t["n_obs_now"].map(lambda v: _fmt(v, 1)),
+            "Reliabilitet nu": t["reliability_now"].map(lambda v: _fmt(v, 2)),
+            "Högsta möjliga reliabilitet": t["max_reliability"].map(lambda v: _fmt(v, 2)),
+            "Lärare": t["n_teachers"].map(lambda v: "–" if not np.isfinite(v) else str(int(v))),
+            "Observatörer (effektivt antal)": t["n_observers"].map(lambda v: _fmt(v, 1)),
+        })
+        return out
+
+    def _summary_text(self) -> str:
+        t = self.rows
+        samp = ("lärarna väljs slumpvis vid varje besök" if self.teacher_sampling == "random"
+                else "besöken sprids så att ingen lärare besöks två gånger innan alla besökts")
+        lines = ["Hur många lektionsbesök per termin behövs? (beslutsstudie)",
+                 "Reliabiliteten anger hur stor del av skillnaderna mellan skolornas "
+                 "terminsmedelvärden som speglar verkliga skillnader i undervisningen (0–1); "
+                 "0,7 räcker för att följa utvecklingen över tid, 0,8 för jämförelser mellan "
+                 f"skolor. Beräkningen antar att {samp} och att observatörerna delar på "
+                 "besöken som hittills.", ""]
+        tab = self.table()
+        cols = ["Skola", "Mål (reliabilitet)", "Lektionsbesök per termin som behövs",
+                "Reliabilitet då", "Lektionsbesök per termin nu", "Reliabilitet nu",
+                "Högsta möjliga reliabilitet"]
+        lines += _text_table(cols, tab[cols].astype(str).values.tolist())
+        if (~t["reachable"]).any():
+            lines += ["", "”kan inte nås”: med skolans lärare och observatörer finns ett tak för "
+                          "reliabiliteten som fler besök inte kommer förbi. Fler observatörer "
+                          "(t.ex. kollegor från andra skolor eller externa observatörer) "
+                          "höjer taket."]
+        return "\n".join(lines)
+
+    def plot(self, ax: Axes | None = None, unit: str | None = None) -> Axes:
+        """Reliability against lessons per term, with the targets as lines."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.0, 3.2))
+        c = self.curves
+        units = [unit] if unit is not None else list(dict.fromkeys(c["unit"]))
+        names = dict(zip(self.rows["unit"], self.rows["school_name"].fillna(self.rows["unit"])))
+        for k, u in enumerate(units[:10]):
+            g = c[c["unit"] == u]
+            ax.plot(g["n_obs"], g["reliability"], color=f"C{k % 10}", lw=1.4,
+                    label=str(names.get(u, u)))
+        for target in sorted(set(self.rows["target"])):
+            ax.axhline(target, color="0.4", lw=1, ls="--")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("Lektionsbesök per termin")
+        ax.set_ylabel("Reliabilitet")
+        ax.set_title("Reliabilitet för skolans terminsmedelvärde")
+        if len(units) > 1:
+            ax.legend(loc="lower right", frameon=False, fontsize=7)
+        return ax
+
+
+def _school_designs(ds: Dataset) -> pd.DataFrame:
+    """Per school, its design in its latest school year with observations."""
+    from .index import score_forms
+
+    f = score_forms(ds)
+    last = f.groupby("school_id")["school_year"].transform("max")
+    f = f[f["school_year"] == last]
+    rows = []
+    names = dict(zip(ds.schools["school_id"], ds.schools["school_name"]))
+    for sid, g in f.groupby("school_id", sort=True):
+        lessons = g.groupby("observation_id").size()
+        shares = g["observer_id"].value_counts(normalize=True)
+        rows.append({
+            "unit": sid, "school_name": names.get(sid, sid),
+            "n_teachers": float(g["teacher_id"].nunique()),
+            "n_observers": float(1.0 / (shares ** 2).sum()),
+            "paired_share": float((lessons > 1).mean()),
+            "n_obs_now": float(len(lessons) / g["term"].nunique()),
+        })
+    return pd.DataFrame(rows)
+
+
+def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float],
+                      target: float | Sequence[float] = (0.7, 0.8), *,
+                      school_id: str | Sequence[str] | None = None,
+                      n_teachers: float | None = None, n_observers: float | None = None,
+                      paired_share: float | None = None,
+                      teacher_sampling: TeacherSampling = "random",
+                      dimension: str = "overall", time: float | None = None,
+                      max_obs: int = 200,
+                      components: VarianceComponents | Mapping[str, float] | None = None,
+                      ) -> ObservationPlan:
+    """How many observed lessons per term a school needs for a target reliability.
+
+    Parameters
+    ----------
+    source : a Dataset (components are estimated with :func:`variance_components`
+        and each school's design is read from its latest school year), or
+        components (:class:`VarianceComponents` or a dict) for a design given by
+        the arguments below.
+    target : one reliability or several (default 0.7 and 0.8).
+    school_id : with a Dataset, the school(s) to plan for (default all).
+    n_teachers : teachers at the school. Default: with a Dataset, the teachers
+        observed in the latest school year; with components, unlimited.
+    n_observers : effective number of observers ``1 / Σ share²``. Default: with
+        a Dataset, the school's in the latest school year; with components, 3.
+    paired_share : share of lessons observed by two observers. Default: with a
+        Dataset, the school's; with components, 0.
+    teacher_sampling : ``"random"`` (default) or ``"spread"`` (see module doc).
+    dimension : ``"overall"`` or a dimension id (with a Dataset).
+    time : years since the first term for the between-school variance
+        (default: the average over the observed terms).
+    max_obs : the largest number of lessons per term considered.
+    components : with a Dataset, components to use instead of fitting the model
+        again (e.g. ``teaching_quality(ds).components()``).
+
+    Returns
+    -------
+    ObservationPlan (``.tidy()``, Swedish ``.table()`` and ``.summary()``,
+    ``.plot()``).
+    """
+    from ..dataset import Dataset
+
+    if isinstance(target, (int, float, np.floating)):
+        targets = [float(target)]
+    else:
+        targets = [float(t) for t in target]
+    for t in targets:
+        if not 0 < t < 1:
+            raise ModelError(f"Målet för reliabiliteten ska ligga mellan 0 och 1, men är {t}",
+                             hint="Ange t.ex. target=0.8")
+    if teacher_sampling not in ("random", "spread"):
+        raise ModelError(f"teacher_sampling ska vara \"random\" eller \"spread\", "
+                         f"men är {teacher_sampling!r}")
+    if isinstance(source, Dataset):
+        comp = (variance_components(source, dimension) if components is None
+                else _components(components))
+        designs = _school_designs(source)
+        if school_id is not None:
+            wanted = [school_id] if isinstance(school_id, str) else list(school_id)
+            unknown = [s for s in wanted if s not in set(designs["unit"])]
+            if unknown:
+                from ..errors import UnknownSchoolError
+                raise UnknownSchoolError(
+                    f"Skolenheten {', '.join(unknown)} har inga lektionsobservationer i "
+                    "datamängden", column="school_id",
+                    hint="Ange en skolenhetskod som finns i observationerna")
+            designs = designs[designs["unit"].isin(wanted)]
+        if n_teachers is not None:
+            designs["n_teachers"] = float(n_teachers)
+        if n_observers is not None:
+            designs["n_observers"] = float(n_observers)
+        if paired_share is not None:
+            designs["paired_share"] = float(paired_share)
+    else:
+        comp = _components(source)
+        designs = pd.DataFrame([{
+            "unit": "plan", "school_name": None,
+            "n_teachers": float("inf") if n_teachers is None else float(n_teachers),
+            "n_observers": 3.0 if n_observers is None else float(n_observers),
+            "paired_share": 0.0 if paired_share is None else float(paired_share),
+            "n_obs_now": np.nan}])
+    if not np.isfinite(comp.true_variance(time)):
+        raise ModelError(
+            "Skillnaden mellan skolor kan inte skattas (data från bara en skola), så "
+            "reliabiliteten och antalet besök som behövs kan inte beräknas",
+            hint="Använd data från flera skolor, eller ange varianskomponenterna själv")
+    for col, lo in (("n_teachers", 1.0), ("n_observers", 1.0)):
+        if (designs[col] < lo).any():
+            raise ModelError(f"{col} måste vara minst 1", hint="Ange ett antal ≥ 1")
+    if ((designs["paired_share"] < 0) | (designs["paired_share"] > 1)).any():
+        raise ModelError("paired_share ska ligga mellan 0 och 1")
+    ns = np.arange(1, int(max_obs) + 1, dtype=float)
+    rows, curves = [], []
+    for d in designs.itertuples(index=False):
+        rel = _curve(comp, ns, d.n_teachers, d.n_observers, d.paired_share, teacher_sampling,
+                     time)
+        curves.append(pd.DataFrame({"unit": d.unit, "n_obs": ns.astype(int),
+                                    "reliability": rel}))
+        ceiling = _ceiling(comp, d.n_teachers, d.n_observers, time)
+        now = (float(_curve(comp, np.array([d.n_obs_now]), d.n_teachers, d.n_observers,
+                            d.paired_share, teacher_sampling, time)[0])
+               if np.isfinite(d.n_obs_now) and d.n_obs_now >= 1 else np.nan)
+        for t in targets:
+            ok = np.nonzero(rel >= t)[0]
+            need = int(ns[ok[0]]) if len(ok) else None
+            rows.append({
+                "unit": d.unit, "school_name": d.school_name, "dimension": comp.dimension,
+                "target": t, "n_obs_needed": need,
+                "reliability_at_needed": float(rel[ok[0]]) if len(ok) else np.nan,
+                "n_obs_now": d.n_obs_now, "reliability_now": now,
+                "max_reliability": ceiling, "reachable": need is not None,
+                "n_teachers": d.n_teachers, "n_observers": d.n_observers,
+                "paired_share": d.paired_share})
+    out = pd.DataFrame(rows)
+    out["n_obs_needed"] = out["n_obs_needed"].astype("Int64")
+    return ObservationPlan(rows=out, curves=pd.concat(curves, ignore_index=True),
+                           components=comp, teacher_sampling=teacher_sampling)
