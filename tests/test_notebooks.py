@@ -1,0 +1,120 @@
+"""The four notebooks: committed without outputs, and they run from start to end.
+
+Each notebook is executed with papermill on the kernel ``python3`` (the
+Makefile installs the virtual environment's kernel under that name), in a
+temporary folder, and the test checks what it produced: the printed
+overview, the school report for the school passed as a parameter, the
+municipality report and the exported tidy tables.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NAMES = ["01_kom_igang", "02_skolans_kvalitetsdialog", "03_kommunoversikt", "04_for_forskare"]
+
+
+def _outputs(nb: dict) -> tuple[str, list[dict]]:
+    text, errors = [], []
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream" and out["name"] == "stdout":
+                text.append("".join(out["text"]))
+            elif out["output_type"] == "error":
+                errors.append(out)
+            elif "text/plain" in out.get("data", {}):
+                text.append("".join(out["data"]["text/plain"]))
+    return "\n".join(text), errors
+
+
+def execute(name: str, tmp_path: Path, **parameters) -> tuple[str, Path]:
+    papermill = pytest.importorskip("papermill")
+    out = tmp_path / f"{name}.out.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+                               parameters=parameters, kernel_name="python3",
+                               cwd=str(tmp_path), progress_bar=False)
+    nb = json.loads(out.read_text(encoding="utf-8"))
+    text, errors = _outputs(nb)
+    assert not errors, errors
+    return text, tmp_path
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_committed_without_outputs(name):
+    nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+    markdown = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    assert any(w in markdown for w in (" och ", " att ", " för ")), "markdown in Swedish"
+
+
+def test_parameters_cells_are_tagged():
+    for name in NAMES[1:]:
+        nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+        tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1, name
+    papermill = pytest.importorskip("papermill")
+    found = papermill.inspect_notebook(str(NOTEBOOKS / "02_skolans_kvalitetsdialog.ipynb"))
+    assert {"school_id", "data_folder", "out_dir"} <= set(found)
+    for name in NAMES[2:]:
+        assert {"data_folder", "out_dir"} <= set(
+            papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+
+
+@pytest.mark.slow
+def test_01_kom_igang(tmp_path):
+    text, _ = execute("01_kom_igang", tmp_path)
+    assert "Datamängd: 20 skolenheter (Exempelkommun)" in text
+    assert "Lektionsobservationer:" in text and "Grunddimensioner" in text
+
+
+@pytest.mark.slow
+def test_02_skolans_kvalitetsdialog(tmp_path):
+    import undervisning_analys as ua
+
+    ds = ua.load_sample()
+    names = dict(zip(ds.schools["school_id"], ds.schools["school_name"]))
+    school_id = sorted(names, key=lambda s: names[s])[3]
+    text, folder = execute("02_skolans_kvalitetsdialog", tmp_path, school_id=school_id,
+                           out_dir="ut")
+    assert f"{names[school_id]} ({school_id})" in text
+    assert "1. " in text and "3. " in text  # the dialogue questions
+    report = folder / "ut" / f"skola_{school_id}.html"
+    assert report.exists()
+    html = report.read_text(encoding="utf-8")
+    assert names[school_id] in html and "Frågor till dialogen" in html
+
+
+@pytest.mark.slow
+def test_03_kommunoversikt(tmp_path):
+    text, folder = execute("03_kommunoversikt", tmp_path, out_dir="ut")
+    assert "(20 skolrapporter)" in text
+    assert (folder / "ut" / "kommun.html").exists() and (folder / "ut" / "index.html").exists()
+    assert len(list((folder / "ut").glob("skola_*.html"))) == 20
+    assert "municipality_trend" in text
+
+
+@pytest.mark.slow
+def test_04_for_forskare(tmp_path):
+    from undervisning_analys import privacy
+
+    text, folder = execute("04_for_forskare", tmp_path, out_dir="ut")
+    assert "(1 + time | school_id)" in text          # the model specification
+    assert "Korrelation mellan indexen" in text      # dropping an observer
+    for name in ("undervisningskvalitet", "resultat_justerade", "samband"):
+        csv = pd.read_csv(folder / "ut" / f"{name}.csv", dtype=str)
+        pq = pd.read_parquet(folder / "ut" / f"{name}.parquet")
+        assert len(csv) == len(pq) > 0
+        privacy.assert_no_teacher_columns(pq)
+    q = pd.read_parquet(folder / "ut" / "undervisningskvalitet.parquet")
+    few = (q["n_teachers"] < privacy.MIN_TEACHERS) | (q["n_obs"] < privacy.MIN_OBS)
+    assert q.loc[few, "estimate"].isna().all()
+    r = pd.read_parquet(folder / "ut" / "resultat_justerade.parquet")
+    assert r.loc[r["n"].astype("Float64") < privacy.MIN_PUPILS, "observed"].isna().all()

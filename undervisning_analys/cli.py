@@ -1,0 +1,224 @@
+"""The command line: ``undervisning-analys``.
+
+Two subcommands, with Swedish help and messages::
+
+    undervisning-analys validera MAPP
+    undervisning-analys rapporter MAPP --ut UTMAPP [--skola KOD ...]
+
+``validera`` reads a folder laid out like ``data/sample`` and prints what was
+read, kept and refused (``Dataset.overview()`` and the provenance of every
+file). ``rapporter`` writes the municipality report, one report per school
+and an ``index.html`` that links them, with a progress bar.
+
+Exit codes: 0 done; 2 the input could not be used (a Swedish message on
+stderr that names the file, row and column, no traceback) or the command
+line was wrong; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+PROG = "undervisning-analys"
+
+# argparse writes a few messages in English; these are their Swedish forms.
+_ARGPARSE_SV: list[tuple[str, str]] = [
+    (r"the following arguments are required: (.*)", r"följande argument måste anges: \1"),
+    (r"unrecognized arguments: (.*)", r"okända argument: \1"),
+    (r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)",
+     r"argumentet \1: ogiltigt val: \2 (välj bland \3)"),
+    (r"invalid choice: (.*) \(choose from (.*)\)", r"ogiltigt val: \1 (välj bland \2)"),
+    (r"argument (\S+): expected one argument", r"argumentet \1: ett värde måste anges"),
+    (r"argument (\S+): expected at least one argument",
+     r"argumentet \1: minst ett värde måste anges"),
+    (r"argument (\S+): invalid (\w+) value: (.*)", r"argumentet \1: ogiltigt värde: \3"),
+    (r"ambiguous option: (.*)", r"tvetydig flagga: \1"),
+]
+
+
+def _sv_argparse(message: str) -> str:
+    for pattern, repl in _ARGPARSE_SV:
+        if re.fullmatch(pattern, message):
+            return re.sub(pattern, repl, message)
+    return message
+
+
+class _SvHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):  # type: ignore[no-untyped-def]
+        return super().add_usage(usage, actions, groups,
+                                 "Användning: " if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with Swedish headings, help flag and error messages."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs.setdefault("formatter_class", _SvHelpFormatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "argument"
+        self._optionals.title = "flaggor"
+        self.add_argument("-h", "--hjälp", "--help", action="help",
+                          help="visa den här hjälptexten och avsluta")
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: fel: {_sv_argparse(message)}\n"
+                     f"Skriv `{self.prog} --hjälp` för hjälp.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (Swedish help)."""
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Analys av observerad undervisningskvalitet och elevresultat över tid.\n\n"
+            "Läser en mapp med kommunens filer (skolregister, lektionsobservationer,\n"
+            "observationsprotokoll och Skolverkets exporter, ordnade som i data/sample)\n"
+            "och skriver rapporter på svenska till kvalitetsdialogerna."),
+        epilog=(
+            "Exempel:\n"
+            f"  {PROG} validera data/sample\n"
+            f"  {PROG} rapporter data/sample --ut rapporter\n"
+            f"  {PROG} rapporter data/sample --ut rapporter --skola 99066217\n\n"
+            "Inga värden från färre än 10 elever, 3 lärare eller 5 observerade lektioner\n"
+            "visas (de visas som ..), och ingen enskild lärare kan identifieras."))
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="visa programmets version och avsluta")
+    sub = parser.add_subparsers(dest="kommando", metavar="KOMMANDO", title="kommandon",
+                                parser_class=_Parser)
+    sub.required = True
+
+    v = sub.add_parser(
+        "validera", help="läs och kontrollera en mapp och visa vad som lästes in",
+        description=("Läser alla filer i MAPP, kontrollerar dem och visar vad som lästes,\n"
+                     "vad som behölls och vad som inte behölls (och varför), med\n"
+                     "kontrollsumma (sha256) för varje fil."))
+    v.add_argument("mapp", metavar="MAPP", help="mappen med kommunens filer")
+
+    r = sub.add_parser(
+        "rapporter", help="skriv rapporter för alla skolor och för kommunen",
+        description=("Skriver en rapport per skola, en kommunrapport och en index.html\n"
+                     "som länkar till dem, till UTMAPP. Modellerna skattas en gång för\n"
+                     "hela kommunen och delas av alla rapporter."))
+    r.add_argument("mapp", metavar="MAPP", help="mappen med kommunens filer")
+    r.add_argument("--ut", metavar="UTMAPP", required=True,
+                   help="mappen som rapporterna skrivs till (skapas om den saknas)")
+    r.add_argument("--skola", metavar="KOD", action="append", default=None,
+                   help="skriv bara rapporten för skolenheten KOD (kan anges flera gånger)")
+    r.add_argument("--processer", metavar="N", type=int, default=None,
+                   help="antal parallella processer för skolrapporterna "
+                        "(standard: antalet processorkärnor, högst 4)")
+    r.add_argument("--tyst", action="store_true", help="visa ingen förloppsindikator")
+    return parser
+
+
+def _print_validation(ds, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    """What was read, kept and not kept, file by file (Swedish)."""
+    print(f"Mappen {folder} lästes in.\n")
+    print(ds.overview())
+    prov = ds.provenance
+    if not prov:
+        return
+    print("\nRader som inte behölls:")
+    dropped = [(p.path, reason, n) for p in prov for reason, n in p.dropped.items() if n]
+    if dropped:
+        for path, reason, n in dropped:
+            print(f"  {path}: {n} ({reason})")
+    else:
+        print("  Inga: allt som lästes behölls.")
+    noted = [p for p in prov if p.notes]
+    if noted:
+        print("\nAnteckningar från inläsningen:")
+        for p in noted:
+            print(f"  {p.path}:")
+            for note in p.notes:
+                print(f"    – {note}")
+    width = max(len(p.path) for p in prov)
+    print("\nKontrollsummor (sha256), för att kunna spåra siffrorna till exakt dessa filer:")
+    for p in prov:
+        print(f"  {p.path:<{width}}  {p.sha256}")
+    print("\nInga fel hittades. Mappen kan användas för rapporter:")
+    print(f"  {PROG} rapporter {folder} --ut rapporter")
+
+
+def _cmd_validera(args: argparse.Namespace) -> int:
+    from .sample import load_folder
+
+    folder = Path(args.mapp)
+    ds = load_folder(folder)
+    _print_validation(ds, folder)
+    return 0
+
+
+def _cmd_rapporter(args: argparse.Namespace) -> int:
+    from .report import write_all
+    from .sample import load_folder
+
+    folder = Path(args.mapp)
+    out = Path(args.ut)
+    if args.processer is not None and args.processer < 1:
+        raise _usage_error("--processer ska vara 1 eller större")
+    quiet = bool(args.tyst)
+    if not quiet:
+        print(f"Läser {folder} …", file=sys.stderr)
+    ds = load_folder(folder)
+    written = write_all(ds, out, schools=args.skola, processes=args.processer,
+                        progress=not quiet)
+    for key, note in written.notes.items():
+        print(f"Obs: en del kunde inte beräknas ({key}): {note}", file=sys.stderr)
+    if written.warnings:
+        print(f"Obs: modellerna gav {len(written.warnings)} anmärkning"
+              f"{'ar' if len(written.warnings) != 1 else ''}; de står under "
+              "”Om underlaget” i rapporterna.", file=sys.stderr)
+    n_school = len(written.schools)
+    print(f"Klart: {n_school} skolrapport{'er' if n_school != 1 else ''}, kommunrapporten och "
+          f"en innehållsförteckning.")
+    print(f"Rapporterna finns i {out.resolve()}")
+    print(f"Öppna {written.index.resolve()} i en webbläsare.")
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _usage_error(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``undervisning-analys``; returns the exit code."""
+    from .errors import UAError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.kommando == "validera":
+            return _cmd_validera(args)
+        return _cmd_rapporter(args)
+    except UAError as exc:
+        print(f"{PROG}: fel: {exc}", file=sys.stderr)
+        return 2
+    except _UsageError as exc:
+        print(f"{PROG}: fel: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{PROG}: fel: filen eller mappen kunde inte läsas eller skrivas{where}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: avbrutet.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

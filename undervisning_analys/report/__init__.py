@@ -1,0 +1,50 @@
+"""Per-school and municipality reports (self-contained HTML, Swedish, A4).
+
+    ctx = ua.report.build_context(ds)            # every model, once
+    ua.report.school(ds, "99066217", "rapporter", context=ctx)
+    ua.report.municipality(ds, "rapporter", context=ctx)
+    ua.report.write_all(ds, "rapporter")           # all of it + index.html
+
+:func:`school` and :func:`municipality` build the context themselves when
+none is given (fitting every model); pass one to share it.
+"""
+
+from __future__ import annotations
+
+from .builder import (
+    DEFAULT_MEASURES,
+    INDEX_FILE,
+    MUNICIPALITY_FILE,
+    Num,
+    ReportContext,
+    Written,
+    build_context,
+    equity_table,
+    index,
+    lookup,
+    municipality,
+    school,
+    school_file,
+    write_all,
+)
+
+
+def dialogue_questions(context: ReportContext, school_id: str) -> list[dict[str, str]]:
+    """The 3–5 questions for a school's quality dialogue (plain text ``q`` and ``why``)."""
+    from .school_view import dialogue_questions as _questions
+
+    return _questions(context, str(school_id))
+
+
+def equity(ds, context: ReportContext | None = None):  # type: ignore[no-untyped-def]
+    """Between-school spread and relation to background per period (likvärdighet).
+
+    See :func:`~undervisning_analys.report.builder.equity_table`.
+    """
+    ctx = context if context is not None else build_context(ds)
+    return ctx.table("equity").copy()
+
+
+__all__ = ["ReportContext", "Num", "Written", "build_context", "school", "municipality",
+           "index", "write_all", "equity", "dialogue_questions", "equity_table", "lookup", "school_file",
+           "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE"]

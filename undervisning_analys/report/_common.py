@@ -1,0 +1,157 @@
+"""Small pieces shared by the school and municipality views."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from markupsafe import Markup, escape
+
+from .. import __version__, schema
+from .builder import ReportContext, fmt
+
+
+def sv(template: str, *args: Any) -> Markup:
+    """Swedish text with numbers: ``{}`` placeholders take str (escaped) or :class:`Num`."""
+    return Markup(escape(template).replace("%", "%%").replace("{}", "%s")) % tuple(
+        a if hasattr(a, "__html__") else escape(str(a)) for a in args)
+
+
+def plain(x: float | None, decimals: int = 1, sign: bool = False) -> str:
+    """A number for running text that is not read from a table cell (e.g. a count)."""
+    if x is None or not np.isfinite(x):
+        return ".."
+    text = fmt(float(x), None, decimals)
+    if sign and x > 0:
+        text = "+" + text
+    return text.replace("-", "−")
+
+
+@dataclass
+class Col:
+    label: str
+    num: bool = True
+    title: str | None = None
+    nowrap: bool = False
+
+
+@dataclass
+class Table:
+    """A table for the templates: columns, rows of cells (str, Num or Markup), notes."""
+
+    columns: list[Col]
+    rows: list[list[Any]] = field(default_factory=list)
+    caption: str = ""
+    note: Any = ""
+    css: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def ci(ctx: ReportContext, table: str, keys: dict[str, Any], decimals: int,
+       low: str = "conf_low", high: str = "conf_high", scale: float | None = None,
+       status: bool | str = True) -> Markup:
+    """'a till b' for an interval, both ends as :class:`Num`; '..' when suppressed."""
+    lo = ctx.num(table, keys, low, decimals, scale=scale, status=status)
+    hi = ctx.num(table, keys, high, decimals, scale=scale, status=status)
+    if lo.text in (".", "..") or hi.text in (".", ".."):
+        return Markup(lo.__html__())
+    return sv("{} till {}", lo, hi)
+
+
+def terms_sorted(terms: Sequence[str]) -> list[str]:
+    return sorted(set(map(str, terms)), key=schema.term_index)
+
+
+def _file_periods(ctx: ReportContext) -> dict[str, str]:
+    """What each input file covers, where the tables say so (school years, dates)."""
+    ds = ctx.ds
+    out: dict[str, str] = {}
+    r = ds.results
+    if len(r) and "source" in r.columns:
+        for src, g in r.groupby(r["source"].astype(str), sort=False):
+            ys = sorted(set(g["school_year"].astype(str)))
+            out[src] = ys[0] if len(ys) == 1 else f"{ys[0]} – {ys[-1]}"
+    obs_files = [p.path for p in ds.provenance if p.table == "observations"]
+    o = ds.observations
+    if len(obs_files) == 1 and len(o):
+        d0, d1 = pd.Timestamp(o["date"].min()), pd.Timestamp(o["date"].max())
+        out[obs_files[0]] = f"{d0:%Y-%m-%d} – {d1:%Y-%m-%d}"
+    bg_files = [p.path for p in ds.provenance if p.table == "background"]
+    b = ds.background
+    if len(bg_files) == 1 and len(b):
+        ys = sorted(set(b["school_year"].astype(str)))
+        out[bg_files[0]] = ys[0] if len(ys) == 1 else f"{ys[0]} – {ys[-1]}"
+    return out
+
+
+def sources_table(ctx: ReportContext) -> Table:
+    """Provenance of every input file: what it covers, rows read, kept, not kept, sha256."""
+    t = Table([Col("Fil och kontrollsumma (sha256)", False), Col("Innehåll", False),
+               Col("Period", False), Col("Rader lästa"), Col("Behållna"),
+               Col("Ej behållna", False)],
+              caption="Källfiler")
+    labels = {"schools": "skolregister", "observations": "lektionsobservationer",
+              "results": "resultat", "background": "elevsammansättning",
+              "pupil_results": "elevers betyg", "instrument": "observationsprotokoll"}
+    periods = _file_periods(ctx)
+    for p in ctx.ds.provenance:
+        dropped = "; ".join(f"{n} ({reason})" for reason, n in p.dropped.items()) or "–"
+        t.rows.append([Markup('%s<br><span class="hash">%s</span>') % (p.path, p.sha256),
+                       labels.get(p.table, p.table), periods.get(p.path, "–"),
+                       plain(p.rows_read, 0), plain(p.rows_kept, 0), dropped])
+    return t
+
+
+def data_period(ctx: ReportContext) -> list[tuple[str, str]]:
+    """What the data cover: observation dates, result and background school years."""
+    ds = ctx.ds
+    out: list[tuple[str, str]] = []
+    o = ds.observations
+    if len(o):
+        d0, d1 = pd.Timestamp(o["date"].min()), pd.Timestamp(o["date"].max())
+        out.append(("Lektionsobservationer",
+                    f"{d0:%Y-%m-%d} – {d1:%Y-%m-%d} ({', '.join([ds.terms[0], ds.terms[-1]])})"))
+    r = ds.results
+    if len(r):
+        ys = sorted(set(r["school_year"].astype(str)))
+        out.append(("Resultat (Skolverket)", f"läsåren {ys[0]} – {ys[-1]}"))
+    b = ds.background
+    if len(b):
+        ys = sorted(set(b["school_year"].astype(str)))
+        out.append(("Elevsammansättning", f"läsåren {ys[0]} – {ys[-1]}"))
+    inst = ds.instrument
+    out.append(("Observationsprotokoll", f"{inst.name}, version {inst.version} "
+                                         f"(skala {inst.scale_min}–{inst.scale_max})"))
+    out.append(("Programvara", f"undervisning_analys {__version__}"))
+    if ds.seed is not None:
+        out.append(("Slumpfrö (syntetiska data)", str(ds.seed)))
+    out.append(("Rapporten skapad", ctx.created))
+    return out
+
+
+def reliability_words(r: float | None) -> str:
+    """Plain Swedish for a reliability coefficient."""
+    if r is None or not np.isfinite(r):
+        return "okänd"
+    if r >= 0.8:
+        return "hög"
+    if r >= 0.7:
+        return "god"
+    if r >= 0.5:
+        return "måttlig"
+    return "låg"
+
+
+def kappa_words(k: float | None) -> str:
+    """Landis & Koch's words for a kappa."""
+    if k is None or not np.isfinite(k):
+        return "okänd"
+    for lim, word in ((0.2, "obetydlig"), (0.4, "svag"), (0.6, "måttlig"), (0.8, "god")):
+        if k < lim:
+            return word
+    return "mycket god"

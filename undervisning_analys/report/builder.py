@@ -1,0 +1,781 @@
+"""Compose the per-school and municipality reports from the library's results.
+
+Nothing here estimates anything. :class:`ReportContext` calls the library
+once for the whole dataset (the teaching-quality index per dimension,
+coverage, adjusted results per measure, the link, growth, rater agreement,
+the decision study), applies the privacy rules to every table, and keeps the
+tidy tables. Every school report is then a view of those tables: each number
+shown is a :class:`Num` that carries, in its ``data-ref`` attribute, the
+table, row keys and column it was read from, so that a test can check it
+against the library's ``.tidy()`` output.
+
+Rendering uses Jinja2 templates (``templates/*.html.j2``) with the CSS and the
+figures inlined (SVG as ``data:`` URIs), so a report is one file that opens
+and prints (A4) anywhere without network access.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__, schema
+from ..dataset import Dataset
+from ..errors import UAError, UnknownSchoolError
+
+DEFAULT_MEASURES: tuple[str, ...] = ("merit_17", "pass_all_subjects_pct",
+                                     "eligible_vocational_pct")
+"""Results shown in the reports (plus national tests where the data have them)."""
+
+NP_STATISTIC = "avg_points"
+"""National tests are shown by their average test-grade points (where present)."""
+
+OVERALL = "overall"
+OVERALL_SV = "Samlat index"
+INDEX_DECIMALS = 2
+MAX_NP_MEASURES = 3
+
+MIN_OBSERVERS_PER_ROLE = 3
+"""Observer severity is shown per role only for roles with at least this many observers."""
+
+MUNICIPALITY_FILE = "kommun.html"
+INDEX_FILE = "index.html"
+
+
+def school_file(school_id: str) -> str:
+    """File name of a school's report."""
+    return f"skola_{school_id}.html"
+
+
+# --------------------------------------------------------------------------
+# Numbers that remember where they came from
+# --------------------------------------------------------------------------
+def _py(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def fmt(value: Any, status: str | None = None, decimals: int = 1) -> str:
+    """Swedish display text of a number (privacy.format_value: ``..`` suppressed)."""
+    from ..privacy import format_value
+
+    v = _py(value)
+    if v is pd.NA:
+        v = None
+    if isinstance(v, float) and v.is_integer() and decimals == 0:
+        v = int(v)
+    return format_value(v, status, decimals)
+
+
+@dataclass(frozen=True)
+class Num:
+    """A number shown in a report, with its source.
+
+    ``ref`` = {"t": table name in :meth:`ReportContext.table`, "k": row keys,
+    "c": column, "d": decimals, "x": multiplier (e.g. 100 for a share in %)}.
+    """
+
+    text: str
+    ref: Mapping[str, Any] | None = None
+    title: str | None = None
+
+    def __html__(self) -> str:
+        attrs = ""
+        if self.ref is not None:
+            attrs += f' data-ref="{html.escape(json.dumps(self.ref, ensure_ascii=False))}"'
+        if self.title:
+            attrs += f' title="{html.escape(self.title)}"'
+        return f'<span class="v"{attrs}>{html.escape(self.text)}</span>'
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def row_status(row: Mapping[str, Any], mode: str = "row") -> str | None:
+    """The status a cell of ``row`` is shown with (see :meth:`ReportContext.num`)."""
+    if mode == "none":
+        return None
+    st = _status_of(row)
+    if mode == "suppressed":
+        return "suppressed" if st == "suppressed" else None
+    return st
+
+
+def _status_of(row: Mapping[str, Any]) -> str | None:
+    st = row.get("status")
+    if st is not None and not (isinstance(st, float) and math.isnan(st)) and st is not pd.NA:
+        return str(st)
+    if bool(row.get("suppressed", False)):
+        return "suppressed"
+    return None
+
+
+def lookup(frame: pd.DataFrame, keys: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The one row of ``frame`` whose columns equal ``keys`` (compared as strings)."""
+    mask = np.ones(len(frame), dtype=bool)
+    for k, v in keys.items():
+        mask &= (frame[k].astype(str) == str(v)).to_numpy()
+    idx = np.flatnonzero(mask)
+    if len(idx) != 1:
+        return None
+    return {c: _py(frame[c].iat[idx[0]]) for c in frame.columns}
+
+
+class _KeyIndex:
+    """Row lookup by a fixed set of key columns (string-compared), built once per table."""
+
+    def __init__(self, frame: pd.DataFrame, cols: tuple[str, ...]) -> None:
+        self.frame = frame
+        keys = zip(*(frame[c].astype(str).to_numpy() for c in cols)) if cols else iter(())
+        pos: dict[tuple[str, ...], int] = {}
+        dup: set[tuple[str, ...]] = set()
+        for i, k in enumerate(keys):
+            if k in pos:
+                dup.add(k)
+            pos[k] = i
+        for k in dup:
+            del pos[k]
+        self.pos = pos
+        self.records = frame.to_dict("records")
+
+    def get(self, values: tuple[str, ...]) -> dict[str, Any] | None:
+        i = self.pos.get(values)
+        return None if i is None else self.records[i]
+
+
+# --------------------------------------------------------------------------
+# The context: every library call, once
+# --------------------------------------------------------------------------
+@dataclass
+class ReportContext:
+    """Everything the reports show, computed once for the whole dataset.
+
+    Build with :func:`build_context` (or ``ReportContext.build(ds)``) and pass
+    it to :func:`school`, :func:`municipality` and :func:`write_all` so that
+    no model is fitted more than once. ``tables`` holds the privacy-checked
+    tidy outputs by name (see :meth:`table`); ``notes`` says, in Swedish, why
+    a part could not be computed.
+    """
+
+    ds: Dataset
+    tables: dict[str, pd.DataFrame]
+    measures: tuple[str, ...]
+    dimensions: dict[str, str]
+    names: dict[str, str]
+    areas: dict[str, str]
+    info: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    created: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, ds: Dataset, **kwargs: Any) -> ReportContext:
+        return build_context(ds, **kwargs)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A privacy-checked tidy table by name (``quality``, ``coverage``,
+        ``results:<measure>``, ``municipality_results``, ``link``, ``changes``,
+        ``growth``, ``agreement``, ``icc``, ``plan``, ``equity``, ``severity``)."""
+        return self.tables[name]
+
+    def has(self, name: str) -> bool:
+        t = self.tables.get(name)
+        return t is not None and len(t) > 0
+
+    # ------------------------------------------------------------------
+    def num(self, table: str, keys: Mapping[str, Any], column: str, decimals: int = 1,
+            scale: float | None = None, title: str | None = None,
+            status: bool | str = True) -> Num:
+        """The number at (table, keys, column), formatted with the row's status.
+
+        ``status``: ``True``/``"row"`` formats with the row's status (``..``,
+        ``~100``, …); ``"suppressed"`` only turns a suppressed row into ``..``
+        (for a difference or an interval of a ``~100`` result, which is then
+        simply missing); ``False``/``"none"`` shows the value whatever the
+        status (counts of pupils, the expected result: neither is computed
+        from the suppressed value). ``scale`` multiplies (100 for a share in %).
+        """
+        mode = "row" if status is True else "none" if status is False else str(status)
+        row = self._row(table, keys)
+        ref: dict[str, Any] = {"t": table, "k": {k: str(v) for k, v in keys.items()},
+                               "c": column, "d": decimals}
+        if scale is not None:
+            ref["x"] = scale
+        if mode != "row":
+            ref["s"] = mode
+        if row is None:
+            return Num(fmt(None), ref, title)
+        value = _py(row.get(column))
+        st = row_status(row, mode)
+        if scale is not None and value is not None and not _missing(value):
+            value = float(value) * scale
+        reason = (row.get("suppression_reason") or None) if st == "suppressed" else None
+        return Num(fmt(value, st, decimals), ref, title or reason)
+
+    def _row(self, table: str, keys: Mapping[str, Any]) -> dict[str, Any] | None:
+        frame = self.tables.get(table)
+        if frame is None:
+            return None
+        cols = tuple(keys)
+        cache = self.__dict__.setdefault("_indexes", {})
+        ix = cache.get((table, cols))
+        if ix is None:
+            ix = cache[(table, cols)] = _KeyIndex(frame, cols)
+        return ix.get(tuple(str(v) for v in keys.values()))
+
+    def part(self, table: str, column: str, value: Any) -> pd.DataFrame:
+        """The rows of a table whose ``column`` equals ``value`` (grouped once, cached)."""
+        frame = self.tables.get(table)
+        if frame is None:
+            return pd.DataFrame()
+        cache = self.__dict__.setdefault("_parts", {})
+        groups = cache.get((table, column))
+        if groups is None:
+            keys = frame[column].astype(str)
+            groups = cache[(table, column)] = {str(k): g for k, g in frame.groupby(
+                keys, sort=False, observed=True)}
+        return groups.get(str(value), frame.iloc[0:0])
+
+    def cached(self, name: str, func: Callable[[], Any]) -> Any:
+        """A value computed once per context (e.g. the sources table every report shows)."""
+        cache = self.__dict__.setdefault("_cached", {})
+        if name not in cache:
+            cache[name] = func()
+        return cache[name]
+
+    def school_ids(self) -> list[str]:
+        """School codes sorted by school name."""
+        return sorted(self.names, key=lambda s: (self.names[s].lower(), s))
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and not math.isfinite(v))
+
+
+def _attempt(notes: dict[str, str], name: str, func: Callable[[], Any]) -> Any:
+    """Run one library call; a UAError becomes a Swedish note instead of stopping the report."""
+    try:
+        return func()
+    except UAError as exc:
+        notes[name] = str(exc)
+        return None
+
+
+def _measures_of(ds: Dataset, measures: Sequence[str] | None) -> tuple[str, ...]:
+    school = ds.results[ds.results["level"].astype(str) == "school"]
+    have = set(school["measure"].astype(str))
+    if measures is not None:
+        return tuple(m for m in measures if m in have)
+    chosen = [m for m in DEFAULT_MEASURES if m in have]
+    nps = sorted(m for m in have if m.startswith("np_") and m.endswith(NP_STATISTIC))
+    return tuple(chosen + nps[:MAX_NP_MEASURES])
+
+
+def _quality_levels(ds: Dataset) -> list[str]:
+    sch = ds.schools
+    has_area = "area" in sch.columns and sch["area"].notna().any()
+    return ["school", "area", "municipality"] if has_area else ["school", "municipality"]
+
+
+def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: int = 1,
+                  link_measure: str | None = None, progress: Callable[[str], None] | None = None
+                  ) -> ReportContext:
+    """Compute everything the reports need, once for the whole dataset.
+
+    Parameters
+    ----------
+    ds : the Dataset.
+    measures : results measures to show (default :data:`DEFAULT_MEASURES` that
+        the data have, plus up to three national tests' average points).
+    lag : school years between teaching quality and results in the link.
+    link_measure : the measure of the link (default the first of ``measures``).
+    progress : called with a Swedish description before each step.
+
+    Notes
+    -----
+    A part that cannot be computed (too few years for the link, no background
+    for the adjustment, …) is left out with a Swedish note in
+    ``context.notes``; the reports say so where the part would have been.
+    Privacy: teaching-quality tables pass through ``privacy.suppress_quality``
+    and results tables through ``privacy.suppress_results`` before they are
+    kept; no table holds a teacher identifier.
+    """
+    import warnings
+
+    from ..errors import UAWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UAWarning)
+        ctx = _build_context(ds, measures=measures, lag=lag, link_measure=link_measure,
+                             progress=progress)
+    seen: dict[str, None] = {}
+    for w in caught:
+        if issubclass(w.category, UAWarning):
+            seen.setdefault(str(w.message).split(" (Motorns meddelande")[0], None)
+        else:  # not ours: pass it on unchanged
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    ctx.info["warnings"] = list(seen)
+    return ctx
+
+
+def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
+                   link_measure: str | None, progress: Callable[[str], None] | None
+                   ) -> ReportContext:
+    from .. import privacy
+
+    say = progress or (lambda _msg: None)
+    notes: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    info: dict[str, Any] = {}
+
+    def timed(name: str, func: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = func()
+        timings[name] = time.perf_counter() - t0
+        return out
+
+    dims = {OVERALL: OVERALL_SV, **ds.instrument.dimension_names()}
+    sch = ds.schools
+    names = dict(zip(sch["school_id"].astype(str), sch["school_name"].astype(str)))
+    areas = ({str(s): ("" if pd.isna(a) else str(a))
+              for s, a in zip(sch["school_id"], sch["area"])}
+             if "area" in sch.columns else {s: "" for s in names})
+    ms = _measures_of(ds, measures)
+
+    # ---- teaching quality -------------------------------------------------
+    tq_res = None
+    if len(ds.observations):
+        from ..measure.index import coverage, teaching_quality
+        from ..models.growth import growth
+
+        say("Undervisningskvalitet (index per termin och dimension)")
+        tq_res = timed("quality", lambda: _attempt(notes, "quality", lambda: teaching_quality(
+            ds, by=_quality_levels(ds), dimension="all")))
+        if tq_res is not None:
+            tables["quality"] = privacy.suppress_quality(tq_res.tidy())
+        say("Täckning av observationerna")
+        cov = timed("coverage", lambda: _attempt(notes, "coverage", lambda: coverage(ds)))
+        if cov is not None:
+            tables["coverage"] = cov.reset_index(drop=True)
+        say("Samstämmighet mellan observatörer")
+        timed("agreement", lambda: _agreement(ds, tables, notes, info))
+        say("Hur många observationer behövs?")
+        plan = timed("plan", lambda: _attempt(notes, "plan", lambda: _plan(ds, tq_res)))
+        if plan is not None:
+            tables["plan"] = plan
+        say("Skolornas trender")
+        index = tables.get("quality")
+        if index is not None:
+            index = index[index["dimension"] == OVERALL]
+        gr = timed("growth", lambda: _attempt(notes, "growth", lambda: growth(ds, index=index)))
+        if gr is not None:
+            tables["growth"] = gr.tidy()
+    else:
+        notes["quality"] = "Datamängden har inga lektionsobservationer."
+
+    # ---- results -----------------------------------------------------------
+    from ..models.adjust import adjusted_results
+
+    say("Resultat jämförda med förväntat utifrån bakgrund")
+    for m in ms:
+        def adjust(m: str = m) -> Any:
+            return _attempt(notes, f"results:{m}", lambda: adjusted_results(ds, measure=m))
+
+        res = timed(f"results:{m}", adjust)
+        if res is None:
+            continue
+        t = res.tidy()
+        tables[f"results:{m}"] = privacy.suppress_results(
+            t, value_cols=["observed", "residual", "se", "conf_low", "conf_high"],
+            partitions={}, hierarchy=False)
+        info[f"results:{m}"] = res.reference_info
+    r = ds.results
+    mres = r[(r["level"].astype(str) == "municipality") & (r["group"].astype(str) == "all")
+             & (r["principal_type"].astype(str) == "all") & r["measure"].isin(ms)]
+    tables["municipality_results"] = privacy.suppress_results(
+        mres[["municipality_id", "school_year", "measure", "value", "n", "status"]]
+        .reset_index(drop=True), partitions={}, hierarchy=False)
+
+    # ---- the link -----------------------------------------------------------
+    lm = link_measure or (ms[0] if ms else None)
+    if lm is not None and "quality" in tables:
+        say("Sambandet mellan de två utvecklingarna")
+        try:
+            from ..models.link import link
+        except ImportError:  # pragma: no cover - models/link.py is built alongside
+            link = None  # type: ignore[assignment]
+            notes["link"] = "Sambandsmodellen finns inte i den här versionen."
+        lr = None if link is None else timed("link", lambda: _attempt(
+            notes, "link", lambda: link(ds, measure=lm, lag=lag, index=tq_res)))
+        if lr is not None:
+            tables["link"] = lr.tidy()
+            ch = lr.school_changes()
+            tables["changes"] = ch.reset_index(drop=True)
+            info["link"] = {"measure": lm, "lag": lag}
+
+    # ---- equity -------------------------------------------------------------
+    tables["equity"] = equity_table(tables, ds, ms)
+
+    for name, t in tables.items():
+        privacy.assert_no_teacher_columns(t, name=name)
+    return ReportContext(ds=ds, tables=tables, measures=ms, dimensions=dims, names=names,
+                         areas=areas, info=info, notes=notes,
+                         created=_dt.date.today().isoformat(), timings=timings)
+
+
+def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
+    """The decision study per school (lessons per term for reliability 0.7).
+
+    Uses the variance components of the index model already fitted
+    (``tq_res.components()``) with each school's design, instead of
+    ``plan_observations(ds)``, which would fit the model once more.
+    """
+    from ..measure.reliability import plan_observations
+
+    designs_of: Callable[[Dataset], pd.DataFrame] | None
+    try:  # the library's own per-school design (latest school year)
+        from ..measure.reliability import _school_designs as designs_of
+    except ImportError:  # pragma: no cover - fallback: fits the model again
+        designs_of = None
+    if tq_res is None or designs_of is None:  # pragma: no cover
+        return plan_observations(ds, target=0.7).tidy()
+    comp = tq_res.components(OVERALL)
+    frames = []
+    for d in designs_of(ds).itertuples(index=False):
+        t = plan_observations(comp, target=0.7, n_teachers=d.n_teachers,
+                                  n_observers=d.n_observers, paired_share=d.paired_share).tidy()
+        frames.append(t.assign(unit=d.unit, school_name=d.school_name, n_obs_now=d.n_obs_now))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, str],
+               info: dict[str, Any]) -> None:
+    """Agreement of paired observations (same lesson, two observers), per dimension."""
+    from ..measure.agreement import agreement, icc, observer_severity
+
+    obs = ds.observations
+    forms = obs.drop_duplicates(["observation_id", "observer_id"])
+    per_lesson = forms.groupby("observation_id").size()
+    paired = per_lesson[per_lesson > 1].index
+    info["paired_lessons"] = int(len(paired))
+    if len(paired) == 0:
+        notes["agreement"] = ("Inga parobservationer (två observatörer på samma lektion) finns, "
+                              "så samstämmigheten kan inte beräknas.")
+        return
+    # a fresh index: loaded tables keep the source line numbers, which repeat in long format
+    sub = obs[obs["observation_id"].isin(paired)].reset_index(drop=True)
+    dim_of = ds.instrument.dimension_of()
+    names = ds.instrument.dimension_names()
+    items = sub.assign(dimension=sub["item_id"].map(dim_of).map(names))
+    ag = _attempt(notes, "agreement", lambda: agreement(
+        items, targets=["observation_id", "item_id"], raters="observer_id", ratings="score",
+        scale=ds.instrument.scale, by="dimension"))
+    if ag is not None:
+        tables["agreement"] = ag.tidy()
+    scored = ds.instrument.score(sub)
+    firsts = scored.sort_values(["observation_id", "observer_id"])
+    firsts = firsts.assign(rater=firsts.groupby("observation_id").cumcount())
+    firsts = firsts[firsts["rater"] < 2]
+    ic = _attempt(notes, "icc", lambda: icc(firsts, targets="observation_id", raters=None,
+                                            ratings=OVERALL))
+    if ic is not None:
+        tables["icc"] = ic.tidy()
+        info["icc_targets"] = ic.n_targets
+    sev = _attempt(notes, "severity", lambda: observer_severity(
+        sub, targets=["observation_id", "item_id"]))
+    if sev is not None:
+        roles = (forms.drop_duplicates("observer_id").set_index("observer_id")["observer_role"]
+                 .astype(str))
+        t = sev.tidy()
+        t["observer_role"] = t["observer"].map(roles)
+        g = t.groupby("observer_role")
+        by_role = pd.DataFrame({
+            "n_observers": g.size(),
+            "n_ratings": g["n_ratings"].sum(),
+            "mean_deviation": g.apply(lambda d: float(np.average(d["mean_deviation"],
+                                                                  weights=d["n_ratings"])),
+                                      include_groups=False),
+        }).reset_index()
+        # a role with fewer than three observers would describe individuals: not shown
+        by_role["suppressed"] = by_role["n_observers"] < MIN_OBSERVERS_PER_ROLE
+        by_role.loc[by_role["suppressed"], "mean_deviation"] = np.nan
+        tables["severity"] = by_role
+
+
+def equity_table(tables: Mapping[str, pd.DataFrame], ds: Dataset,
+                 measures: Sequence[str]) -> pd.DataFrame:
+    """Between-school spread and relation to background, per period (likvärdighet).
+
+    One row per quantity × period: ``quantity`` (``quality`` or a measure),
+    ``period`` (term or school year), ``n_schools``, ``mean``, ``sd`` (the
+    standard deviation between schools of the shown values), ``min``,
+    ``max``, ``corr_parents_edu`` (correlation across schools with the share
+    of pupils whose parents have post-secondary education, the same school
+    year). Computed only from values that pass the privacy floors; needs at
+    least three schools per period.
+
+    Notes
+    -----
+    The teaching-quality values are the model's shrunken estimates, whose
+    spread is smaller than the spread of the true school means; trends in the
+    spread are comparable over time, levels are conservative.
+    """
+    rows: list[dict[str, Any]] = []
+    bg = ds.background
+    bg = bg[bg["level"].astype(str) == "school"] if "level" in bg.columns else bg
+    parents = bg.set_index(["school_id", "school_year"])["share_parents_higher_edu"]
+
+    def add(quantity: str, period: str, sy: str, d: pd.DataFrame, col: str) -> None:
+        d = d[d[col].notna()]
+        if len(d) < 3:
+            return
+        vals = d[col].astype(float)
+        pe = np.array([parents.get((s, sy), np.nan) for s in d["school_id"]], dtype=float)
+        ok = np.isfinite(pe)
+        corr = (float(np.corrcoef(vals.to_numpy()[ok], pe[ok])[0, 1])
+                if ok.sum() >= 3 and np.std(pe[ok]) > 0 and np.std(vals.to_numpy()[ok]) > 0
+                else np.nan)
+        rows.append({"quantity": quantity, "period": period, "school_year": sy,
+                     "n_schools": int(len(d)), "mean": float(vals.mean()),
+                     "sd": float(vals.std(ddof=1)), "min": float(vals.min()),
+                     "max": float(vals.max()), "corr_parents_edu": corr})
+
+    q = tables.get("quality")
+    if q is not None:
+        qs = q[(q["level"] == "school") & (q["dimension"] == OVERALL) & ~q["suppressed"]]
+        for term, g in qs.groupby("term", sort=False):
+            add("quality", str(term), schema.term_school_year(str(term)),
+                g.rename(columns={"unit": "school_id"}), "estimate")
+    for m in measures:
+        t = tables.get(f"results:{m}")
+        if t is None:
+            continue
+        for sy, g in t.groupby("school_year", sort=True):
+            add(m, str(sy), str(sy), g, "observed")
+    out = pd.DataFrame(rows, columns=["quantity", "period", "school_year", "n_schools", "mean",
+                                      "sd", "min", "max", "corr_parents_edu"])
+    if len(out):
+        key = out["period"].map(lambda p: schema.term_index(p) if p[:2] in ("HT", "VT")
+                                else schema.school_year_start(p) + 0.75)
+        order = {q: i for i, q in enumerate(["quality", *measures])}
+        out = out.assign(_q=out["quantity"].map(order), _k=key).sort_values(
+            ["_q", "_k"]).drop(columns=["_q", "_k"])
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# Rendering
+# --------------------------------------------------------------------------
+_ENV: Any = None
+
+
+def _env() -> Any:
+    global _ENV
+    if _ENV is None:
+        import jinja2
+
+        _ENV = jinja2.Environment(
+            loader=jinja2.PackageLoader("undervisning_analys.report", "templates"),
+            autoescape=True, trim_blocks=True, lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined)
+    return _ENV
+
+
+def _css() -> str:
+    return resources.files("undervisning_analys.report").joinpath("report.css").read_text(
+        encoding="utf-8")
+
+
+def render(template: str, **context: Any) -> str:
+    """Render a template with the inlined CSS."""
+    return _env().get_template(template).render(css=_css(), version=__version__, **context)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _check_school(ctx: ReportContext, school_id: str) -> None:
+    if school_id not in ctx.names:
+        known = ", ".join(ctx.school_ids()[:5])
+        raise UnknownSchoolError(
+            f"Skolenhetskoden {school_id} finns inte i skolregistret",
+            column="school_id",
+            hint=f"Ange en av datamängdens {len(ctx.names)} skolenhetskoder, t.ex. {known}")
+
+
+def school(ds: Dataset, school_id: str, out_dir: str | Path, *,
+           context: ReportContext | None = None) -> Path:
+    """Write the quality-dialogue report of one school; return its path.
+
+    Parameters
+    ----------
+    ds : the Dataset.
+    school_id : the school unit's code (skolenhetskod).
+    out_dir : the folder written to (created if missing).
+    context : a :class:`ReportContext` of ``ds`` to reuse (building one fits
+        every model; pass it when writing several reports).
+
+    Raises
+    ------
+    UnknownSchoolError
+        When ``school_id`` is not in ``ds.schools``.
+    """
+    from .school_view import render_school
+
+    ctx = context if context is not None else build_context(ds)
+    _check_school(ctx, str(school_id))
+    return _write(Path(out_dir) / school_file(str(school_id)), render_school(ctx, str(school_id)))
+
+
+def municipality(ds: Dataset, out_dir: str | Path, *,
+                 context: ReportContext | None = None) -> Path:
+    """Write the municipality report (all schools side by side); return its path."""
+    from .municipality_view import render_municipality
+
+    ctx = context if context is not None else build_context(ds)
+    return _write(Path(out_dir) / MUNICIPALITY_FILE, render_municipality(ctx))
+
+
+def index(ctx: ReportContext, out_dir: str | Path, schools: Sequence[str] | None = None) -> Path:
+    """Write ``index.html`` linking the municipality report and the school reports."""
+    ids = [s for s in ctx.school_ids() if schools is None or s in set(schools)]
+    entries = [{"name": ctx.names[s], "id": s, "area": ctx.areas.get(s, ""),
+                "href": school_file(s)} for s in ids]
+    by_area: dict[str, list[dict[str, str]]] = {}
+    for e in entries:
+        by_area.setdefault(e["area"] or "Övriga", []).append(e)
+    muni = _municipality_name(ctx)
+    text = render("index.html.j2", title=f"Rapporter: {muni}", municipality=muni,
+                  entries=entries, by_area=dict(sorted(by_area.items())),
+                  municipality_href=MUNICIPALITY_FILE, created=ctx.created,
+                  seed=ctx.ds.seed, sources=len(ctx.ds.provenance))
+    return _write(Path(out_dir) / INDEX_FILE, text)
+
+
+def _municipality_name(ctx: ReportContext) -> str:
+    names = sorted(set(ctx.ds.schools["municipality_name"].dropna().astype(str)))
+    return ", ".join(names) if names else "kommunen"
+
+
+@dataclass(frozen=True)
+class Written:
+    """The files :func:`write_all` wrote."""
+
+    index: Path
+    municipality: Path
+    schools: dict[str, Path]
+    warnings: tuple[str, ...] = ()
+    """The models' warnings (Swedish), also listed in the reports."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Parts that could not be computed, and why (Swedish)."""
+
+
+_WORKER_CTX: ReportContext | None = None
+
+
+def _worker_school(args: tuple[str, str]) -> tuple[str, str]:
+    school_id, out_dir = args
+    assert _WORKER_CTX is not None
+    from .school_view import render_school
+
+    path = _write(Path(out_dir) / school_file(school_id), render_school(_WORKER_CTX, school_id))
+    return school_id, str(path)
+
+
+def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None = None,
+              context: ReportContext | None = None, processes: int | None = None,
+              progress: bool = False) -> Written:
+    """Write every school report, the municipality report and ``index.html``.
+
+    Parameters
+    ----------
+    ds : the Dataset.
+    out_dir : the folder written to.
+    schools : only these school codes (default all, in school-name order).
+    context : a prepared :class:`ReportContext` (default: built here, once).
+    processes : worker processes for the school reports (default: the number
+        of CPUs, at most 4; 1 renders in this process). Workers are forked
+        and share the context, so nothing is fitted twice.
+    progress : show progress bars (tqdm, Swedish labels) on stderr.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if context is None:
+        steps = tqdm(total=7, desc="Modeller", unit=" steg", disable=not progress,
+                     leave=False, bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+
+        def say(msg: str) -> None:
+            steps.set_postfix_str(msg, refresh=False)
+            steps.update(1)
+
+        ctx = build_context(ds, progress=say)
+        steps.close()
+    else:
+        ctx = context
+    ids = ctx.school_ids()
+    if schools is not None:
+        for s in schools:
+            _check_school(ctx, str(s))
+        wanted = {str(s) for s in schools}
+        ids = [s for s in ids if s in wanted]
+    written: dict[str, Path] = {}
+    n_proc = processes if processes is not None else min(4, os.cpu_count() or 1)
+    bar = tqdm(total=len(ids), desc="Skolrapporter", unit=" skola", disable=not progress)
+    if n_proc > 1 and len(ids) > 4 and _can_fork():
+        import multiprocessing as mp
+
+        global _WORKER_CTX
+        _WORKER_CTX = ctx
+        try:
+            with mp.get_context("fork").Pool(n_proc) as pool:
+                for sid, path in pool.imap_unordered(_worker_school,
+                                                     [(s, str(out)) for s in ids]):
+                    written[sid] = Path(path)
+                    bar.update(1)
+        finally:
+            _WORKER_CTX = None
+    else:
+        for s in ids:
+            written[s] = school(ds, s, out, context=ctx)
+            bar.update(1)
+    bar.close()
+    muni = municipality(ds, out, context=ctx)
+    idx = index(ctx, out, schools=ids)
+    return Written(index=idx, municipality=muni, schools={s: written[s] for s in ids},
+                   warnings=tuple(ctx.info.get("warnings", ())), notes=dict(ctx.notes))
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+
+    return "fork" in mp.get_all_start_methods()
+
+
+__all__ = ["ReportContext", "Num", "build_context", "school", "municipality", "index",
+           "write_all", "equity_table", "lookup", "fmt", "school_file", "Written",
+           "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE"]

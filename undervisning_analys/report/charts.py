@@ -1,0 +1,482 @@
+"""Light vector charts for the per-school reports, written directly as SVG.
+
+The school reports are written for every school of a municipality (200 in a
+large one), each with four figures; drawing them with matplotlib costs about
+a second per report. These charts draw the same figures as
+:mod:`undervisning_analys.plots` (same colours, labels, ``..`` markers and
+95 % intervals) as plain SVG elements in about a millisecond, inline in the
+HTML, so that the reports stay fast, small, sharp in print and free of
+external assets. The municipality report, the notebooks and the results
+objects' ``.plot()`` use :mod:`~undervisning_analys.plots` (matplotlib).
+
+Every chart takes the library's tidy tables (already privacy-checked) and
+returns an ``<svg>`` string; nothing here computes an estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from ..plots import EXPECTED, MUNICIPALITY, OTHERS, SCHOOL, SUPPRESSED_TEXT
+
+FONT = ('font-family="Source Sans 3, Segoe UI, Helvetica Neue, Arial, Liberation Sans, '
+        'DejaVu Sans, sans-serif"')
+GRID = "#e6e6e6"
+AXIS = "#555555"
+TYPE_COLOURS = [SCHOOL, "#6fa8dc", EXPECTED]
+
+
+def _f(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def sv_tick(x: float, decimals: int) -> str:
+    """A tick label with decimal comma and a real minus sign."""
+    if abs(x) < 1e-12:
+        x = 0.0
+    return f"{x:.{decimals}f}".replace(".", ",").replace("-", "−")
+
+
+def nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
+    """Round tick values covering [lo, hi] (about ``n``) and the decimals they need."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        lo, hi = 0.0, 1.0
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    raw = (hi - lo) / max(n - 1, 1)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    start = math.floor(lo / step + 1e-9) * step
+    ticks: list[float] = []
+    v = start
+    while len(ticks) < 20:
+        ticks.append(round(v, 10))
+        if v >= hi - 1e-9:
+            break
+        v += step
+    return ticks, _decimals(step, mag)
+
+
+def _decimals(step: float, mag: float) -> int:
+    """Decimals needed to write every multiple of ``step`` exactly (0.25 -> 2)."""
+    for d in range(7):
+        if abs(round(step, d) - step) < 1e-9 * max(1.0, mag):
+            return d
+    return 6
+
+
+class Svg:
+    """An SVG document built from a few primitives (coordinates in px)."""
+
+    def __init__(self, width: float, height: float, title: str = "") -> None:
+        self.w, self.h = width, height
+        self.parts: list[str] = []
+        self.title = title
+
+    def add(self, s: str) -> None:
+        self.parts.append(s)
+
+    def line(self, pts: Sequence[tuple[float, float]], stroke: str, width: float = 1.5,
+             dash: str | None = None, opacity: float = 1.0) -> None:
+        if len(pts) < 2:
+            return
+        d = " ".join(f"{_f(x)},{_f(y)}" for x, y in pts)
+        extra = f' stroke-dasharray="{dash}"' if dash else ""
+        extra += f' stroke-opacity="{opacity}"' if opacity < 1 else ""
+        self.add(f'<polyline points="{d}" fill="none" stroke="{stroke}" '
+                 f'stroke-width="{width}"{extra}/>')
+
+    def seg(self, x1: float, y1: float, x2: float, y2: float, stroke: str, width: float = 1.0,
+            dash: str | None = None) -> None:
+        extra = f' stroke-dasharray="{dash}"' if dash else ""
+        self.add(f'<line x1="{_f(x1)}" y1="{_f(y1)}" x2="{_f(x2)}" y2="{_f(y2)}" '
+                 f'stroke="{stroke}" stroke-width="{width}"{extra}/>')
+
+    def polygon(self, pts: Sequence[tuple[float, float]], fill: str, opacity: float) -> None:
+        if len(pts) < 3:
+            return
+        d = " ".join(f"{_f(x)},{_f(y)}" for x, y in pts)
+        self.add(f'<polygon points="{d}" fill="{fill}" fill-opacity="{opacity}" stroke="none"/>')
+
+    def circle(self, x: float, y: float, r: float, fill: str, stroke: str | None = None) -> None:
+        st = f' stroke="{stroke}" stroke-width="1"' if stroke else ""
+        self.add(f'<circle cx="{_f(x)}" cy="{_f(y)}" r="{r}" fill="{fill}"{st}/>')
+
+    def square(self, x: float, y: float, r: float, fill: str) -> None:
+        self.add(f'<rect x="{_f(x - r)}" y="{_f(y - r)}" width="{2 * r}" height="{2 * r}" '
+                 f'fill="{fill}"/>')
+
+    def rect(self, x: float, y: float, w: float, h: float, fill: str,
+             stroke: str | None = None) -> None:
+        st = f' stroke="{stroke}" stroke-width="0.8"' if stroke else ""
+        self.add(f'<rect x="{_f(x)}" y="{_f(y)}" width="{_f(max(w, 0))}" '
+                 f'height="{_f(max(h, 0))}" fill="{fill}"{st}/>')
+
+    def text(self, x: float, y: float, s: str, size: float = 11, anchor: str = "middle",
+             fill: str = "#1d1d1f", weight: str = "normal", rotate: float | None = None,
+             baseline: str = "auto") -> None:
+        tr = f' transform="rotate({rotate} {_f(x)} {_f(y)})"' if rotate else ""
+        bl = f' dominant-baseline="{baseline}"' if baseline != "auto" else ""
+        wt = f' font-weight="{weight}"' if weight != "normal" else ""
+        self.add(f'<text x="{_f(x)}" y="{_f(y)}" font-size="{size}" text-anchor="{anchor}" '
+                 f'fill="{fill}"{wt}{bl}{tr}>{escape(s)}</text>')
+
+    def render(self) -> str:
+        title = f"<title>{escape(self.title)}</title>" if self.title else ""
+        return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_f(self.w)} '
+                f'{_f(self.h)}" width="100%" role="img" {FONT}>{title}'
+                + "".join(self.parts) + "</svg>")
+
+
+class Panel:
+    """One set of axes inside an :class:`Svg`: data → pixel scales, grid, ticks, title."""
+
+    def __init__(self, svg: Svg, x: float, y: float, w: float, h: float,
+                 xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
+        self.svg, self.x, self.y, self.w, self.h = svg, x, y, w, h
+        self.xlim, self.ylim = xlim, ylim
+
+    def sx(self, v: float) -> float:
+        a, b = self.xlim
+        return self.x + (v - a) / (b - a) * self.w
+
+    def sy(self, v: float) -> float:
+        a, b = self.ylim
+        return self.y + self.h - (v - a) / (b - a) * self.h
+
+    def frame(self, xticks: Sequence[tuple[float, str]], yticks: Sequence[float],
+              ydec: int, title: str = "", xrot: float = 0, ylabel: str = "",
+              xlabel: str = "", ygrid: bool = True, xgrid: bool = True) -> None:
+        s = self.svg
+        for v in yticks:
+            yy = self.sy(v)
+            if ygrid:
+                s.seg(self.x, yy, self.x + self.w, yy, GRID, 0.8)
+            s.seg(self.x - 3, yy, self.x, yy, AXIS, 0.8)
+            s.text(self.x - 5, yy + 3.5, sv_tick(v, ydec), 10, "end", AXIS)
+        for v, lab in xticks:
+            xx = self.sx(v)
+            if xgrid:
+                s.seg(xx, self.y, xx, self.y + self.h, GRID, 0.8)
+            s.seg(xx, self.y + self.h, xx, self.y + self.h + 3, AXIS, 0.8)
+            if xrot:
+                s.text(xx + 3, self.y + self.h + 10, lab, 10, "end", AXIS, rotate=-xrot)
+            else:
+                s.text(xx, self.y + self.h + 14, lab, 10, "middle", AXIS)
+        s.seg(self.x, self.y, self.x, self.y + self.h, AXIS, 0.9)
+        s.seg(self.x, self.y + self.h, self.x + self.w, self.y + self.h, AXIS, 0.9)
+        if title:
+            s.text(self.x + self.w / 2, self.y - 8, title, 11.5, "middle", weight="600")
+        if ylabel:
+            s.text(self.x - 38, self.y + self.h / 2, ylabel, 10.5, "middle", AXIS, rotate=-90)
+        if xlabel:
+            s.text(self.x + self.w / 2, self.y + self.h + 32, xlabel, 10.5, "middle", AXIS)
+
+    def mark(self, xs: Iterable[float], text: str = SUPPRESSED_TEXT, top: bool = False) -> None:
+        """Write a marker (``..``, ``~100``) at the bottom (or top) of the panel at each x."""
+        y = self.y + 12 if top else self.y + self.h - 6
+        for v in xs:
+            self.svg.text(self.sx(v), y, text, 14 if text == SUPPRESSED_TEXT else 9.5,
+                          "middle", AXIS, weight="700")
+
+    def band(self, xs: Iterable[float], lo: Iterable[float], hi: Iterable[float], colour: str,
+             opacity: float) -> None:
+        """A filled band, split where values are missing."""
+        run: list[tuple[float, float, float]] = []
+        for x, a, b in [*zip(xs, lo, hi), (np.nan, np.nan, np.nan)]:
+            if np.isfinite(x) and np.isfinite(a) and np.isfinite(b):
+                run.append((x, a, b))
+                continue
+            if len(run) >= 2:
+                pts = [(self.sx(x0), self.sy(b0)) for x0, _, b0 in run]
+                pts += [(self.sx(x0), self.sy(a0)) for x0, a0, _ in reversed(run)]
+                self.svg.polygon(pts, colour, opacity)
+            run = []
+
+    def path(self, xs: Iterable[float], ys: Iterable[float], colour: str, width: float = 1.6,
+             dash: str | None = None) -> None:
+        """A line through the points, split where values are missing."""
+        run: list[tuple[float, float]] = []
+        for x, y in [*zip(xs, ys), (np.nan, np.nan)]:
+            if np.isfinite(x) and np.isfinite(y):
+                run.append((self.sx(x), self.sy(y)))
+                continue
+            self.svg.line(run, colour, width, dash)
+            run = []
+
+
+def _legend(svg: Svg, x: float, y: float, items: Sequence[tuple[str, str, str]]) -> None:
+    """Legend entries (kind, colour, label) from (x, y) downwards."""
+    for k, (kind, colour, label) in enumerate(items):
+        yy = y + 14 * k
+        if kind == "band":
+            svg.rect(x, yy - 5, 18, 9, colour)
+            svg.add(svg.parts.pop().replace("/>", ' fill-opacity="0.25"/>'))
+            svg.seg(x, yy, x + 18, yy, colour, 1.4, "4 3")
+        elif kind == "dash":
+            svg.seg(x, yy, x + 18, yy, colour, 1.4, "4 3")
+        elif kind == "dot":
+            svg.seg(x, yy, x + 18, yy, colour, 1.2, "1.5 2.5")
+        elif kind == "square":
+            svg.seg(x, yy, x + 18, yy, colour, 1.4, "4 3")
+            svg.square(x + 9, yy, 2.6, colour)
+        elif kind == "bar":
+            svg.rect(x, yy - 5, 12, 10, colour)
+        else:
+            svg.seg(x, yy, x + 18, yy, colour, 1.4)
+            svg.circle(x + 9, yy, 3, colour)
+        svg.text(x + 24, yy + 3.5, label, 10, "start")
+
+
+def _limits(values: Sequence[float], pad: float = 0.06) -> tuple[float, float]:
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if not len(v):
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    span = hi - lo if hi > lo else max(abs(hi), 1.0) * 0.1
+    return lo - pad * span, hi + pad * span
+
+
+def _suppressed(d: pd.DataFrame) -> np.ndarray:
+    if "suppressed" in d.columns:
+        return d["suppressed"].fillna(False).astype(bool).to_numpy()
+    if "status" in d.columns:
+        return (d["status"].astype(str) == "suppressed").to_numpy()
+    return np.zeros(len(d), dtype=bool)
+
+
+# --------------------------------------------------------------------------
+# Teaching quality per dimension
+# --------------------------------------------------------------------------
+def quality_panels(tq: pd.DataFrame, school_id: str, dimensions: Mapping[str, str],
+                   municipality_unit: str | None = None, title: str = "") -> str:
+    """Small multiples: the school's index per term (points, 95 % intervals) beside the
+    municipality's (dashed line with band), one panel per dimension, shared y axis."""
+    dims = list(dimensions)
+    ncol = 2 if len(dims) > 1 else 1
+    nrow = math.ceil(len(dims) / ncol)
+    pw, ph, left, gapx, top, gapy, bottom = 300.0, 150.0, 52.0, 40.0, 48.0, 74.0, 52.0
+    svg = Svg(left + ncol * pw + (ncol - 1) * gapx + 12, top + nrow * ph + (nrow - 1) * gapy
+              + bottom, title or "Undervisningskvalitet per termin och dimension")
+    d = tq[tq["dimension"].isin(dims)]
+    sch = d[(d["level"] == "school") & (d["unit"].astype(str) == school_id)]
+    mun = d[d["level"] == "municipality"]
+    if municipality_unit is not None:
+        mun = mun[mun["unit"].astype(str) == municipality_unit]
+    terms = sorted(set(sch["term"]) | set(mun["term"]), key=schema.term_index)
+    if not terms:
+        return ""
+    xs_of = {t: schema.term_index(t) for t in terms}
+    xlim = (xs_of[terms[0]] - 0.3, xs_of[terms[-1]] + 0.3)
+    ylo, yhi = _limits(list(sch["conf_low"]) + list(sch["conf_high"]) + list(mun["conf_low"])
+                       + list(mun["conf_high"]))
+    yticks, ydec = nice_ticks(ylo, yhi, 5)
+    ylim = (min(ylo, yticks[0]), max(yhi, yticks[-1]))
+    for k, dim in enumerate(dims):
+        r, c = divmod(k, ncol)
+        p = Panel(svg, left + c * (pw + gapx), top + r * (ph + gapy), pw, ph, xlim, ylim)
+        p.frame([(xs_of[t], t) for t in terms], yticks, ydec, title=dimensions[dim], xrot=45,
+                ylabel="Index" if c == 0 else "")
+        m = mun[mun["dimension"] == dim].assign(x=lambda f: f["term"].map(xs_of)).sort_values("x")
+        p.band(m["x"].to_numpy(), m["conf_low"].to_numpy(float), m["conf_high"].to_numpy(float),
+               MUNICIPALITY, 0.18)
+        p.path(m["x"].to_numpy(), m["estimate"].to_numpy(float), MUNICIPALITY, 1.5, "5 3")
+        s = sch[sch["dimension"] == dim].assign(x=lambda f: f["term"].map(xs_of)).sort_values("x")
+        sup = _suppressed(s) | s["estimate"].isna().to_numpy()
+        shown = s[~sup]
+        p.path(shown["x"].to_numpy(), shown["estimate"].to_numpy(float), SCHOOL, 1.3)
+        for row in shown.itertuples(index=False):
+            xx = p.sx(row.x)
+            if np.isfinite(row.conf_low) and np.isfinite(row.conf_high):
+                svg.seg(xx, p.sy(row.conf_low), xx, p.sy(row.conf_high), SCHOOL, 1.2)
+                svg.seg(xx - 3, p.sy(row.conf_low), xx + 3, p.sy(row.conf_low), SCHOOL, 1.2)
+                svg.seg(xx - 3, p.sy(row.conf_high), xx + 3, p.sy(row.conf_high), SCHOOL, 1.2)
+            svg.circle(xx, p.sy(row.estimate), 3.2, SCHOOL)
+        p.mark(s.loc[sup, "x"].to_numpy())
+    _legend(svg, left, 12, [("circle", SCHOOL, "Skolan (95 % konfidensintervall)")])
+    _legend(svg, left + 250, 12, [("band", MUNICIPALITY, "Kommunen (95 % konfidensintervall)")])
+    return svg.render()
+
+
+# --------------------------------------------------------------------------
+# Results observed and expected
+# --------------------------------------------------------------------------
+SHORT_MEASURES = {"merit_17": "Meritvärde (17 ämnen)", "merit_16": "Meritvärde (16 ämnen)",
+                  "pass_all_subjects_pct": "Godkänt i alla ämnen (%)",
+                  "eligible_vocational_pct": "Behöriga till yrkesprogram (%)"}
+
+
+def short_measure(measure: str) -> str:
+    """A short Swedish label of a measure for figure titles."""
+    if measure in SHORT_MEASURES:
+        return SHORT_MEASURES[measure]
+    label = schema.measure_label(measure)
+    return label.replace("Nationella prov ", "NP ").replace("genomsnittlig provbetygspoäng",
+                                                             "provbetygspoäng")
+
+
+def _expected_band(d: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    exp = d["expected"].to_numpy(dtype=float)
+    res = d["residual"].to_numpy(dtype=float)
+    lo = exp - (d["conf_high"].to_numpy(dtype=float) - res)
+    hi = exp + (res - d["conf_low"].to_numpy(dtype=float))
+    return lo, hi
+
+
+def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
+                   municipality: Mapping[str, pd.DataFrame] | None = None) -> str:
+    """Per measure: the school's result per school year (line with points), the result
+    expected from background (dashed, with the band outside which the difference's 95 %
+    interval excludes zero) and the municipality (dotted). ``..``: fewer than 10 pupils."""
+    measures = list(adj_by_measure)
+    if not measures:
+        return ""
+    ncol = 2 if len(measures) > 1 else 1
+    nrow = math.ceil(len(measures) / ncol)
+    pw, ph, left, gapx, top, gapy, bottom = 300.0, 150.0, 52.0, 40.0, 62.0, 62.0, 30.0
+    svg = Svg(left + ncol * pw + (ncol - 1) * gapx + 12, top + nrow * ph + (nrow - 1) * gapy
+              + bottom, "Resultat och förväntade resultat per läsår")
+    for k, m in enumerate(measures):
+        adj = adj_by_measure[m]
+        d = adj[adj["school_id"].astype(str) == school_id]
+        mm = municipality.get(m) if municipality else None
+        years = sorted(set(d["school_year"].astype(str))
+                       | (set(mm["school_year"].astype(str)) if mm is not None else set()))
+        pos = {y: i for i, y in enumerate(years)}
+        d = d.assign(x=d["school_year"].astype(str).map(pos)).sort_values("x")
+        status = d["status"].astype(str).to_numpy() if "status" in d.columns else \
+            np.array([""] * len(d))
+        ok = d["observed"].notna().to_numpy() & ~_suppressed(d)
+        lo_b, hi_b = _expected_band(d)
+        pct = m.endswith("_pct")
+        if pct:
+            lo_b, hi_b = np.clip(lo_b, 0, 100), np.clip(hi_b, 0, 100)
+        vals = list(d["observed"]) + list(d["expected"]) + list(lo_b[ok]) + list(hi_b[ok])
+        if mm is not None:
+            vals += list(mm["value"])
+        approx = ~ok & (status == "approx_100")
+        if pct and approx.any():
+            vals.append(100.0)
+        ylo, yhi = _limits(vals)
+        if pct:
+            ylo, yhi = max(ylo, 0.0), min(yhi, 100.0)
+        yticks, ydec = nice_ticks(ylo, yhi, 5)
+        yticks = [t for t in yticks if ylo - 1e-9 <= t <= yhi + 1e-9] or yticks
+        r, c = divmod(k, ncol)
+        p = Panel(svg, left + c * (pw + gapx), top + r * (ph + gapy), pw, ph,
+                  (-0.5, len(years) - 0.5), (ylo, yhi))
+        p.frame([(pos[y], y) for y in years], yticks, ydec, title=short_measure(m))
+        xs = d["x"].to_numpy(dtype=float)
+        p.band(np.where(ok, xs, np.nan), lo_b, hi_b, EXPECTED, 0.15)
+        if mm is not None and len(mm):
+            q = mm.assign(x=mm["school_year"].astype(str).map(pos)).sort_values("x")
+            p.path(q["x"].to_numpy(float), q["value"].to_numpy(float), MUNICIPALITY, 1.2,
+                   "1.5 2.5")
+        exp = d["expected"].to_numpy(dtype=float)
+        p.path(xs, exp, EXPECTED, 1.4, "5 3")
+        for x, e in zip(xs, exp):
+            if np.isfinite(e):
+                svg.square(p.sx(x), p.sy(e), 2.6, EXPECTED)
+        obs = np.where(ok, d["observed"].to_numpy(dtype=float), np.nan)
+        p.path(xs, obs, SCHOOL, 1.7)
+        for x, o in zip(xs, obs):
+            if np.isfinite(o):
+                svg.circle(p.sx(x), p.sy(o), 3.2, SCHOOL)
+        p.mark(xs[approx], "~100", top=True)
+        p.mark(xs[~ok & ~approx])
+    _legend(svg, left, 12, [("circle", SCHOOL, "Skolans resultat"),
+                            ("dot", MUNICIPALITY, "Kommunen")])
+    _legend(svg, left + 250, 12, [("square", EXPECTED, "Förväntat utifrån elevsammansättning"),
+                                  ("band", EXPECTED, "Inom bandet: skillnaden kan vara slump")])
+    return svg.render()
+
+
+# --------------------------------------------------------------------------
+# Coverage and the two progressions
+# --------------------------------------------------------------------------
+def coverage_bars(cov: pd.DataFrame, school_id: str) -> str:
+    """Observed lessons per term, stacked by type of visit."""
+    d = cov[cov["school_id"].astype(str) == school_id]
+    types = [t for t in schema.OBSERVATION_TYPES if f"n_{t}" in d.columns]
+    terms = sorted(set(d["term"]), key=schema.term_index)
+    if not terms:
+        return ""
+    g = d.set_index("term")
+    totals = [float(sum(g.loc[t, f"n_{ty}"] for ty in types)) for t in terms]
+    yticks, ydec = nice_ticks(0.0, max(totals + [1.0]), 5)
+    svg = Svg(690, 250, "Observerade lektioner per termin och typ av besök")
+    p = Panel(svg, 52, 34, 470, 160, (-0.6, len(terms) - 0.4), (0.0, yticks[-1]))
+    p.frame([(i, t) for i, t in enumerate(terms)], yticks, ydec, xrot=45,
+            ylabel="Lektioner", xgrid=False)
+    bw = 0.68 * p.w / len(terms)
+    for i, t in enumerate(terms):
+        base = 0.0
+        for ty, colour in zip(types, TYPE_COLOURS):
+            v = float(g.loc[t, f"n_{ty}"])
+            if v > 0:
+                svg.rect(p.sx(i) - bw / 2, p.sy(base + v), bw, p.sy(base) - p.sy(base + v),
+                         colour)
+            base += v
+    _legend(svg, 540, 80, [("bar", c, schema.LABELS_SV[t].capitalize())
+                           for t, c in zip(types, TYPE_COLOURS)])
+    svg.text(p.x + p.w / 2, 18, "Observerade lektioner per termin och typ", 11.5,
+             weight="600")
+    return svg.render()
+
+
+def progressions(changes: pd.DataFrame, school_id: str | None, *,
+                 x: str = "quality_change_per_year", y: str = "results_change_per_year",
+                 x_se: str = "quality_change_per_year_se", xlabel: str = "",
+                 ylabel: str = "") -> str:
+    """Every school's change in teaching quality against its change in results (per
+    school year); this school highlighted with its 95 % interval, the others grey."""
+    d = changes[changes[x].notna() & changes[y].notna()]
+    if "suppressed" in d.columns:
+        d = d[~d["suppressed"].fillna(False).astype(bool)]
+    if not len(d):
+        return ""
+    me = d[d["school_id"].astype(str) == str(school_id)]
+    half = (1.959963984540054 * me[x_se]).to_numpy(dtype=float) if x_se in me.columns \
+        else np.zeros(len(me))
+    xv = list(d[x]) + [0.0] + list(me[x].to_numpy(float) - half) + list(me[x].to_numpy(float)
+                                                                         + half)
+    xlo, xhi = _limits(xv)
+    ylo, yhi = _limits(list(d[y]) + [0.0])
+    xt, xdec = nice_ticks(xlo, xhi, 6)
+    yt, ydec = nice_ticks(ylo, yhi, 5)
+    xlim = (min(xlo, xt[0]), max(xhi, xt[-1]))
+    ylim = (min(ylo, yt[0]), max(yhi, yt[-1]))
+    svg = Svg(640, 330, "Förändring i undervisningskvalitet mot förändring i resultat")
+    p = Panel(svg, 64, 40, 540, 230, xlim, ylim)
+    p.frame([(v, sv_tick(v, xdec)) for v in xt], yt, ydec,
+            xlabel=xlabel or "Förändring i undervisningskvalitet (indexpoäng per läsår)",
+            ylabel="")
+    svg.text(18, p.y + p.h / 2, ylabel or "Förändring i resultat per läsår", 10.5, "middle",
+             AXIS, rotate=-90)
+    svg.seg(p.sx(0), p.y, p.sx(0), p.y + p.h, "#888888", 0.9)
+    svg.seg(p.x, p.sy(0), p.x + p.w, p.sy(0), "#888888", 0.9)
+    for r in d[d["school_id"].astype(str) != str(school_id)].itertuples(index=False):
+        svg.circle(p.sx(getattr(r, x)), p.sy(getattr(r, y)), 3.6,
+                   OTHERS if school_id is not None else SCHOOL)
+    for r, h in zip(me.itertuples(index=False), half):
+        cx, cy = p.sx(getattr(r, x)), p.sy(getattr(r, y))
+        if np.isfinite(h) and h > 0:
+            lo, hi = p.sx(getattr(r, x) - h), p.sx(getattr(r, x) + h)
+            svg.seg(lo, cy, hi, cy, SCHOOL, 1.5)
+            svg.seg(lo, cy - 4, lo, cy + 4, SCHOOL, 1.5)
+            svg.seg(hi, cy - 4, hi, cy + 4, SCHOOL, 1.5)
+        svg.circle(cx, cy, 5.5, SCHOOL, stroke="#ffffff")
+    if school_id is not None:
+        _legend(svg, p.x + 6, 14, [("circle", SCHOOL, "Skolan (95 % konfidensintervall)")])
+        _legend(svg, p.x + 250, 14, [("circle", OTHERS, "Kommunens övriga skolor")])
+    return svg.render()
+
+
+__all__ = ["quality_panels", "results_panels", "coverage_bars", "progressions", "nice_ticks",
+           "short_measure", "Svg", "Panel"]
