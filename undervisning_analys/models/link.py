@@ -1,0 +1,894 @@
+"""The link: does a school's teaching-quality progression go with its results progression?
+
+:func:`link` puts each school's results of school year ``y`` beside its
+teaching-quality index of school year ``y - lag`` and separates two
+questions that a plain correlation mixes up:
+
+* **within** – when a school's teaching quality is higher than usual *for
+  that school*, are its results (a ``lag`` later) higher than usual too?
+  This compares each school with itself over time, so everything about a
+  school that does not change (its catchment, its building, its history) is
+  held fixed;
+* **between** – do schools whose teaching quality is higher on average
+  also have better results on average? This compares schools with each
+  other and mixes teaching with everything else that differs between them
+  (pupil background above all; ``adjusted=True`` takes the composition into
+  account).
+
+The model (within–between / Mundlak)
+------------------------------------
+For school ``s`` and results year ``y`` (one row per school-year with a
+published result and an index for year ``y - lag``)::
+
+    result[s, y] = a + b_W * (x[s, y-lag] - xbar[s]) + b_B * xbar[s]
+                   + year[y] + sum_k c_k * dbar[s, k] + u[s, y]
+
+where ``x`` is the yearly index (mean of the school year's term indices),
+``xbar[s]`` its mean over the school's panel rows and ``year[y]`` year fixed
+effects. When the panel is unbalanced (suppressed results, missing index
+years) the school means of the year dummies ``dbar[s, k]`` are added, so
+that ``b_W`` equals the two-way fixed-effects (school and year) estimate
+exactly (Mundlak 1978; Wooldridge 2019). ``b_W`` and ``b_B`` are in result
+units per index point (e.g. meritvärde points per point on the 1–4 scale).
+The regression is unweighted: every school-year counts once, whatever its
+number of pupils, so that the estimand is the average association over
+schools (weighting by pupils would favour large schools).
+
+Inference
+---------
+``inference="cluster"`` (default): OLS with standard errors clustered by
+school, CR2 small-sample correction (Bell & McCaffrey 2002; Pustejovsky &
+Tipton 2018) and t intervals with ``G - 1`` degrees of freedom (``G``
+schools). ``dof="BM"`` uses Bell–McCaffrey (Satterthwaite) degrees of
+freedom instead (Imbens & Kolesár 2016), at most ``G - 1`` and smaller when a
+few schools carry much of the information: more cautious, and on the
+synthetic municipality conservative (see ``benchmarks/sim_link.py``: a
+false-positive rate of about 2.5 % against 7 % with ``G - 1``; coverage of
+the estimand 96–97.5 % against 93–96 %). ``vcov="CR1"`` gives Stata's CR1. Clustering allows any
+correlation of a school's results over the years.
+``inference="mixed"``: the same mean model with a random school intercept
+fitted by REML with :func:`~undervisning_analys.models.mixed.fit_mixed`;
+Wald t intervals with between–within degrees of freedom (``N - G - p_W``
+for the within terms, ``G - p_B`` for the between terms).
+
+Measurement error, reliability and attenuation
+----------------------------------------------
+The index is estimated from a sample of lessons, so it is the true quality
+plus error. For the *within* association what matters is how much of the
+index's variation *within* schools is true change: the within reliability
+
+    λ_W = (true within variance) / (true within variance + error within variance)
+
+computed from the index's own covariance (``teaching_quality(...).cov()``:
+the joint prediction-error covariance, so shared errors such as the fixed
+trend's do not count) after removing school and year means (the
+annihilator ``M`` of the two-way design): with ``V = x'Mx`` and
+``E = tr(M Σ)``,
+
+* an index of **shrunken** estimates (the default ``teaching_quality``: the
+  model's conditional means) is already pulled towards each school's trend
+  in proportion to its unreliability. Its variation is the true variation
+  times λ, and the regression on it is *not* attenuated (regression
+  calibration: the error of a conditional mean is uncorrelated with it).
+  Then λ_W = V / (V + E) and the ``attenuation`` factor is 1: the within
+  estimate already is the estimate for the true quality; the price of the
+  measurement error is a wider interval, not a biased estimate.
+* an index of **unshrunken** estimates (plain means, passed with
+  ``index=`` and ``shrunken=False``) carries classical error: λ_W =
+  (V - E) / V and the naive within estimate is expected to be λ_W times the
+  slope on the true quality. The row ``within_disattenuated`` then gives the
+  reliability-corrected estimate ``x'My / (x'Mx - E)`` (Fuller 1987,
+  method-of-moments) with a cluster-robust sandwich standard error that
+  includes the uncertainty of the correction.
+
+``benchmarks/sim_link.py`` checks on synthetic data with known truth which
+estimate is unbiased for the slope on the true quality. The index's own
+``reliability`` column (of a single school × term, as a plain mean) is
+reported as ``index_reliability``. The same is done for school means
+(``between``), but the between association is in any case confounded by
+everything else that differs between schools.
+
+Missing data
+------------
+A school-year is left out when its result is not published (``..``
+suppressed, ``~100``, ``.`` missing), when ``adjusted=True`` and no expected
+value exists (no background), or when there is no index for the lagged year
+(not observed, or suppressed below the privacy floors: an index that may not
+be shown is not used). Every such row is counted by reason in
+``.exclusions`` and the summary; nothing is dropped silently. The yearly
+index is the mean of the school year's published term indices (one term when
+only one is published; ``n_terms`` says how many).
+
+References
+----------
+Mundlak, Y. (1978). On the pooling of time series and cross section data.
+Econometrica, 46(1), 69–85.
+Wooldridge, J. M. (2019). Correlated random effects models with unbalanced
+panels. Journal of Econometrics, 211(1), 137–150.
+Bell, R. M. & McCaffrey, D. F. (2002). Bias reduction in standard errors for
+linear regression with multi-stage samples. Survey Methodology, 28(2), 169–181.
+Pustejovsky, J. E. & Tipton, E. (2018). Small-sample methods for
+cluster-robust variance estimation and hypothesis testing in fixed effects
+models. Journal of Business & Economic Statistics, 36(4), 672–683.
+Imbens, G. W. & Kolesár, M. (2016). Robust standard errors in small samples: some
+practical advice. Review of Economics and Statistics, 98(4), 701–712.
+Fuller, W. A. (1987). Measurement error models. Wiley.
+Carroll, R. J., Ruppert, D., Stefanski, L. A. & Crainiceanu, C. M. (2006).
+Measurement error in nonlinear models (2nd ed.), ch. 4 (regression calibration).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from .._results import Result
+from ..errors import ModelError
+from .adjust import adjusted_results, school_results, sv_num
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+    from ..dataset import Dataset
+
+__all__ = ["link", "LinkResult", "Inference", "MIN_SCHOOLS", "MIN_YEARS", "yearly_index"]
+
+Inference = Literal["cluster", "mixed"]
+Vcov = Literal["CR2", "CR1"]
+Dof = Literal["G-1", "BM"]
+INFERENCES: tuple[str, ...] = get_args(Inference)
+VCOVS: tuple[str, ...] = get_args(Vcov)
+DOFS: tuple[str, ...] = get_args(Dof)
+
+MIN_SCHOOLS = 5
+"""Fewest schools in the panel (cluster-robust inference needs several clusters)."""
+MIN_YEARS = 2
+"""Fewest results years in the panel (a within-school change needs two)."""
+
+_TIDY_COLUMNS = ["term", "estimate", "se", "conf_low", "conf_high", "p_value", "df",
+                 "n_schools", "n_years", "n_obs", "n_excluded", "reliability", "attenuation",
+                 "index_reliability", "inference", "measure", "lag", "adjusted"]
+
+_STATUS_REASON = {
+    "suppressed": "resultatet är prickat (..), färre än 10 elever",
+    "approx_100": "resultatet är publicerat som cirka 100 (~100)",
+    "missing": "resultatet saknas (.)",
+    "not_published": "resultatet är inte publicerat",
+    "excluded": "resultatet är exkluderat (*)",
+}
+
+
+def _sy(start: int) -> str:
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+# --------------------------------------------------------------------------- #
+# the yearly index
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class _YearlyIndex:
+    """School × school-year index with the covariance of its errors."""
+
+    table: pd.DataFrame
+    """school_id, school_year, estimate, se, reliability, n_terms, n_obs, available, reason."""
+    cov: pd.DataFrame | None
+    """Joint error covariance of the available rows (index (school_id, school_year)) or None."""
+    shrunken: bool
+    source: str
+
+    def cov_of(self, keys: list[tuple[str, str]]) -> np.ndarray:
+        """Error covariance of the yearly indices ``keys`` (diagonal se² without a joint one)."""
+        if self.cov is not None:
+            return self.cov.loc[keys, keys].to_numpy(dtype=float)
+        se = self.table.set_index(["school_id", "school_year"])["se"]
+        return np.diag(se.loc[keys].to_numpy(dtype=float) ** 2)
+
+
+def yearly_index(index: Any, dimension: str = "overall", shrunken: bool | None = None
+                 ) -> _YearlyIndex:
+    """Turn a term index (or a yearly one) into one row per school × school year.
+
+    ``index`` is a :class:`~undervisning_analys.measure.index.TeachingQualityResult`
+    (its joint covariance is used) or a DataFrame with ``school_id`` (or
+    ``unit`` with ``level == "school"``), ``term`` or ``school_year``,
+    ``estimate``, ``se`` and optionally ``reliability``, ``n_obs``,
+    ``suppressed``, ``dimension`` (errors then taken as independent).
+    The yearly value is the mean of the school year's published terms.
+    """
+    cov_terms: pd.DataFrame | None = None
+    if hasattr(index, "tidy") and hasattr(index, "cov"):
+        tq = index.tidy()
+        cov_terms = index.cov(dimension)
+        kind = True if shrunken is None else bool(shrunken)
+        source = "teaching_quality"
+    elif isinstance(index, pd.DataFrame):
+        tq = index.copy()
+        kind = bool(tq.attrs.get("shrunken", False)) if shrunken is None else bool(shrunken)
+        source = "given"
+    else:
+        raise ModelError(
+            f"Indexet har en typ som inte stöds ({type(index).__name__})",
+            hint="Ange resultatet av teaching_quality(ds) eller en tabell med school_id, "
+                 "term (eller school_year), estimate och se.")
+    if "dimension" in tq.columns:
+        tq = tq[tq["dimension"].astype(str) == dimension]
+    if "level" in tq.columns:
+        tq = tq[tq["level"].astype(str) == "school"]
+    if "school_id" not in tq.columns:
+        if "unit" not in tq.columns:
+            raise ModelError("Indexet saknar kolumnen school_id (eller unit)", table="index",
+                             column="school_id", hint="Ange skolenhetskoden per rad.")
+        tq = tq.rename(columns={"unit": "school_id"})
+    for c in ("estimate", "se"):
+        if c not in tq.columns:
+            raise ModelError(f"Indexet saknar kolumnen `{c}`", table="index", column=c,
+                             hint="Indexet behöver en skattning och dess medelfel per rad.")
+    tq["school_id"] = tq["school_id"].astype(str)
+    if "suppressed" not in tq.columns:
+        tq["suppressed"] = False
+    for c in ("reliability", "n_obs"):
+        if c not in tq.columns:
+            tq[c] = np.nan
+    tq["_ok"] = tq["estimate"].notna() & tq["se"].notna() & ~tq["suppressed"].fillna(False) \
+        .astype(bool)
+    if "term" in tq.columns:
+        tq["term"] = tq["term"].astype(str)
+        tq["school_year"] = tq["term"].map(schema.term_school_year)
+        unit = ["school_id", "term"]
+    elif "school_year" in tq.columns:
+        tq["term"] = tq["school_year"].astype(str)
+        unit = ["school_id", "term"]
+    else:
+        raise ModelError("Indexet saknar kolumnen term (eller school_year)", table="index",
+                         column="term", hint="Ange termin (HT2023) eller läsår (2023/24).")
+    rows = []
+    for (sid, sy), g in tq.groupby(["school_id", "school_year"], sort=True):
+        ok = g[g["_ok"]]
+        k = len(ok)
+        if k:
+            est = float(ok["estimate"].mean())
+            se = float(math.sqrt((ok["se"] ** 2).sum()) / k)
+            reason = ""
+        else:
+            est = se = float("nan")
+            reason = ("kvalitetsindex undertryckt (för få observerade lektioner eller lärare)"
+                      if g["suppressed"].fillna(False).astype(bool).any()
+                      else "kvalitetsindex saknas")
+        rows.append({"school_id": sid, "school_year": str(sy), "estimate": est, "se": se,
+                     "reliability": float(ok["reliability"].mean()) if k else float("nan"),
+                     "n_terms": k, "n_obs": float(g["n_obs"].sum()), "available": k > 0,
+                     "reason": reason, "terms": tuple(ok["term"])})
+    table = pd.DataFrame(rows)
+    cov = None
+    if cov_terms is not None and len(table):
+        avail = table[table["available"]]
+        cells = list(cov_terms.index)
+        pos = {c: i for i, c in enumerate(cells)}
+        A = np.zeros((len(avail), len(cells)))
+        for r, row in enumerate(avail.itertuples(index=False)):
+            for t in row.terms:
+                A[r, pos[(row.school_id, t)]] = 1.0 / len(row.terms)
+        c = A @ cov_terms.to_numpy(dtype=float) @ A.T
+        keys = pd.MultiIndex.from_arrays([avail["school_id"], avail["school_year"]])
+        cov = pd.DataFrame(c, index=keys, columns=keys)
+        se = np.sqrt(np.clip(np.diag(c), 0, None))
+        table.loc[table["available"], "se"] = se
+    del unit
+    return _YearlyIndex(table=table.drop(columns="terms"), cov=cov, shrunken=kind,
+                        source=source)
+
+
+# --------------------------------------------------------------------------- #
+# estimation helpers
+# --------------------------------------------------------------------------- #
+def _independent_columns(cols: list[np.ndarray], names: list[str], keep_first: int
+                         ) -> tuple[np.ndarray, list[str]]:
+    """Add columns one by one, keeping those that raise the rank (the first ones always)."""
+    kept: list[np.ndarray] = []
+    kept_names: list[str] = []
+    rank = 0
+    for k, (c, n) in enumerate(zip(cols, names)):
+        trial = np.column_stack(kept + [c])
+        r = np.linalg.matrix_rank(trial, tol=1e-8 * max(1.0, float(np.abs(trial).max())))
+        if r > rank or k < keep_first:
+            kept.append(c)
+            kept_names.append(n)
+            rank = r
+    return np.column_stack(kept), kept_names
+
+
+def _inv_sqrt_psd(a: np.ndarray) -> np.ndarray:
+    """Symmetric inverse square root with a pseudo-inverse for (near-)zero eigenvalues."""
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    tol = 1e-10 * max(1.0, float(np.abs(w).max()))
+    inv = np.where(w > tol, 1.0 / np.sqrt(np.clip(w, tol, None)), 0.0)
+    return (v * inv) @ v.T
+
+
+def cluster_vcov(X: np.ndarray, resid: np.ndarray, groups: np.ndarray, kind: str = "CR2"
+                 ) -> np.ndarray:
+    """Cluster-robust covariance of OLS coefficients (CR2 or CR1).
+
+    CR2: ``(X'X)^-1 sum_g X_g' A_g e_g e_g' A_g X_g (X'X)^-1`` with
+    ``A_g = (I - H_gg)^(-1/2)`` (pseudo-inverse where ``I - H_gg`` is
+    singular). CR1: ``G/(G-1) (N-1)/(N-K)`` times the plain sandwich.
+    """
+    n, k = X.shape
+    xtx_inv = np.linalg.pinv(X.T @ X)
+    meat = np.zeros((k, k))
+    uniq = pd.unique(groups)
+    for g in uniq:
+        idx = np.flatnonzero(groups == g)
+        xg, eg = X[idx], resid[idx]
+        if kind == "CR2":
+            h = xg @ xtx_inv @ xg.T
+            eg = _inv_sqrt_psd(np.eye(len(idx)) - h) @ eg
+        s = xg.T @ eg
+        meat += np.outer(s, s)
+    v = xtx_inv @ meat @ xtx_inv
+    if kind == "CR1":
+        G = len(uniq)
+        v *= G / (G - 1) * (n - 1) / (n - k)
+    return v
+
+
+def bm_df(X: np.ndarray, groups: np.ndarray, k: int) -> float:
+    """Bell–McCaffrey (Satterthwaite) degrees of freedom of CR2 for coefficient ``k``.
+
+    Imbens & Kolesár (2016), eq. (10), with a homoskedastic working model:
+    ``df = (sum λ)^2 / sum λ^2`` for the eigenvalues ``λ`` of ``G'G``, where
+    ``G_g = (I - H)_g' A_g X_g (X'X)^-1 e_k`` (``A_g`` as in CR2).
+    """
+    n = X.shape[0]
+    xtx_inv = np.linalg.pinv(X.T @ X)
+    H = X @ xtx_inv @ X.T
+    IH = np.eye(n) - H
+    ek = np.zeros(X.shape[1])
+    ek[k] = 1.0
+    cols = []
+    for g in pd.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        A = _inv_sqrt_psd(IH[np.ix_(idx, idx)])
+        cols.append(IH[idx, :].T @ (A @ (X[idx] @ (xtx_inv @ ek))))
+    Gm = np.column_stack(cols)
+    lam = np.linalg.eigvalsh(Gm.T @ Gm)
+    return float(lam.sum() ** 2 / (lam ** 2).sum())
+
+
+def _twoway_annihilator(schools: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """M = I - D (D'D)^+ D' for D = [school dummies, year dummies]."""
+    s_codes = pd.factorize(schools)[0]
+    y_codes = pd.factorize(years)[0]
+    n = len(schools)
+    D = np.zeros((n, s_codes.max() + 1 + y_codes.max() + 1))
+    D[np.arange(n), s_codes] = 1.0
+    D[np.arange(n), s_codes.max() + 1 + y_codes] = 1.0
+    return np.eye(n) - D @ np.linalg.pinv(D)
+
+
+def _t_row(term: str, est: float, se: float, df: float) -> dict[str, Any]:
+    from scipy import stats
+
+    if not (np.isfinite(est) and np.isfinite(se) and se > 0 and df > 0):
+        return {"term": term, "estimate": est, "se": se, "conf_low": np.nan,
+                "conf_high": np.nan, "p_value": np.nan, "df": df}
+    q = float(stats.t.ppf(0.975, df))
+    p = float(2 * stats.t.sf(abs(est / se), df))
+    return {"term": term, "estimate": est, "se": se, "conf_low": est - q * se,
+            "conf_high": est + q * se, "p_value": p, "df": df}
+
+
+# --------------------------------------------------------------------------- #
+# front door
+# --------------------------------------------------------------------------- #
+def link(ds: Dataset, measure: str = "merit_17", lag: int = 1, adjusted: bool = False,
+         inference: Inference = "cluster", *, dimension: str = "overall", group: str = "all",
+         index: Any = None, shrunken: bool | None = None, vcov: Vcov = "CR2",
+         dof: Dof = "G-1", reference: Any = None) -> LinkResult:
+    """Teaching-quality progression against results progression, school by school.
+
+    Parameters
+    ----------
+    ds : a Dataset with observations, results (and background for ``adjusted``).
+    measure : the results measure (``merit_17``, ``pass_all_subjects_pct``, …).
+    lag : school years between the teaching quality and the results it is
+        compared with (1: this year's results against last year's teaching).
+    adjusted : use results adjusted for pupil background
+        (:func:`~undervisning_analys.models.adjust.adjusted_results`: observed
+        minus expected) instead of the raw results.
+    inference : ``"cluster"`` (cluster-robust by school, default) or
+        ``"mixed"`` (random school intercept).
+    dimension : index dimension (``"overall"`` or a dimension id).
+    group : results group (``all``, ``girls``, ``boys``).
+    index : the teaching-quality index: None computes
+        ``teaching_quality(ds, dimension=dimension)``; or a
+        ``TeachingQualityResult``; or a DataFrame (``school_id``/``unit``,
+        ``term`` or ``school_year``, ``estimate``, ``se``, optionally
+        ``reliability``, ``suppressed``).
+    shrunken : whether the index consists of shrunken (conditional-mean)
+        estimates. None: True for ``teaching_quality``'s index, else
+        ``index.attrs["shrunken"]`` or False (plain means).
+    vcov : ``"CR2"`` (default) or ``"CR1"`` for ``inference="cluster"``.
+    dof : degrees of freedom of the cluster-robust t intervals: ``"G-1"``
+        (default) or ``"BM"`` (Bell–McCaffrey, with ``vcov="CR2"``).
+    reference : passed to ``adjusted_results`` when ``adjusted=True``.
+
+    Returns
+    -------
+    LinkResult; ``.tidy()`` rows ``within``, ``between`` (and
+    ``within_disattenuated`` for an unshrunken index) with estimate, se,
+    conf_low, conf_high, p_value, df, n_schools, n_years, n_obs, n_excluded,
+    reliability, attenuation, index_reliability, …
+
+    Raises
+    ------
+    ModelError
+        Unknown measure or inference, a negative lag, no results for the
+        measure, or fewer than :data:`MIN_SCHOOLS` schools or
+        :data:`MIN_YEARS` years in the panel.
+
+    Notes
+    -----
+    See the module docstring for the model, the standard errors, the
+    measurement-error quantities and the missing-data policy (excluded rows
+    are counted by reason in ``.exclusions``).
+    """
+    if not schema.is_known_measure(measure):
+        raise ModelError(
+            f"Okänt mått `{measure}`",
+            hint="Välj ett mått i vokabulären, t.ex. merit_17, merit_16, "
+                 "pass_all_subjects_pct eller eligible_vocational_pct.")
+    if inference not in INFERENCES:
+        raise ModelError(f"Okänt val av inferens `{inference}`",
+                         hint="Välj \"cluster\" (klusterrobust) eller \"mixed\" (blandad modell).")
+    if vcov not in VCOVS:
+        raise ModelError(f"Okänd typ av klusterrobust kovarians `{vcov}`",
+                         hint="Välj \"CR2\" eller \"CR1\".")
+    if dof not in DOFS or (dof == "BM" and vcov != "CR2"):
+        raise ModelError(f"Okänt val av frihetsgrader `{dof}` (med {vcov})",
+                         hint="Välj \"G-1\", eller \"BM\" tillsammans med vcov=\"CR2\".")
+    if not isinstance(lag, int | np.integer) or lag < 0:
+        raise ModelError(f"Eftersläpningen måste vara ett heltal ≥ 0 (läsår), inte {lag!r}",
+                         hint="Ange t.ex. lag=1 för att jämföra resultaten med föregående "
+                              "läsårs undervisning.")
+    lag = int(lag)
+
+    # ---- outcome ------------------------------------------------------------
+    if adjusted:
+        adj = adjusted_results(ds, measure, reference=reference, group=group).tidy()
+        out = pd.DataFrame({"school_id": adj["school_id"], "school_year": adj["school_year"],
+                            "value": adj["residual"], "n": adj["n"], "status": adj["status"],
+                            "observed": adj["observed"], "expected": adj["expected"]})
+    else:
+        out = school_results(ds.results, measure, group)
+        if out.empty:
+            raise ModelError(
+                f"Datamängden har inga resultat på skolnivå för måttet `{measure}` "
+                f"({schema.measure_label(measure)})",
+                table="results", column="measure",
+                hint="Läs in Skolverkets resultatfiler för skolenheterna eller välj ett annat "
+                     "mått.")
+        out["observed"] = np.where(out["status"] == "ok", out["value"], np.nan)
+        out["expected"] = np.nan
+
+    # ---- index --------------------------------------------------------------
+    if index is None:
+        from ..measure.index import teaching_quality
+
+        index = teaching_quality(ds, dimension=dimension)
+    yi = yearly_index(index, dimension, shrunken)
+    ytab = yi.table.set_index(["school_id", "school_year"])
+
+    # ---- panel with exclusions -------------------------------------------------
+    out["index_year"] = [_sy(schema.school_year_start(y) - lag) for y in out["school_year"]]
+    reasons = []
+    for r in out.itertuples(index=False):
+        if r.status != "ok":
+            reasons.append(_STATUS_REASON.get(r.status, f"status {r.status}"))
+        elif not np.isfinite(r.value):
+            reasons.append("förväntat resultat saknas (bakgrundsuppgifter saknas)")
+        elif (r.school_id, r.index_year) not in ytab.index:
+            reasons.append(f"inget kvalitetsindex för läsåret {r.index_year} (inga "
+                           "observationer det läsåret)")
+        elif not bool(ytab.loc[(r.school_id, r.index_year), "available"]):
+            reasons.append(str(ytab.loc[(r.school_id, r.index_year), "reason"]))
+        else:
+            reasons.append("")
+    out["reason"] = reasons
+    panel = out[out["reason"] == ""].copy()
+    excluded = out[out["reason"] != ""]
+    exclusions = (excluded.groupby("reason").size().rename("n").reset_index()
+                  .sort_values("n", ascending=False).reset_index(drop=True))
+    idx = pd.MultiIndex.from_arrays([panel["school_id"], panel["index_year"]])
+    panel["x"] = ytab.loc[idx, "estimate"].to_numpy(dtype=float)
+    panel["x_se"] = ytab.loc[idx, "se"].to_numpy(dtype=float)
+    panel["x_reliability"] = ytab.loc[idx, "reliability"].to_numpy(dtype=float)
+    panel["n_terms"] = ytab.loc[idx, "n_terms"].to_numpy()
+    panel["y"] = panel["value"].astype(float)
+    panel = panel.sort_values(["school_id", "school_year"]).reset_index(drop=True)
+
+    n_schools = int(panel["school_id"].nunique())
+    n_years = int(panel["school_year"].nunique())
+    where = (f"mått {measure}, eftersläpning {lag} läsår; "
+             + (f"{len(excluded)} skolenhetsår uteslutna" if len(excluded) else ""))
+    if n_schools < MIN_SCHOOLS:
+        raise ModelError(
+            f"För få skolor för att skatta sambandet: {n_schools} skolor har både ett "
+            f"publicerat resultat och ett kvalitetsindex ({where}), minst {MIN_SCHOOLS} behövs",
+            hint="Ta med fler skolor, välj en kortare eftersläpning (lag) eller ett mått med "
+                 "fler publicerade värden.")
+    if n_years < MIN_YEARS:
+        raise ModelError(
+            f"För få läsår för att följa förändring: panelen har {n_years} läsår med både "
+            f"resultat och kvalitetsindex ({where}), minst {MIN_YEARS} behövs",
+            hint="Sambandet inom skolor kräver minst två läsår per skola; välj en kortare "
+                 "eftersläpning (lag) eller läs in fler läsår.")
+    multi = panel.groupby("school_id").size()
+    if int((multi >= 2).sum()) < 2:
+        raise ModelError(
+            "För få skolor med minst två läsår i panelen för att skatta förändring inom skolor",
+            hint="Läs in fler läsår eller välj en kortare eftersläpning (lag).")
+
+    est = _estimate(panel, inference, vcov, dof)
+    me = _measurement(panel, yi, est)
+    rows = []
+    common = {"n_schools": n_schools, "n_years": n_years, "n_obs": int(len(panel)),
+              "n_excluded": int(len(excluded)),
+              "index_reliability": float(np.nanmean(panel["x_reliability"]))
+              if panel["x_reliability"].notna().any() else float("nan"),
+              "inference": inference if inference == "mixed" else (
+                  f"cluster ({vcov}, Bell–McCaffrey df)" if dof == "BM" else f"cluster ({vcov})"),
+              "measure": measure, "lag": lag, "adjusted": bool(adjusted)}
+    rows.append({**est["within"], **common, "reliability": me["rel_w"],
+                 "attenuation": me["att_w"]})
+    rows.append({**est["between"], **common, "reliability": me["rel_b"],
+                 "attenuation": me["att_b"]})
+    if not yi.shrunken:
+        rows.append({**me["corrected"], **common, "reliability": me["rel_w"],
+                     "attenuation": 1.0})
+    tidy = pd.DataFrame(rows)[_TIDY_COLUMNS]
+    names = dict(zip(ds.schools["school_id"].astype(str), ds.schools["school_name"].astype(str)))
+    info = {"years": tuple(sorted(set(panel["school_year"]))), "shrunken": yi.shrunken,
+            "index_source": yi.source, "dimension": dimension, "group": group,
+            "model_terms": est["names"], "n_schools_within": int((multi >= 2).sum()),
+            "x_sd_within": me["x_sd_within"], "y_sd_within": me["y_sd_within"]}
+    return LinkResult(measure=measure, lag=lag, adjusted=bool(adjusted), inference=inference,
+                      table=tidy, panel=panel, exclusions=exclusions, yearly=yi, names=names,
+                      info=info)
+
+
+def _design(panel: pd.DataFrame) -> tuple[np.ndarray, list[str], int]:
+    """The Mundlak design; returns X, column names and the number of school-level columns."""
+    g = panel.groupby("school_id")
+    xbar = g["x"].transform("mean").to_numpy(dtype=float)
+    xw = panel["x"].to_numpy(dtype=float) - xbar
+    years = sorted(set(panel["school_year"]))
+    cols = [np.ones(len(panel)), xw, xbar]
+    names = ["(Intercept)", "within", "between"]
+    dummies = {y: (panel["school_year"] == y).astype(float).to_numpy() for y in years[1:]}
+    cols_y = list(dummies.values())
+    names_y = [f"year_{y}" for y in years[1:]]
+    means = [pd.Series(d).groupby(panel["school_id"].to_numpy()).transform("mean").to_numpy()
+             for d in cols_y]
+    names_m = [f"mean_year_{y}" for y in years[1:]]
+    X, kept = _independent_columns(cols + cols_y + means, names + names_y + names_m,
+                                   keep_first=3)
+    n_between = sum(1 for n in kept if n.startswith("mean_year_")) + 2  # + intercept, between
+    return X, kept, n_between
+
+
+def _estimate(panel: pd.DataFrame, inference: str, vcov: str, dof: str) -> dict[str, Any]:
+    X, names, n_between = _design(panel)
+    y = panel["y"].to_numpy(dtype=float)
+    groups = panel["school_id"].to_numpy()
+    G = int(len(set(groups)))
+    if inference == "cluster":
+        beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+        resid = y - X @ beta
+        V = cluster_vcov(X, resid, groups, vcov)
+        se = np.sqrt(np.clip(np.diag(V), 0, None))
+        if dof == "BM":
+            df_w, df_b = bm_df(X, groups, 1), bm_df(X, groups, 2)
+        else:
+            df_w = df_b = float(G - 1)
+        b = dict(zip(names, beta))
+        s = dict(zip(names, se))
+        model = None
+    else:
+        from .mixed import fit_mixed
+
+        d = pd.DataFrame(X[:, 1:], columns=[n.replace("/", "_") for n in names[1:]])
+        d["y"] = y
+        d["school_id"] = groups
+        rhs = " + ".join(d.columns[:-2])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = fit_mixed(f"y ~ {rhs} + (1 | school_id)", d, reml=True)
+        b = {"within": float(model.fixef["within"]), "between": float(model.fixef["between"])}
+        s = {"within": float(model.se["within"]), "between": float(model.se["between"])}
+        n_within_terms = len(names) - n_between
+        df_w = float(len(panel) - G - n_within_terms)
+        df_b = float(G - n_between)
+        beta = np.array([float(model.fixef.get(n.replace("/", "_"), np.nan)) for n in names])
+    return {"within": _t_row("within", b["within"], s["within"], df_w),
+            "between": _t_row("between", b["between"], s["between"], df_b),
+            "names": tuple(names), "beta": beta, "G": G, "model": model}
+
+
+def _measurement(panel: pd.DataFrame, yi: _YearlyIndex, est: dict[str, Any]) -> dict[str, Any]:
+    """Within and between reliability, attenuation and the corrected within estimate."""
+    keys = list(zip(panel["school_id"], panel["index_year"]))
+    S = yi.cov_of(keys)
+    M = _twoway_annihilator(panel["school_id"].to_numpy(), panel["school_year"].to_numpy())
+    x = panel["x"].to_numpy(dtype=float)
+    y = panel["y"].to_numpy(dtype=float)
+    xt, yt = M @ x, M @ y
+    V = float(xt @ xt)
+    MSM = M @ S @ M
+    E = float(np.trace(MSM))
+    # between: school means, centred
+    groups = panel["school_id"].to_numpy()
+    schools = list(pd.unique(groups))
+    B = np.zeros((len(schools), len(panel)))
+    for i, s in enumerate(schools):
+        m = groups == s
+        B[i, m] = 1.0 / m.sum()
+    C = np.eye(len(schools)) - 1.0 / len(schools)
+    xb = C @ B @ x
+    VB = float(xb @ xb)
+    EB = float(np.trace(C @ B @ S @ B.T @ C))
+    if yi.shrunken:
+        rel_w = V / (V + E) if V + E > 0 else float("nan")
+        rel_b = VB / (VB + EB) if VB + EB > 0 else float("nan")
+        att_w = att_b = 1.0
+    else:
+        # a moment estimate; clipped at 0 when the error variance exceeds the observed one
+        rel_w = max(1.0 - E / V, 0.0) if V > 0 else float("nan")
+        rel_b = max(1.0 - EB / VB, 0.0) if VB > 0 else float("nan")
+        att_w, att_b = rel_w, rel_b
+    # reliability-corrected within estimate (meaningful for an unshrunken index)
+    G = len(schools)
+    denom = V - E
+    if denom > 0:
+        bc = float(xt @ yt) / denom
+        psi = np.zeros(G)
+        diag = np.diag(MSM)
+        for i, s in enumerate(schools):
+            m = groups == s
+            psi[i] = float(xt[m] @ (yt[m] - bc * xt[m]) + bc * diag[m].sum())
+        var = G / (G - 1) * float(psi @ psi) / denom ** 2
+        corrected = _t_row("within_disattenuated", bc, math.sqrt(var), float(G - 1))
+    else:
+        corrected = _t_row("within_disattenuated", float("nan"), float("nan"), float(G - 1))
+    n = len(panel)
+    return {"rel_w": rel_w, "rel_b": rel_b, "att_w": att_w, "att_b": att_b,
+            "corrected": corrected, "V": V, "E": E,
+            "x_sd_within": math.sqrt(V / max(n - 1, 1)),
+            "y_sd_within": math.sqrt(float(yt @ yt) / max(n - 1, 1))}
+
+
+# --------------------------------------------------------------------------- #
+# result object
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True, eq=False)
+class LinkResult(Result):
+    """Within- and between-school association of teaching quality and results (see :func:`link`)."""
+
+    measure: str
+    lag: int
+    adjusted: bool
+    inference: str
+    table: pd.DataFrame = field(repr=False)
+    panel: pd.DataFrame = field(repr=False)
+    exclusions: pd.DataFrame = field(repr=False)
+    yearly: _YearlyIndex = field(repr=False)
+    names: dict[str, str] = field(default_factory=dict, repr=False)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def _tidy(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def _row(self, term: str) -> pd.Series:
+        t = self.table
+        return t[t["term"] == term].iloc[0]
+
+    @property
+    def within(self) -> dict[str, float]:
+        """The within-school estimate: estimate, se, conf_low, conf_high, p_value."""
+        r = self._row("within")
+        return {k: float(r[k]) for k in ("estimate", "se", "conf_low", "conf_high", "p_value")}
+
+    @property
+    def between(self) -> dict[str, float]:
+        """The between-school estimate: estimate, se, conf_low, conf_high, p_value."""
+        r = self._row("between")
+        return {k: float(r[k]) for k in ("estimate", "se", "conf_low", "conf_high", "p_value")}
+
+    @property
+    def n_excluded(self) -> int:
+        """School-years left out (reasons in :attr:`exclusions`)."""
+        return int(self.exclusions["n"].sum()) if len(self.exclusions) else 0
+
+    def school_changes(self) -> pd.DataFrame:
+        """Per school: change in teaching quality beside change in results.
+
+        From the school's first to its last panel row (index years
+        ``quality_first_year`` → ``quality_last_year``; results ``lag`` years
+        later). ``quality_change_se`` uses the joint error covariance of the
+        two yearly indices (independent errors for an index given as a
+        table). ``*_per_year`` divide by the years between. Schools with a
+        single panel row have NaN changes and a note.
+        """
+        p = self.panel
+        rows = []
+        for sid, g in p.groupby("school_id", sort=True):
+            g = g.sort_values("school_year")
+            first, last = g.iloc[0], g.iloc[-1]
+            span = schema.school_year_start(last["school_year"]) - \
+                schema.school_year_start(first["school_year"])
+            row: dict[str, Any] = {
+                "school_id": sid, "school_name": self.names.get(sid, sid),
+                "quality_first_year": first["index_year"], "quality_last_year": last["index_year"],
+                "results_first_year": first["school_year"],
+                "results_last_year": last["school_year"], "n_years": len(g), "span": span,
+                "quality_first": first["x"], "quality_last": last["x"]}
+            if len(g) >= 2 and span > 0:
+                keys = [(sid, first["index_year"]), (sid, last["index_year"])]
+                S = self.yearly.cov_of(keys)
+                dq = float(last["x"] - first["x"])
+                se = math.sqrt(max(S[0, 0] + S[1, 1] - 2 * S[0, 1], 0.0))
+                dy = float(last["y"] - first["y"])
+                row.update({
+                    "quality_change": dq, "quality_change_se": se,
+                    "quality_change_conf_low": dq - 1.959963984540054 * se,
+                    "quality_change_conf_high": dq + 1.959963984540054 * se,
+                    "quality_change_per_year": dq / span,
+                    "quality_change_per_year_se": se / span,
+                    "results_first": float(first["y"]), "results_last": float(last["y"]),
+                    "results_change": dy, "results_change_per_year": dy / span,
+                    "suppressed": False, "note": ""})
+            else:
+                row.update({"results_first": float(first["y"]), "results_last": float(last["y"]),
+                            "suppressed": False,
+                            "note": "bara ett läsår i panelen; ingen förändring att visa"})
+            rows.append(row)
+        cols = ["school_id", "school_name", "quality_first_year", "quality_last_year",
+                "results_first_year", "results_last_year", "n_years", "span", "quality_first",
+                "quality_last", "quality_change", "quality_change_se", "quality_change_conf_low",
+                "quality_change_conf_high", "quality_change_per_year",
+                "quality_change_per_year_se", "results_first", "results_last", "results_change",
+                "results_change_per_year", "suppressed", "note"]
+        return pd.DataFrame(rows).reindex(columns=cols)
+
+    # -- presentation --------------------------------------------------------
+    def _summary_text(self) -> str:
+        w, b = self._row("within"), self._row("between")
+        label = schema.measure_label(self.measure)
+        later = {0: "samma läsår", 1: "ett läsår senare"}.get(self.lag,
+                                                             f"{self.lag} läsår senare")
+        what = (f"resultatet {later}, justerat för elevsammansättning (observerat minus "
+                "förväntat),") if self.adjusted else f"resultatet {later}"
+        unit = "poäng" if self.measure.startswith("merit") else (
+            "procentenheter" if self.measure.endswith("_pct") else "enheter")
+        step = 0.1
+        years = self.info["years"]
+        lag_text = {0: "samma läsår", 1: "läsåret innan"}.get(
+            self.lag, f"{self.lag} läsår tidigare")
+
+        def eff(r: pd.Series) -> str:
+            e = step * float(r["estimate"])
+            side = "högre" if e >= 0 else "lägre"
+            return (f"{sv_num(abs(e), 1)} {unit} {side} (95 % KI "
+                    f"{sv_num(step * r['conf_low'], 1, True)} till "
+                    f"{sv_num(step * r['conf_high'], 1, True)})")
+
+        def verdict(r: pd.Series) -> str:
+            if not np.isfinite(r["conf_low"]):
+                return "Intervallet kunde inte beräknas."
+            if r["conf_low"] > 0:
+                return "Hela intervallet ligger över noll: ett positivt samband."
+            if r["conf_high"] < 0:
+                return "Hela intervallet ligger under noll: ett negativt samband."
+            return ("Intervallet omfattar noll: underlaget räcker inte för att säga om det "
+                    "finns ett samband, åt något håll.")
+
+        lines = [
+            f"Undervisningskvalitet och resultat: {label}",
+            "",
+            f"Underlag: {int(w['n_schools'])} skolor, {int(w['n_years'])} läsår med resultat "
+            f"({years[0]}–{years[-1]}), {int(w['n_obs'])} skolenhetsår. Resultaten jämförs med "
+            f"undervisningskvaliteten {lag_text}.",
+        ]
+        if self.n_excluded:
+            lines.append(f"{self.n_excluded} skolenhetsår är inte med: " + "; ".join(
+                f"{r.reason} ({r.n})" for r in self.exclusions.itertuples(index=False)) + ".")
+        lines += [
+            "",
+            "Inom skolorna (samma skola över tid): när en skolas undervisningskvalitet är "
+            f"{sv_num(step, 1)} indexpoäng högre än vanligt för skolan är {what} i genomsnitt "
+            f"{eff(w)}. {verdict(w)}",
+            "Mellan skolorna: i skolor vars undervisningskvalitet i genomsnitt ligger "
+            f"{sv_num(step, 1)} indexpoäng högre är {what} i genomsnitt {eff(b)}. "
+            f"{verdict(b)}"
+            + ("" if self.adjusted else
+               " Skillnader mellan skolor speglar också elevsammansättningen; jämförelsen "
+               "inom skolorna håller sådant som inte ändras fast."),
+            "",
+            "Så läses intervallet: ett 95 %-konfidensintervall visar de värden på sambandet "
+            "som är förenliga med data. Det tar hänsyn till att resultaten varierar från år till "
+            "år inom samma skola.",
+        ]
+        rel = w["reliability"]
+        if self.info["shrunken"]:
+            lines.append(
+                f"Mätfel: indexet bygger på ett urval av lektioner och är därför osäkert. Av "
+                f"skillnaderna i undervisningskvalitet inom skolorna fångar indexet ungefär "
+                f"{sv_num(100 * rel, 0)} % (reliabilitet {sv_num(rel, 2)}). Indexet är redan "
+                "justerat för sin osäkerhet (osäkra värden dras mot skolans trend), så "
+                "sambandet inom skolorna späds inte ut av mätfelet; priset är ett bredare "
+                "intervall.")
+        elif not np.isfinite(self._row("within_disattenuated")["estimate"]) or rel < 0.05:
+            lines.append(
+                "Mätfel: indexet bygger på ett urval av lektioner, och dess förändringar inom "
+                f"skolorna är nästan bara mätfel (reliabilitet {sv_num(rel, 2)}). Sambandet "
+                "inom skolorna går inte att tolka och kan inte korrigeras; fler observationer "
+                "per termin behövs.")
+        else:
+            c = self._row("within_disattenuated")
+            lines.append(
+                f"Mätfel: indexet bygger på ett urval av lektioner. Reliabiliteten för "
+                f"förändringar inom skolorna är {sv_num(rel, 2)}, så sambandet ovan är "
+                f"utspätt till ungefär {sv_num(100 * rel, 0)} % av sambandet med den verkliga "
+                f"kvaliteten. Korrigerat för mätfelet (tillrättalagd skattning): {eff(c)}.")
+        lines += [
+            "",
+            "Detta är samband, inte bevis för orsak: skolor förändras i många avseenden "
+            "samtidigt. Skola för skola (förändring i undervisningskvalitet bredvid förändring "
+            "i resultat) visas i tabellen school_changes() och i diagrammet plot().",
+        ]
+        return "\n".join(lines)
+
+    def plot(self, ax: Axes | None = None, *, school_id: str | None = None,
+             kind: Literal["changes", "estimates"] = "changes") -> Axes:
+        """``changes`` (default): every school's change in teaching quality per year
+        against its change in results per year; ``estimates``: the within and between
+        associations per 0.1 index points with 95 % intervals."""
+        from .. import plots
+
+        if kind == "changes":
+            ch = self.school_changes()
+            unit = "poäng" if self.measure.startswith("merit") else "enheter"
+            return plots.progressions(
+                ch, school_id, x="quality_change_per_year", y="results_change_per_year",
+                x_se="quality_change_per_year_se",
+                xlabel="Förändring i undervisningskvalitet (indexpoäng per läsår)",
+                ylabel=f"Förändring i resultat ({unit} per läsår)", ax=ax)
+        import matplotlib
+
+        style: Any = plots.STYLE
+        with matplotlib.rc_context(style):
+            if ax is None:
+                ax = plots.new_figure((6.0, 2.4)).subplots()
+            t = self.table
+            labels = {"within": "Inom skolor", "between": "Mellan skolor",
+                      "within_disattenuated": "Inom skolor, korrigerat för mätfel"}
+            for i, r in enumerate(t.itertuples(index=False)):
+                ax.errorbar([0.1 * r.estimate], [i],
+                            xerr=[[0.1 * (r.estimate - r.conf_low)],
+                                  [0.1 * (r.conf_high - r.estimate)]],
+                            fmt="o", color=plots.SCHOOL, capsize=3)
+            ax.axvline(0, color="#888888", lw=0.8)
+            ax.set_yticks(range(len(t)))
+            ax.set_yticklabels([labels.get(x, x) for x in t["term"]])
+            ax.set_ylim(-0.6, len(t) - 0.4)
+            ax.grid(axis="y", visible=False)
+            ax.xaxis.set_major_formatter(plots._sv_formatter(1))
+            ax.set_xlabel(f"Skillnad i resultat per 0,1 indexpoäng ({plots.CI_TEXT})")
+            ax.set_title(schema.measure_label(self.measure))
+        return ax
