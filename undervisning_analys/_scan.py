@@ -793,7 +793,10 @@ class Scanner:
                                     rel, "filmetadata")
         df = table.to_pandas()
         found += self._scan_frame_cells(df, rel)
-        found += self.scan_table(df.reset_index(), rel, "tabell")
+        # a default 0..n-1 index is not data (as a column named "index" it would read as
+        # the teaching-quality index); a named or other index is scanned as columns
+        plain_index = isinstance(df.index, pd.RangeIndex) and df.index.name is None
+        found += self.scan_table(df if plain_index else df.reset_index(), rel, "tabell")
         return found
 
     def _scan_frame_cells(self, df: pd.DataFrame, rel: str) -> list[Finding]:

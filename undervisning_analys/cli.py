@@ -8,7 +8,10 @@ Two subcommands, with Swedish help and messages::
 ``validera`` reads a folder laid out like ``data/sample`` and prints what was
 read, kept and refused (``Dataset.overview()`` and the provenance of every
 file). ``rapporter`` writes the municipality report, one report per school
-and an ``index.html`` that links them, with a progress bar.
+and an ``index.html`` that links them, with a progress bar, and beside them
+``data/`` (every table the reports show, as CSV and Parquet) and
+``proveniens.json`` (inputs with sha256, model specifications, seed, floors,
+versions); see :mod:`undervisning_analys.report.export`.
 
 Exit codes: 0 done; 2 the input could not be used (a Swedish message on
 stderr that names the file, row and column, no traceback) or the command
@@ -107,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "rapporter", help="skriv rapporter för alla skolor och för kommunen",
         description=("Skriver en rapport per skola, en kommunrapport och en index.html\n"
                      "som länkar till dem, till UTMAPP. Modellerna skattas en gång för\n"
-                     "hela kommunen och delas av alla rapporter."))
+                     "hela kommunen och delas av alla rapporter. Bredvid rapporterna\n"
+                     "skrivs tabellerna bakom siffrorna (UTMAPP/data, CSV och Parquet)\n"
+                     "och proveniens.json (indata, modeller, versioner)."))
     r.add_argument("mapp", metavar="MAPP", help="mappen med kommunens filer")
     r.add_argument("--ut", metavar="UTMAPP", required=True,
                    help="mappen som rapporterna skrivs till (skapas om den saknas)")
@@ -182,6 +187,11 @@ def _cmd_rapporter(args: argparse.Namespace) -> int:
     print(f"Klart: {n_school} skolrapport{'er' if n_school != 1 else ''}, kommunrapporten och "
           f"en innehållsförteckning.")
     print(f"Rapporterna finns i {out.resolve()}")
+    if written.exports:
+        print(f"Tabellerna bakom siffrorna ({len(written.exports)} st, CSV och Parquet) finns "
+              f"i {(out / 'data').resolve()}")
+    if written.provenance is not None:
+        print(f"Proveniens (indata, modeller, versioner): {written.provenance.resolve()}")
     print(f"Öppna {written.index.resolve()} i en webbläsare.")
     return 0
 

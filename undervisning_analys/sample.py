@@ -270,7 +270,9 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     ``*.txt`` (pupil grades in SCB's format; needs ``key`` or the environment
     variable ``UA_PSEUDONYM_KEY``), and any other ``.csv``/``.xlsx`` is read as
     a Skolverket export (results or background). Files that no loader
-    recognises are refused with an error, never skipped silently.
+    recognises are refused with an error, never skipped silently. The school
+    register is read first, so that an observation naming a school that is not
+    in it is refused with the export's own row and column.
     """
     from . import io as uio
 
@@ -291,15 +293,20 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     results: list[pd.DataFrame] = []
     background: list[pd.DataFrame] = []
     pupils: list[pd.DataFrame] = []
+    # the register first, so that observations naming an unknown school are refused
+    # with the export's own row and column
+    registers = {p: uio.read_schools(p) for p in files if p.name.lower().startswith(
+        "skolregister")}
+    known = pd.concat([r["school_id"] for r in registers.values()]) if registers else None
     for p in files:
         name = p.name.lower()
         if p in yaml_files or name.endswith(".md"):
             continue
         if name.startswith("skolregister"):
-            df = uio.read_schools(p)
+            df = registers[p]
             schools.append(df)
         elif name.startswith("observation"):
-            df = uio.read_observations(p, inst)
+            df = uio.read_observations(p, inst, schools=known)
             obs.append(df)
         elif p.suffix.lower() == ".json":
             df = uio.read_json_source(p) if hasattr(uio, "read_json_source") else \

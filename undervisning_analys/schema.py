@@ -356,6 +356,12 @@ def _translate_check(check: str) -> str:
     return _CHECK_SV.get(key, str(check))
 
 
+def _source_of(df: pd.DataFrame) -> str | None:
+    """The file a table came from (``attrs["source"]``), if it names one."""
+    source = df.attrs.get("source")
+    return source if isinstance(source, str) and source else None
+
+
 def _prepare_categoricals(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     """Cast vocabulary columns to plain strings first, so unknown values surface
     as 'okänt värde' with their row instead of becoming NaN silently."""
@@ -369,7 +375,7 @@ def _prepare_categoricals(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.Da
                 idx = vals.index[bad]
                 raise _make_error(schema.name, name, [
                     {"row": i, "value": vals.loc[i], "check": "isin"} for i in idx[:10]],
-                    n_failures=int(bad.sum()), source=df.attrs.get("source"))
+                    n_failures=int(bad.sum()), source=_source_of(df))
     return out
 
 
@@ -412,7 +418,7 @@ def validate(table: str, df: pd.DataFrame, *, scale: tuple[float, float] | None 
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}")
     schema = observations_schema(scale) if table == "observations" else _SCHEMAS[table]()
-    source = df.attrs.get("source")
+    source = _source_of(df)
     missing = [c for c, col in schema.columns.items() if col.required and c not in df.columns]
     if missing:
         raise ValidationError(
@@ -425,8 +431,13 @@ def validate(table: str, df: pd.DataFrame, *, scale: tuple[float, float] | None 
             f"Tabellen `{table}` har okända kolumner: {', '.join(map(str, extra))}",
             table=table, file=source, column=str(extra[0]),
             hint="Byt namn på kolumnerna eller ta bort dem.")
-    prepared = _prepare_categoricals(df, schema)
+    labels = df.index
+    # pandera reports uniqueness failures through the index; it needs unique labels
+    positional = not labels.is_unique or isinstance(labels, pd.MultiIndex)
     try:
+        prepared = _prepare_categoricals(df, schema)
+        if positional:
+            prepared = prepared.reset_index(drop=True)
         out = schema.validate(prepared, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
@@ -435,6 +446,8 @@ def validate(table: str, df: pd.DataFrame, *, scale: tuple[float, float] | None 
         for _, r in fc.iterrows():
             idx = r.get("index")
             row = None if idx is None or (isinstance(idx, float) and np.isnan(idx)) else idx
+            if row is not None and positional:
+                row = labels[int(row)]
             check = str(r.get("check"))
             if r.get("schema_context") == "DataFrameSchema" and check in _FRAME_CHECK_COLUMN:
                 column = _FRAME_CHECK_COLUMN[check]
@@ -451,6 +464,15 @@ def validate(table: str, df: pd.DataFrame, *, scale: tuple[float, float] | None 
                 break
         n = len(failures) if len(failures) < 50 else len(fc)
         raise _make_error(table, None, failures, n_failures=n, source=source) from None
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
+        # cells of a kind no check can compare (lists, mixed objects, …)
+        raise ValidationError(
+            f"Tabellen `{table}` kunde inte kontrolleras: någon kolumn har värden av en typ "
+            f"som inte kan tolkas ({type(exc).__name__})", table=table, file=source,
+            hint="Kontrollera att varje kolumn bara har värden av rätt slag (text, tal, "
+                 "datum) och läs in filen igen.") from None
+    if positional:
+        out.index = labels
     out.attrs = dict(df.attrs)
     return out
 

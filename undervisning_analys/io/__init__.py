@@ -55,8 +55,7 @@ def _json_kind(path: Path) -> str:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise FileFormatError(f"Filen är inte giltig JSON ({exc.msg})", file=f,
-                                  row=exc.lineno, hint="Hämta svaret på nytt") from None
+            raise _common.json_error(exc, f, "Hämta svaret på nytt") from None
         page = doc[0] if isinstance(doc, list) and doc else doc
         if isinstance(page, dict):
             if isinstance(page.get("values"), list) and (

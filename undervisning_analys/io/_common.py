@@ -32,6 +32,22 @@ Decisions
   ``*`` excluded (teachers without the required certification), ``-``
   missing (no grade could be set). An empty cell is ``missing`` too and is
   counted separately in provenance.
+* What is never a readable file is refused before any parsing, naming the
+  file and, where one applies, the row: an empty file (0 bytes, or only a
+  BOM and blanks), a legacy ``.xls`` workbook, bytes that are not text
+  (control characters), a BOM (U+FEFF) anywhere but at the start (two exports
+  pasted together), a cell larger than an Excel cell can hold
+  (:data:`MAX_CELL` characters), an opening quote that is never closed. CSV
+  is split strictly: text after a closing quote is an error, not glued on.
+* Rows are checked against their header (:func:`check_widths`): in a CSV a
+  row with fewer fields than the header is refused as truncated (Skolverket
+  and the form tools write every field of every row), and a value in a column
+  beyond the header is refused wherever it occurs.
+* Plausibility (:func:`check_value`): shares and percentages 0–100,
+  meritvärde 0–340 (17 subjects) / 0–320 (16), test-grade points 0–20, counts
+  whole numbers ≥ 0; a file may not mix decimal comma and decimal point
+  (:class:`DecimalStyle`; ``3.877`` may be a thousands separator); dates and
+  school years in the future are refused (:func:`check_not_future`).
 """
 
 from __future__ import annotations
@@ -43,6 +59,7 @@ import io
 import json
 import math
 import re
+import sys
 import unicodedata
 import zipfile
 from collections import Counter
@@ -104,6 +121,9 @@ def check_file(path: str | Path) -> Path:
                               hint="Kontrollera sökvägen och filnamnet")
     if not p.is_file():
         raise FileFormatError(f"{p} är inte en fil", file=p, hint="Ange en fil, inte en mapp")
+    if p.stat().st_size == 0:
+        raise FileFormatError("Filen är tom (0 byte)", file=p,
+                              hint="Exportera eller spara filen på nytt")
     return p
 
 
@@ -111,9 +131,21 @@ _MOJIBAKE_RE = re.compile("Ã[\u00a0-\u00bf\u0080-\u009f\u2018-\u203a\u0152\u015
                           "\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u20ac\u2122]")
 
 
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CONTROL_RE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def decode_bytes(data: bytes, file: str | Path | None = None) -> tuple[str, str, list[str]]:
-    """Decode a text file's bytes; return (text, encoding, notes)."""
+    """Decode a text file's bytes; return (text, encoding, notes).
+
+    Refused (FileFormatError): a legacy ``.xls`` workbook, text that is empty
+    (only a BOM and blanks) and bytes that are not text (control characters).
+    """
     notes: list[str] = []
+    if data.startswith(_OLE2):
+        raise FileFormatError(
+            "Filen är en Excelfil i det gamla formatet (.xls), som inte kan läsas", file=file,
+            hint="Öppna den i Excel och spara den som .xlsx eller som CSV (UTF-8)")
     if data.startswith(b"\xef\xbb\xbf"):
         enc, body = "utf-8-sig", data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -135,6 +167,15 @@ def decode_bytes(data: bytes, file: str | Path | None = None) -> tuple[str, str,
         except UnicodeDecodeError:
             text = body.decode("latin-1")
             enc = "latin-1"
+            c1 = re.search("[\x80-\x9f]", text)
+            if c1 is not None:  # neither UTF-8 nor cp1252: the letters would come out wrong
+                line = text.count("\n", 0, c1.start()) + 1
+                raise FileFormatError(
+                    f"Filen har en teckenkodning som inte kan läsas (varken UTF-8 eller "
+                    f"Windows-1252): byte 0x{ord(c1.group()):02X} är inget tecken",
+                    file=file, row=line,
+                    hint="Spara filen med teckenkodningen UTF-8 och läs in den igen"
+                ) from None
     if _MOJIBAKE_RE.search(text):
         try:
             repaired = text.encode("cp1252").decode("utf-8")
@@ -145,6 +186,19 @@ def decode_bytes(data: bytes, file: str | Path | None = None) -> tuple[str, str,
             text = repaired
             notes.append("dubbelkodade tecken (UTF-8 läst som cp1252) reparerades")
     text = text.replace("\x00", "")
+    if text.endswith("\x1a"):  # the end-of-file mark some old Windows programs add
+        text = text[:-1]
+    if text.replace("\ufeff", "").strip() == "":
+        raise FileFormatError("Filen är tom (den har inga tecken utom blanksteg)", file=file,
+                              hint="Exportera eller spara filen på nytt")
+    bad = _CONTROL_RE.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise FileFormatError(
+            f"Filen är inte en textfil som kan läsas: den innehåller styrtecknet "
+            f"U+{ord(bad.group()):04X}", file=file, row=line,
+            hint="Kontrollera att det är rätt fil; spara den som CSV (UTF-8) eller exportera "
+                 "den på nytt (fel teckenkodning eller en fil i ett annat format)")
     return text, enc, notes
 
 
@@ -175,20 +229,139 @@ def sniff_delimiter(text: str, candidates: Sequence[str] = (";", ",", "\t"),
     return best
 
 
+MAX_CELL = 32_767
+"""The most characters an Excel cell holds; a larger cell means a broken file."""
+
+
 def split_rows(text: str, delimiter: str, file: str | Path | None = None) -> list[Row]:
-    """Split text into rows of string cells, keeping each record's first line number."""
+    """Split text into rows of string cells, keeping each record's first line number.
+
+    Strict CSV: an opening quote that is never closed, or text after a closing
+    quote, is a FileFormatError naming the row (and the column where the
+    header says). Cells are then checked with :func:`check_cells`.
+    """
     rows: list[Row] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     prev = 0
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(max(old_limit, min(sys.maxsize, 2**31 - 1)))
     try:
         for cells in reader:
             rows.append(Row(prev + 1, [c.strip() for c in cells]))
             prev = reader.line_num
     except csv.Error as exc:
-        raise FileFormatError(f"Filen går inte att dela upp i kolumner: {exc}", file=file,
-                              row=prev + 1,
-                              hint="Kontrollera citattecken och avgränsare i filen") from None
+        line = prev + 1
+        lines = io.StringIO(text, newline="").readlines()
+        first = lines[line - 1] if line <= len(lines) else ""
+        try:
+            j = max(len(next(csv.reader([first], delimiter=delimiter))) - 1, 0)
+        except (csv.Error, StopIteration):
+            j = 0
+        if "end of data" in str(exc):
+            msg = ("Ett citattecken (\") öppnar ett fält som aldrig stängs; filen kan vara "
+                   "avkortad")
+        else:
+            msg = "Efter ett citattecken (\") som stänger ett fält ska avgränsaren komma"
+        raise FileFormatError(msg, file=file, row=line, column=_header_name(rows, j),
+                              hint="Kontrollera citattecknen på raden, eller exportera filen "
+                                   "på nytt") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    check_cells(rows, file)
     return rows
+
+
+_KEY_HEADERS = frozenset({"kommunkod", "skolenhetskod", "personnr", "lektionsid", "svarsid"})
+
+
+def _header_of(rows: Sequence[Row], before: int | None = None) -> Row | None:
+    """The row most likely to be the header among ``rows`` (above line ``before``)."""
+    cand = [r for r in rows if before is None or r.line < before]
+    for r in cand:
+        if {fold(x) for x in r.cells} & _KEY_HEADERS:
+            return r
+    return next((r for r in cand if sum(1 for x in r.cells if cell_text(x)) > 1), None)
+
+
+def _header_name(rows: Sequence[Row], j: int, before: int | None = None) -> str | None:
+    """The header's name of column ``j``; with a category row above (two-row header, first
+    cell empty, as Skolverket writes it) ``category – name``."""
+    h = _header_of(rows, before)
+    if h is None or j >= len(h.cells):
+        return None
+    name = cell_text(h.cells[j])
+    k = next((i for i, r in enumerate(rows) if r is h), 0)
+    above = rows[k - 1] if k > 0 else None
+    if name and above is not None and above.line == h.line - 1 and not above.is_blank() \
+            and above.text(0) == "":
+        cat = next((above.text(i) for i in range(min(j, len(above.cells) - 1), -1, -1)
+                    if above.text(i)), "")
+        if cat and cat != name:
+            return f"{cat} – {name}"
+    return name or None
+
+
+def _thousands(n: int) -> str:
+    return f"{n:,}".replace(",", " ")
+
+
+def check_cells(rows: Sequence[Row], file: str | Path | None = None) -> None:
+    """Refuse a BOM (U+FEFF) after the start of the file and cells over :data:`MAX_CELL`.
+
+    The column is named by the header (the row with Kommun-kod, Skolenhetskod,
+    PersonNr, … or the first row with several cells) where there is one.
+    """
+    for k, r in enumerate(rows):
+        for j, v in enumerate(r.cells):
+            if not isinstance(v, str):
+                continue
+            if len(v) > MAX_CELL:
+                name = _header_name(rows, j, before=r.line)
+                raise FileFormatError(
+                    f"En cell har {_thousands(len(v))} tecken, fler än en cell kan ha "
+                    f"({_thousands(MAX_CELL)} tecken)", file=file, row=r.line,
+                    column=name or f"kolumn {j + 1}",
+                    hint="Filen är trasig (t.ex. ett citattecken som inte stängs) eller inte "
+                         "en export i rätt format; exportera den på nytt")
+            pos = v.find("\ufeff")
+            if pos >= 0 and not (k == 0 and j == 0 and pos == 0 and "\ufeff" not in v[1:]):
+                name = _header_name(rows, j, before=r.line + 1)
+                raise FileFormatError(
+                    "Filen har ett BOM-tecken (U+FEFF) mitt i texten: den ser ut att vara "
+                    "flera filer som satts ihop", file=file, row=r.line,
+                    column=name or f"kolumn {j + 1}",
+                    hint="Läs in filerna var för sig, eller ta bort den inklistrade delen")
+
+
+def check_widths(header: Row, data: Iterable[Row], file: str | Path, *,
+                 names: Sequence[str] | None = None, short_rows: bool = True) -> None:
+    """Refuse rows shorter than the header (CSV) and values in columns beyond it.
+
+    ``names``: the column names used in messages (default the header's cells).
+    ``short_rows``: check for rows with too few fields (CSV; in XLSX a row
+    simply ends at its last value).
+    """
+    heads = [cell_text(x) for x in header.cells]
+    labels = list(names) if names is not None else heads
+    width = max((j + 1 for j, h in enumerate(heads) if h), default=0)
+    for r in data:
+        if r.is_blank():
+            continue
+        if short_rows and len(r.cells) < width:
+            j = len(r.cells)
+            raise FileFormatError(
+                f"Raden har {len(r.cells)} fält men rubrikraden har {width}: filen kan vara "
+                f"avkortad eller ha fel avgränsare på raden", file=file, row=r.line,
+                column=(labels[j] if j < len(labels) and labels[j] else f"kolumn {j + 1}"),
+                hint="Exportera filen på nytt; varje rad ska ha lika många fält som "
+                     "rubrikraden")
+        extra = [j for j in range(width, len(r.cells)) if cell_text(r.cells[j])]
+        if extra:
+            raise FileFormatError(
+                f"Raden har ett värde i en kolumn utan rubrik ({show(r.cells[extra[0]])})",
+                file=file, row=r.line, column=f"kolumn {extra[0] + 1} (utan rubrik)",
+                hint="Ta bort värdet eller ge kolumnen en rubrik; kontrollera att raden har "
+                     "rätt avgränsare")
 
 
 def is_xlsx(path: str | Path) -> bool:
@@ -227,7 +400,8 @@ def _read_xlsx(p: Path) -> dict[str, list[Row]]:
     try:
         wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - see above
-        raise FileFormatError(f"Excelfilen går inte att öppna ({type(exc).__name__}: {exc})",
+        raise FileFormatError(f"Excelfilen går inte att öppna; den är skadad, avkortad eller "
+                              f"inte en .xlsx-fil (teknisk orsak: {type(exc).__name__})",
                               file=p, hint="Kontrollera att filen är en hel .xlsx-fil; "
                                            "spara om den i Excel eller exportera på nytt"
                               ) from None
@@ -239,7 +413,8 @@ def _read_xlsx(p: Path) -> dict[str, list[Row]]:
                 rows.append(Row(i, ["" if v is None else v for v in values]))
             sheets[ws.title] = rows
     except Exception as exc:  # noqa: BLE001 - a damaged workbook, as above
-        raise FileFormatError(f"Excelfilen går inte att läsa ({type(exc).__name__}: {exc})",
+        raise FileFormatError(f"Excelfilen går inte att läsa; den är skadad eller avkortad "
+                              f"(teknisk orsak: {type(exc).__name__})",
                               file=p, hint="Spara om filen i Excel eller exportera på nytt"
                               ) from None
     finally:
@@ -252,7 +427,13 @@ def read_rows(path: str | Path, delimiters: Sequence[str] = (";", ",", "\t")
     """CSV/text or XLSX as ``{sheet: rows}`` (CSV: one sheet named ``""``) and read info."""
     p = check_file(path)
     if is_xlsx(p):
-        return read_xlsx(p), {"format": "xlsx", "notes": []}
+        sheets = read_xlsx(p)
+        if all(r.is_blank() for rows in sheets.values() for r in rows):
+            raise FileFormatError("Filen är tom: arbetsboken har inga celler med innehåll",
+                                  file=p, hint="Exportera eller spara filen på nytt")
+        for rows in sheets.values():
+            check_cells(rows, p)
+        return sheets, {"format": "xlsx", "notes": []}
     text, enc, notes = read_text(p)
     delim = sniff_delimiter(text, delimiters)
     return {"": split_rows(text, delim, p)}, {"format": "csv", "encoding": enc,
@@ -445,6 +626,154 @@ def markers_note(counts: Counter) -> str:
     return "markörer: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
+def show(v: Any, limit: int = 40) -> str:
+    """A cell for an error message: quoted, cut after ``limit`` characters."""
+    t = cell_text(v)
+    if len(t) > limit:
+        return repr(t[:limit]) + f"… ({_thousands(len(t))} tecken)"
+    return repr(t)
+
+
+def sv_number(x: float) -> str:
+    """A number as Swedish text (decimal comma, no needless decimals)."""
+    if float(x).is_integer():
+        return str(int(x))
+    return f"{x:g}".replace(".", ",")
+
+
+_SEP_RE = re.compile(r"^[+-]?\d+([.,])\d+%?$")
+
+
+class DecimalStyle:
+    """The decimal separator a file uses: the first one seen; the other one is refused.
+
+    ``see(cell, file=…, row=…, column=…)`` is called for every text cell read
+    as a number. A file that writes ``82,0`` in one cell and ``82.0`` in
+    another is ambiguous (``3.877`` can be a thousands separator), so it is a
+    ValueFormatError naming the second kind's cell and the first kind's.
+    """
+
+    def __init__(self) -> None:
+        self.first: tuple[str, int | None, str | None, str] | None = None
+
+    def see(self, v: Any, *, file: str | Path, row: int | None, column: str | None) -> None:
+        if not isinstance(v, str):
+            return
+        t = v.strip().translate(_SPACES)
+        m = _SEP_RE.match(t)
+        if m is None:
+            return
+        sep = m.group(1)
+        if self.first is None:
+            self.first = (sep, row, column, t)
+            return
+        if sep != self.first[0]:
+            name = {",": "decimalkomma", ".": "decimalpunkt"}
+            where0 = ", ".join(x for x in (f"rad {self.first[1]}" if self.first[1] else "",
+                                           f"kolumn {self.first[2]}" if self.first[2] else "")
+                               if x)
+            raise ValueFormatError(
+                f"Filen blandar {name[self.first[0]]} och {name[sep]}: {show(v)} har "
+                f"{name[sep]}, men {self.first[3]!r} ({where0}) har {name[self.first[0]]}",
+                file=file, row=row, column=column,
+                hint="Skolverket skriver decimalkomma (82,0) och mellanslag mellan tusental "
+                     "(3 877); rätta värdena eller exportera filen på nytt")
+
+
+COUNT_MEASURES = frozenset({"n_pupils_grade9", "teachers_n", "first_teachers_n",
+                            "n_pupils_total", "n_pupils", "n", "_n"})
+"""Measures (and background columns) that are counts: whole numbers ≥ 0."""
+
+_RANGES: dict[str, tuple[float, float]] = {
+    "merit_17": (0.0, 340.0), "merit_16": (0.0, 320.0),
+}
+
+
+def value_range(measure: str) -> tuple[float, float] | None:
+    """The possible range of a measure's values (None: only ≥ 0, or unknown)."""
+    if measure in _RANGES:
+        return _RANGES[measure]
+    if measure.endswith("_pct") or measure.startswith("share_"):
+        return (0.0, 100.0)
+    if measure.startswith("np_") and measure.endswith("_avg_points"):
+        return (0.0, 20.0)
+    return None
+
+
+def check_value(measure: str, value: float, *, file: str | Path, row: int | None,
+                column: str | None, raw: Any = None) -> None:
+    """Refuse an impossible value of ``measure`` (ValueFormatError naming the cell).
+
+    Counts (:data:`COUNT_MEASURES`, ``np_*_n``) must be whole numbers ≥ 0,
+    shares and ``*_pct`` 0–100, meritvärde 0–340 / 0–320, test-grade points
+    0–20, and every known measure ≥ 0. Kolada KPIs without a mapping
+    (``kolada_*``) are not checked.
+    """
+    if not math.isfinite(value) or measure.startswith("kolada_"):
+        return
+    shown = show(raw) if raw is not None else repr(sv_number(value))
+    is_count = measure in COUNT_MEASURES or (measure.startswith("np_")
+                                             and measure.endswith("_n"))
+    if is_count and (value < 0 or not float(value).is_integer()):
+        raise ValueFormatError(
+            f"Antalet {shown} är inte ett heltal som är 0 eller större", file=file, row=row,
+            column=column,
+            hint="Antal skrivs som heltal, med mellanslag mellan tusental (3 877); en punkt "
+                 "eller ett komma i ett antal är troligen en tusentalsavgränsare från ett annat "
+                 "program")
+    rng = value_range(measure)
+    lo, hi = rng if rng is not None else (0.0, math.inf)
+    if value < lo or value > hi:
+        span = f"{sv_number(lo)}–{sv_number(hi)}" if math.isfinite(hi) \
+            else f"{sv_number(lo)} eller större"
+        raise ValueFormatError(
+            f"Värdet {shown} ligger utanför det möjliga intervallet {span}", file=file,
+            row=row, column=column,
+            hint="Kontrollera värdet och att det står i rätt kolumn"
+                 + ("; andelar anges i procent 0–100" if hi == 100 else ""))
+
+
+def today() -> _dt.date:
+    """Today's date (one place, so that tests can replace it)."""
+    return _dt.date.today()
+
+
+def check_not_future(*, file: str | Path, row: int | None, column: str | None,
+                     date: Any = None, school_year: str | None = None,
+                     year: int | None = None, hint: str = "Rätta värdet") -> None:
+    """Refuse a date after today, a school year that starts after this year, or a later year."""
+    now = today()
+    if date is not None and pd.Timestamp(date).date() > now:
+        raise ValueFormatError(f"Datumet {pd.Timestamp(date):%Y-%m-%d} ligger i framtiden",
+                               file=file, row=row, column=column, hint=hint)
+    if school_year is not None and int(school_year[:4]) > now.year:
+        raise ValueFormatError(f"Läsåret {school_year} ligger i framtiden", file=file,
+                               row=row, column=column, hint=hint)
+    if year is not None and year > now.year:
+        raise ValueFormatError(f"Året {year} ligger i framtiden", file=file, row=row,
+                               column=column, hint=hint)
+
+
+_JSON_SV = [("Expecting value", "ett värde saknas"),
+            ("Expecting property name enclosed in double quotes",
+             "ett fältnamn inom citattecken saknas"),
+            ("Expecting ':' delimiter", "kolon saknas"),
+            ("Expecting ',' delimiter", "kommatecken saknas"),
+            ("Unterminated string starting at", "en textsträng avslutas aldrig"),
+            ("Extra data", "det finns mer text efter JSON-dokumentet (flera dokument i en fil?)"),
+            ("Invalid control character at", "ett otillåtet styrtecken"),
+            ("Invalid \\escape", "en ogiltig escape-sekvens"),
+            ("Invalid \\uXXXX escape", "en ogiltig \\u-sekvens")]
+
+
+def json_error(exc: json.JSONDecodeError, file: str | Path, hint: str) -> FileFormatError:
+    """A JSONDecodeError as the package's error: Swedish, with line and character."""
+    what = next((sv for en, sv in _JSON_SV if exc.msg.startswith(en)),
+                "texten följer inte JSON-formatet")
+    return FileFormatError(f"Filen är inte giltig JSON: {what} (tecken {exc.colno} på raden)",
+                           file=file, row=exc.lineno, hint=hint)
+
+
 # --------------------------------------------------------------------------
 # Finishing a table
 # --------------------------------------------------------------------------
@@ -516,7 +845,8 @@ def value_error(msg: str, *, file: str | Path, row: int | None, column: str | No
 def rows_error(cls: type[UAError], msg: str, *, file: str | Path, column: str | None,
                bad: Sequence[tuple[int, Any]], hint: str, limit: int = 10) -> UAError:
     """An error listing the offending rows: 'rad 14: "7"; rad 20: "x"' (first ``limit``)."""
-    listed = "; ".join(f"rad {line}: {cell_text(v)!r}" for line, v in bad[:limit])
+    bad = list(dict.fromkeys((line, cell_text(v)) for line, v in bad))  # each cell once
+    listed = "; ".join(f"rad {line}: {show(v, 120)}" for line, v in bad[:limit])
     more = f" … och {len(bad) - limit} rader till" if len(bad) > limit else ""
     first = bad[0][0] if bad else None
     return cls(f"{msg} ({len(bad)} rader: {listed}{more})", file=file, row=first,

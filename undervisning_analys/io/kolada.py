@@ -45,6 +45,10 @@ Decisions
   is ``not_published``; with a value the value is kept (ok) and the status
   noted.
 * Rows or values with ``isdeleted: true`` are dropped and counted.
+* Refused with file, row and field: a value outside what the measure can be
+  (``_common.check_value``; unmapped ``kolada_*`` KPIs are not checked), a
+  file whose text values mix decimal comma and point, a period after this
+  year.
 * Level: ``municipality`` ``0000`` is national (Riket); ``0001``–``0099`` are
   regions and municipality groups start with ``G``: both are left out and
   counted. ``ou`` (organisational units) are school units only through
@@ -141,13 +145,12 @@ def _read(path: str | Path, kpi_map: Mapping[str, tuple[str, str]] | None,
     last_next = None
     k = 0
     for f in files:
+        decimals = c.DecimalStyle()
         text, _enc, _n = c.read_text(f)
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise FileFormatError(f"Filen är inte giltig JSON ({exc.msg})", file=f,
-                                  row=exc.lineno, hint="Hämta svaret från Kolada på nytt"
-                                  ) from None
+            raise c.json_error(exc, f, "Hämta svaret från Kolada på nytt") from None
         for page in _pages(doc, f):
             n_pages += 1
             last_next = page.get("next_page") or page.get("next_url")
@@ -184,6 +187,8 @@ def _read(path: str | Path, kpi_map: Mapping[str, tuple[str, str]] | None,
                     raise ValueFormatError(f"Perioden {period!r} är inte ett årtal", file=f,
                                            row=k, column="period",
                                            hint="Kolada anger år som 2024")
+                c.check_not_future(file=f, row=k, column="period", year=int(period),
+                                   hint="Hämta svaret från Kolada på nytt")
                 sy = c.school_year_from_start(int(period) - 1)
                 measure, principal = measures.get(kpi, (f"kolada_{kpi}", "all"))
                 for v in inner:
@@ -201,7 +206,9 @@ def _read(path: str | Path, kpi_map: Mapping[str, tuple[str, str]] | None,
                             f"Okänt kön {g!r}", file=f, row=k, column="gender",
                             hint="Kolada använder T (totalt), K (kvinnor/flickor) och M "
                                  "(män/pojkar)")
-                    value, status = _value(v, f, k, notes)
+                    value, status = _value(v, f, k, notes, decimals)
+                    c.check_value(measure, value, file=f, row=k, column="value",
+                                  raw=v.get("value"))
                     rows.append({"level": level, "school_id": sid, "municipality_id": mid,
                                  "school_year": sy, "measure": measure, "group": group,
                                  "principal_type": principal, "value": value, "n": None,
@@ -245,12 +252,15 @@ def _unit(entry: dict[str, Any], f: Path, k: int, ou_map: Mapping[str, str] | No
         ou_mid: str | None = ou[4:8] if len(ou) >= 8 and ou[4:8].isdigit() else None
         return "school", sid, ou_mid
     raise ValueFormatError("Raden anger varken `municipality` eller `ou`", file=f, row=k,
-                           hint="Hämta svaret från Kolada på nytt")
+                           column="municipality", hint="Hämta svaret från Kolada på nytt")
 
 
-def _value(v: dict[str, Any], f: Path, k: int, notes: Counter) -> tuple[float, str]:
+def _value(v: dict[str, Any], f: Path, k: int, notes: Counter,
+           decimals: c.DecimalStyle | None = None) -> tuple[float, str]:
     raw_status = c.cell_text(v.get("status"))
     raw = v.get("value")
+    if decimals is not None:
+        decimals.see(raw, file=f, row=k, column="value")
     status = _STATUS.get(raw_status.lower())
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         if status is None:
@@ -259,7 +269,7 @@ def _value(v: dict[str, Any], f: Path, k: int, notes: Counter) -> tuple[float, s
         return math.nan, "missing" if status == "ok" else status
     parsed = c.parse_number(raw)
     if parsed is None or parsed[1] != "ok":
-        raise ValueFormatError(f"Värdet {c.cell_text(raw)!r} är inte ett tal", file=f, row=k,
+        raise ValueFormatError(f"Värdet {c.show(raw)} är inte ett tal", file=f, row=k,
                                column="value", hint="Hämta svaret från Kolada på nytt")
     if status is None:
         notes[f"status {raw_status!r} med värde (värdet behållet)"] += 1
@@ -303,6 +313,8 @@ def _load(path: str | Path, table: Literal["results", "background"] = "results",
                 hint="Ange background_map={'KPI-id': 'share_…'} eller läs resultat med "
                      "table='results'")
         sub = df[sel].assign(_col=df.loc[sel, "_kpi"].map(bmap))
+        for line, col, value in zip(sub.index, sub["_col"], sub["value"]):
+            c.check_value(col, float(value), file=p, row=int(line), column="value")
         sub = sub.assign(_line=sub.index)
         wide = sub.pivot_table(index=["level", "school_id", "municipality_id", "school_year"],
                                columns="_col", values="value", aggfunc="first", dropna=False)

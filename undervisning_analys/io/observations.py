@@ -45,6 +45,15 @@ Decisions
 * ``Årskurs``: 1–9, ``åk 7``, ``7A``; ``F``/``Förskoleklass`` = 0; blank = unknown.
 * With ``schools=`` (the schools table or a list of codes), codes that are
   not in it are refused with UnknownSchoolError listing the rows.
+* Privacy: teacher and observer codes that look like names (two or more
+  capitalised words: ``Anna Andersson``, ``Berg, Karin``) or e-mail
+  addresses are refused (the message lists rows, never the values), and a
+  single teacher or observer code written as a personnummer (``800101-1234``)
+  is refused (elsewhere a column is refused when most of its values are
+  personnummer).
+* A date after today is refused; so is an export with a header and no rows,
+  a CSV row with fewer fields than the header (a truncated file) and a value
+  in a column beyond the header (see ``_common``).
 """
 
 from __future__ import annotations
@@ -123,7 +132,36 @@ UNANSWERED = {"", "-", "–", "ej observerat", "ej observerad", "ej aktuellt", "
 
 _ITEM_HEAD_RE = re.compile(r"^\s*([A-Za-zÅÄÖåäö]{1,6}\d{1,3}[a-z]?)\s*[.:)]\s*(.*)$", re.S)
 _ITEM_ID_RE = re.compile(r"^\s*([A-Za-zÅÄÖåäö]{1,6}\d{1,3}[a-z]?)\s*$")
-_LABEL_NUM_RE = re.compile(r"^\s*(\d+)\s*[-–=:.)]\s*\S")
+_LABEL_NUM_RE = re.compile(r"^\s*(\d+)\s*[-–=:.)]\s*[A-Za-zÅÄÖåäöÉé]")
+
+
+_ID_COLUMNS = ("teacher_id", "observer_id")
+_PNR_FORM = r"^(?:\d{6}|\d{8})[-+]\d{4}$"
+"""A code written as a personnummer (with ``-`` or ``+``): refused even once. Codes of
+digits only are refused by the column rule (most values personnummer), so that numeric
+staff codes that happen to pass the check digit are not."""
+_NAME_RE = re.compile(r"^[A-ZÅÄÖÉÜ][a-zåäöéüæøß'\-]+(?:[ ,]+[A-ZÅÄÖÉÜ][a-zåäöéüæøß'\-]+)+$")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
+
+
+def _refuse_names(values: pd.Series, p: Path, column: str) -> None:
+    """Teacher and observer codes must be codes: refuse names and e-mail addresses.
+
+    A name is two or more capitalised words (``Anna Andersson``, ``Berg,
+    Karin``). The message lists the rows, never the values.
+    """
+    for what, pattern, fix in (
+            ("e-postadresser", _EMAIL_RE, "e-postadressen"),
+            ("namn", _NAME_RE, "namnet")):
+        bad = [int(i) for i, v in values.items() if pattern.search(v)]
+        if bad:
+            listed = ", ".join(str(x) for x in bad[:10])
+            more = f" … och {len(bad) - 10} rader till" if len(bad) > 10 else ""
+            raise ValueFormatError(
+                f"Kolumnen {column} ser ut att innehålla {what}, inte koder "
+                f"({len(bad)} rader: rad {listed}{more})", file=p, row=bad[0], column=column,
+                hint=f"Ersätt {fix} med en kod (t.ex. L017) innan filen läses in; ingen "
+                     "lärare eller observatör får kunna identifieras i underlaget")
 
 
 def _fold_text(s: str) -> str:
@@ -191,6 +229,11 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
         raise FileFormatError("Filen är tom", file=p,
                               hint="Exportera svaren från formulärverktyget på nytt")
     header, data = rows[0], rows[1:]
+    if not data:
+        raise FileFormatError("Exporten har en rubrikrad men inga rader med svar", file=p,
+                              row=header.line,
+                              hint="Exportera svaren på nytt när formulären har fyllts i, "
+                                   "eller ta bort filen ur mappen")
     names = [c.cell_text(x) for x in header.cells]
     mapping = _mapping(columns)
     by_id = {iid.lower(): iid for iid in inst.item_ids}
@@ -271,12 +314,19 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             "Exporten har inga kolumner för protokollets påståenden", file=p, row=header.line,
             hint="Rubrikerna ska vara påståendets id (KL1), id och text (KL1. text) eller "
                  "texten; kända påståenden: " + ", ".join(inst.item_ids))
+    c.check_widths(header, data, p, short_rows=info.get("format") == "csv")
     raw = c.frame_of_rows(data, [n or f"kolumn {j + 1}" for j, n in enumerate(names)])
     raw.columns = [f"{n} ({j + 1})" if list(raw.columns).count(n) > 1 else n
                    for j, n in enumerate(raw.columns)]
     refuse_personnummer_columns(raw, p)
     col_of = {t: raw.columns[j] for j, t in canon.items()}  # canonical -> raw column label
+    # teacher and observer codes: one code written as a personnummer is one too many
+    ids = raw[[col_of[t] for t in _ID_COLUMNS]].map(c.cell_text)
+    refuse_personnummer_columns(ids.where(ids.apply(lambda s: s.str.match(_PNR_FORM))),
+                                p, min_share=1e-9)
     txt = {t: raw[col].map(c.cell_text) for t, col in col_of.items()}
+    for t in ("teacher_id", "observer_id"):
+        _refuse_names(txt[t], p, col_of[t])
     notes = list(info.get("notes", []))
     if info.get("format") == "csv":
         notes.append(f"teckenkodning {info['encoding']}, avgränsare {info['delimiter']!r}")
@@ -312,6 +362,9 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                            column=col_of["date"], bad=bad,
                            hint="Skriv datum som 2023-09-14 (eller 14/9 2023, "
                                 "14 september 2023)")
+    for i, d in dates.items():
+        c.check_not_future(file=p, row=i, column=col_of["date"], date=d,
+                           hint="Rätta datumet för lektionsbesöket")
     role = txt["observer_role"].map(lambda v: ROLES.get(c.norm(v)))
     bad = [(i, txt["observer_role"][i]) for i in role.index[role.isna()]]
     if bad:

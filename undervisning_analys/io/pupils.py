@@ -40,6 +40,10 @@ Decisions
   such pupils count only in the group ``all``.
 * The same pupil twice in one file is refused with the rows (never the
   number).
+* A header row is recognised by ``PersonNr`` or by three of the format's
+  variable names (so that a renamed ``PersonNr`` is reported as missing);
+  a header without rows, a row with fewer fields than the header (a truncated
+  file) and a ``Datum`` after today are refused.
 
 :func:`aggregate_pupil_grades` computes school results as Skolverket defines
 them (see its docstring).
@@ -146,10 +150,18 @@ def _load(path: str | Path, key: str | bytes | None = None, *,
         raise FileFormatError("Filen är tom", file=p,
                               hint="Filen ska vara en semikolonseparerad textfil enligt SCB:s "
                                    "postbeskrivning")
-    header_row = rows[0] if any(_role(x) == "pnr" for x in rows[0].cells) else None
+    # a header row: PersonNr, or at least three of the record format's variable names
+    first_roles = [_role(x) for x in rows[0].cells]
+    header_row = rows[0] if "pnr" in first_roles or sum(
+        r is not None for r in first_roles) >= 3 else None
     if header_row is not None:
         names = [c.cell_text(x) for x in header_row.cells]
         data = rows[1:]
+        if not data:
+            raise FileFormatError("Filen har en rubrikrad men inga rader med elever", file=p,
+                                  row=header_row.line,
+                                  hint="Exportera betygsfilen på nytt")
+        c.check_widths(header_row, data, p)
     else:
         names = list(SPEC_ORDER)
         data = rows
@@ -181,6 +193,7 @@ def _load(path: str | Path, key: str | bytes | None = None, *,
     if j_pnr is None or j_school is None:
         missing = "PersonNr" if j_pnr is None else "Skolenhetskod"
         raise MissingColumnError(f"Kolumnen {missing} saknas", file=p, column=missing,
+                                 row=header_row.line if header_row else None,
                                  hint="Filen ska följa SCB:s postbeskrivning")
     cols = [n or f"kolumn {j + 1}" for j, n in enumerate(names)]
     raw = c.frame_of_rows(data, cols)
@@ -214,6 +227,8 @@ def _load(path: str | Path, key: str | bytes | None = None, *,
         if sy_given is None:
             raise ValueFormatError(f"school_year={school_year!r} är inget läsår", file=p,
                                    hint="Ange läsåret som '2024/25'")
+        c.check_not_future(file=p, row=None, column=None, school_year=sy_given,
+                           hint="Ange läsåret betygen sattes, t.ex. '2024/25'")
         years = pd.Series(sy_given, index=raw.index)
     else:
         if j_date is None:
@@ -226,6 +241,9 @@ def _load(path: str | Path, key: str | bytes | None = None, *,
             raise c.rows_error(ValueFormatError, "Datum går inte att läsa", file=p,
                                column=cols[j_date], bad=bad,
                                hint="Datum skrivs åååå-mm-dd; eller ange school_year='2024/25'")
+        for i, d in dates.items():
+            c.check_not_future(file=p, row=i, column=cols[j_date], date=d,
+                               hint="Datum är dagen då uppgifterna togs ut; rätta det")
         years = dates.map(lambda d: c.school_year_from_start(d.year - 1))
     dup = pd.Series(list(zip(pupil_id, years)), index=raw.index).duplicated(keep=False)
     if dup.any():

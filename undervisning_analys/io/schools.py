@@ -20,6 +20,9 @@ Decisions
 * Principal type: ``Kommunal``/``Kommun`` -> kommunal, ``Enskild``/
   ``Fristående``/``Privat`` -> enskild; anything else is refused with its rows.
 * The same school code twice is refused (DuplicateRowsError) with its rows.
+* A register with a header and no schools is refused, and so is a CSV row
+  with fewer fields than the header (a truncated file) or a value beyond the
+  header (see ``_common``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..dataset import ProvenanceRecord
-from ..errors import DuplicateRowsError, MissingColumnError, ValueFormatError
+from ..errors import DuplicateRowsError, FileFormatError, MissingColumnError, ValueFormatError
 from ..privacy import refuse_personnummer_columns
 from . import _common as c
 
@@ -83,6 +86,11 @@ def _load(path: str | Path, columns: Mapping[str, str | None] | None = None
     header = rows[header_idx]
     names = [c.cell_text(x) for x in header.cells]
     data = [r for r in rows[header_idx + 1:] if not r.is_blank()]
+    if not data:
+        raise FileFormatError("Skolregistret har en rubrikrad men inga rader med skolor",
+                              file=p, row=header.line,
+                              hint="Lägg till en rad per skolenhet under rubrikraden")
+    c.check_widths(header, data, p, short_rows=info.get("format") == "csv")
     raw = c.frame_of_rows(data, [n or f"kolumn {j + 1}" for j, n in enumerate(names)])
     refuse_personnummer_columns(raw, p)
     canon: dict[str, str] = {}

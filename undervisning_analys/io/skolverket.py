@@ -66,6 +66,15 @@ Decisions
   år 9 (``Totalt antal elever årskurs 9``), the ``elever`` background about
   pupils in år 1–9.
 * ``source`` in results is the file name.
+* Refused with file, row and column (besides unreadable cells and codes): a
+  value outside what the measure can be (a share over 100, a meritvärde over
+  340, a count that is negative or not whole, e.g. ``3,877`` written with a
+  thousands comma; ``_common.check_value``), a file that mixes decimal comma
+  and decimal point, a school year after this one, the same unit twice
+  (DuplicateRowsError), a header without data rows (a truncated file), a CSV
+  row with fewer fields than the header, a second table after the first (two
+  exports pasted together), and a school-level export whose school code
+  column is missing (its rows would otherwise pass as municipality rows).
 """
 
 from __future__ import annotations
@@ -78,10 +87,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from ..dataset import ProvenanceRecord
-from ..errors import FileFormatError, MissingColumnError, UnknownReportError, ValueFormatError
+from ..errors import (
+    DuplicateRowsError,
+    FileFormatError,
+    MissingColumnError,
+    UnknownReportError,
+    ValueFormatError,
+)
 from ..privacy import refuse_personnummer_columns
 from . import _common as c
 
@@ -313,6 +329,25 @@ def _layout(name: str, rows: list[c.Row], path: Path) -> _Sheet | None:
         data.append(rows[i])
         i += 1
     footer = sum(1 for r in rows[i:] if not r.is_blank())
+    second = _header_index(rows[i:])
+    if second is not None:
+        raise FileFormatError(
+            "Filen har flera tabeller: en ny rubrikrad (med Kommun-kod eller Skol-enhetskod) "
+            "står efter den första tabellen; filen ser ut att vara flera exporter som satts ihop",
+            file=path, row=rows[i + second].line,
+            hint="Läs in exporterna var för sig (en fil per rapport och läsår)")
+    if not data:
+        raise FileFormatError(
+            "Rapporten har en rubrikrad men inga rader med data under den; filen kan vara "
+            "avkortad", file=path, row=header.line,
+            hint="Exportera rapporten på nytt från Skolverket")
+    values = set(roles.values())
+    if "school_name" in values and "school_id" not in values:
+        raise MissingColumnError(
+            "Kolumnen Skol-enhetskod saknas, men filen har kolumnen Skola: utan koden kan "
+            "raderna inte knytas till skolenheter", file=path, row=header.line,
+            column="Skol-enhetskod",
+            hint="Exportera rapporten på nytt från Skolverket med kolumnen Skol-enhetskod")
     if kind == "nationella_prov" and grade is None:
         grade = 9
     return _Sheet(name=name, rows=rows, header=header, header_idx=hi, preamble=preamble,
@@ -320,7 +355,25 @@ def _layout(name: str, rows: list[c.Row], path: Path) -> _Sheet | None:
                   data=data, footer_lines=footer)
 
 
+def _preamble_line(sheet: _Sheet, text: str) -> int | None:
+    """The line (row number) of a preamble text."""
+    for r in sheet.rows[:sheet.header_idx]:
+        if any(c.cell_text(x) == text for x in r.cells):
+            return r.line
+    return None
+
+
 def _school_year(sheet: _Sheet, path: Path) -> str:
+    sy = _school_year_of_preamble(sheet, path)
+    line = next((_preamble_line(sheet, t) for t in sheet.preamble
+                 if c.norm(t).startswith(("valt läsår", "valt år"))), None)
+    c.check_not_future(file=path, row=line, column=None, school_year=sy,
+                       hint="Läsåret läses ur raden Valt läsår i exportens inledning; "
+                            "exportera filen på nytt från Skolverket")
+    return sy
+
+
+def _school_year_of_preamble(sheet: _Sheet, path: Path) -> str:
     for t in sheet.preamble:
         nt = c.norm(t)
         if nt.startswith("valt läsår"):
@@ -328,6 +381,7 @@ def _school_year(sheet: _Sheet, path: Path) -> str:
             if sy is None:
                 raise ValueFormatError(
                     f"Raden `{t}` anger inget läsår som kan läsas", file=path,
+                    row=_preamble_line(sheet, t),
                     hint="Läsåret skrivs som i Skolverkets export: Valt läsår: 2023/24")
             return sy
         if nt.startswith("valt år"):
@@ -335,6 +389,7 @@ def _school_year(sheet: _Sheet, path: Path) -> str:
             if m is None:
                 raise ValueFormatError(
                     f"Raden `{t}` anger inget år som kan läsas", file=path,
+                    row=_preamble_line(sheet, t),
                     hint="Året skrivs som i Skolverkets export: Valt år: 2024")
             y = int(m.group(1))
             return c.school_year_from_start(y if sheet.kind in _AUTUMN_REPORTS else y - 1)
@@ -403,15 +458,26 @@ def _identify(sheet: _Sheet, row: c.Row, path: Path, principal_default: str | No
     return _Ident(level, sid, mid or None, pt, raw)
 
 
-def _number(sheet: _Sheet, row: c.Row, j: int, path: Path) -> tuple[float, str]:
+def _number(sheet: _Sheet, row: c.Row, j: int, path: Path, out: _Out | None = None,
+            measure: str | None = None) -> tuple[float, str]:
+    """The cell as (value, status); with ``out`` and ``measure`` also checked.
+
+    Checked: the file's decimal separator (``out.decimals``) and the value's
+    plausibility for ``measure`` (``_common.check_value``).
+    """
     v = row.cells[j] if j < len(row.cells) else ""
     parsed = c.parse_number(v)
     if parsed is None:
         raise ValueFormatError(
-            f"Värdet {c.cell_text(v)!r} går inte att läsa som tal", file=path, row=row.line,
+            f"Värdet {c.show(v)} går inte att läsa som tal", file=path, row=row.line,
             column=sheet.label(j),
             hint="Förväntat ett tal (decimalkomma, t.ex. 82,0) eller en av Skolverkets "
                  "markörer .. . ~100 * -; kontrollera att filen inte ändrats för hand")
+    if out is not None:
+        out.decimals.see(v, file=path, row=row.line, column=sheet.label(j))
+        if measure is not None and parsed[1] == "ok":
+            c.check_value(measure, parsed[0], file=path, row=row.line, column=sheet.label(j),
+                          raw=v)
     return parsed
 
 
@@ -455,6 +521,8 @@ class _Out:
     markers_other: Counter = field(default_factory=Counter)
     blank_cells: int = 0
     rows_read: int = 0
+    decimals: c.DecimalStyle = field(default_factory=c.DecimalStyle)
+    key_column: str = "Kommun-kod"
 
 
 def _result(out: _Out, line: int, ident: _Ident, school_year: str, measure: str, group: str,
@@ -542,7 +610,9 @@ def _wide_report(sheet: _Sheet, path: Path, out: _Out, school_year: str) -> None
             if subj is None:
                 out.dropped[f"rader för ämnet {sname or '(tomt)'} (okänt ämne)"] += 1
                 continue
-        parsed = {j: _number(sheet, row, j, path) for j in plan}
+        parsed = {j: _number(sheet, row, j, path, out,
+                             f"np_{subj}_{sheet.grade}_{plan[j][0]}" if subj else plan[j][0])
+                  for j in plan}
         # n per group: the report's pupil count for the same row
         n_by_group: dict[str, float] = {}
         for j, (target, group) in plan.items():
@@ -576,7 +646,7 @@ def _background_row(sheet: _Sheet, row: c.Row, path: Path, out: _Out, ident: _Id
     rec: dict[str, Any] = {"level": ident.level, "school_id": ident.school_id,
                            "municipality_id": ident.municipality_id, "school_year": school_year}
     for j, (target, _group) in plan.items():
-        v, st = _number(sheet, row, j, path)
+        v, st = _number(sheet, row, j, path, out, target)
         m = c.marker_of(row.cells[j] if j < len(row.cells) else "")
         if m:
             out.markers_background[m] += 1
@@ -596,6 +666,9 @@ def _over_tid(sheet: _Sheet, path: Path, out: _Out) -> None:
                 years[j] = sy
             else:
                 out.unused[sheet.label(j)] = None
+    for j, sy in years.items():
+        c.check_not_future(file=path, row=sheet.header.line, column=sheet.label(j),
+                           school_year=sy, hint="Exportera rapporten på nytt från Skolverket")
     if not years:
         raise MissingColumnError("Fliken har inga kolumner med läsår (t.ex. 2024/25)",
                                  file=path, row=sheet.header.line,
@@ -618,7 +691,7 @@ def _over_tid(sheet: _Sheet, path: Path, out: _Out) -> None:
         bg = _match(_OVER_TID_BACKGROUND, indicator)
         if re.match(r"^totalt antal elever", c.norm(indicator)):
             measure = "n_pupils_grade9"
-        parsed = {j: _number(sheet, row, j, path) for j in years}
+        parsed = {j: _number(sheet, row, j, path, out, measure or bg) for j in years}
         if measure == "n_pupils_grade9":
             for j, (v, st) in parsed.items():
                 if st == "ok":
@@ -707,6 +780,12 @@ def _parse(path: str | Path) -> tuple[str, _Out, dict[str, Any], Path]:
     out = _Out()
     out.notes.extend(info.get("notes", []))
     for lay in layouts:
+        c.check_widths(lay.header, lay.data, p,
+                       names=[lay.label(j) for j in range(len(lay.headers))],
+                       short_rows=info.get("format") == "csv")
+        jk = lay.col("school_id") if lay.level == "school" else lay.col("municipality_id")
+        if jk is not None:
+            out.key_column = lay.headers[jk]
         raw = c.frame_of_rows(lay.data, [h or f"kolumn {j + 1}"
                                          for j, h in enumerate(lay.headers)])
         raw.columns = [f"{lab} ({j + 1})" if list(raw.columns).count(lab) > 1 else lab
@@ -741,6 +820,30 @@ def _notes(kind: str, out: _Out, info: dict[str, Any], table: str) -> list[str]:
     if out.blank_cells:
         notes.append(f"tomma värdeceller: {out.blank_cells} (status missing)")
     return notes
+
+
+_KEYS = {"results": ["level", "school_id", "municipality_id", "school_year", "measure",
+                     "group", "principal_type"],
+         "background": ["level", "school_id", "municipality_id", "school_year"],
+         "schools": ["school_id"]}
+
+
+def _refuse_duplicates(df: pd.DataFrame, table: str, p: Path, column: str) -> None:
+    """The same unit, year (and measure, group) on two rows: DuplicateRowsError with rows."""
+    keys = df[_KEYS[table]].astype(str)
+    dup = keys.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    pos = np.flatnonzero(dup)
+    first = keys.iloc[pos[0]]
+    same = sorted({int(df.index[i]) for i in pos if (keys.iloc[i] == first).all()})
+    unit = first["school_id"] if first["level"] == "school" else first["municipality_id"] \
+        if "level" in first else first["school_id"]
+    raise c.rows_error(
+        DuplicateRowsError, f"Samma enhet förekommer på flera rader ({unit}, "
+        f"{first.get('school_year', '')})", file=p, column=column,
+        bad=[(line, unit) for line in same],
+        hint="Ta bort dubbletten; varje skolenhet eller kommun ska stå på en rad")
 
 
 def _load(path: str | Path, table: TableName | None = None
@@ -787,6 +890,7 @@ def _load(path: str | Path, table: TableName | None = None
                                    "municipality_name", "principal_type"])
     else:
         raise ValueError(f"unknown table {table!r}")
+    _refuse_duplicates(df, target, p, out.key_column)
     return c.finish(df, table=target, path=p, loader="read_skolverket",
                     rows_read=out.rows_read, dropped=dropped,
                     notes=_notes(kind, out, info, target), attrs={"report": kind})

@@ -42,6 +42,11 @@ Decisions
   response has (for schools: the file's position in the folder); ``source``
   is the file name.
 * A response whose ``json.status`` is not ``OK`` is refused with its message.
+* Refused with file, entry and statistic: a value outside what the measure
+  can be (a share over 100, a negative count; ``_common.check_value``), a
+  file that mixes decimal comma and point, a time period after this school
+  year, and the same school, school year and statistic twice (in one file or
+  in two files of a folder).
 """
 
 from __future__ import annotations
@@ -53,10 +58,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..dataset import ProvenanceRecord, sha256_of
-from ..errors import FileFormatError, ValueFormatError
+from ..errors import DuplicateRowsError, FileFormatError, ValueFormatError
 from ..privacy import refuse_personnummer_columns
 from . import _common as c
 
@@ -106,8 +112,7 @@ def _read_json(p: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FileFormatError(f"Filen är inte giltig JSON ({exc.msg})", file=p,
-                              row=exc.lineno, hint="Hämta svaret från API:et på nytt") from None
+        raise c.json_error(exc, p, "Hämta svaret från API:et på nytt") from None
 
 
 def _unwrap(doc: Any, p: Path) -> tuple[str, dict[str, Any], str | None]:
@@ -174,8 +179,9 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
                      municipality: dict[str, str | None], file_of_row: list[str]) -> None:
     code = c.cell_text(body.get("schoolUnit"))
     if not (code.isdigit() and len(code) == 8):
-        raise ValueFormatError(f"Skolenhetskoden {code!r} är inte åtta siffror", file=p,
+        raise ValueFormatError(f"Skolenhetskoden {c.show(code)} är inte åtta siffror", file=p,
                                column="schoolUnit", hint="Hämta svaret från API:et på nytt")
+    decimals = c.DecimalStyle()
     for key, entries in body.items():
         if key in ("schoolUnit", "_links", "docLinks"):
             continue
@@ -195,6 +201,8 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
             if sy is None:
                 dropped["värden utan tidsperiod (timePeriod saknas)"] += 1
                 continue
+            c.check_not_future(file=p, row=k, column=key, school_year=sy,
+                               hint="Hämta svaret från API:et på nytt")
             vt = str(e.get("valueType") or "")
             status = VALUE_TYPES.get(vt)
             if status is None:
@@ -206,10 +214,12 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
                 parsed = c.parse_number(raw)
                 if parsed is None or parsed[1] != "ok":
                     raise ValueFormatError(
-                        f"Värdet {c.cell_text(raw)!r} går inte att läsa som tal", file=p,
+                        f"Värdet {c.show(raw)} går inte att läsa som tal", file=p,
                         row=k, column=key,
                         hint="Förväntat ett tal med decimalkomma, t.ex. \"250,1\"")
+                decimals.see(raw, file=p, row=k, column=key)
                 value = parsed[0]
+                c.check_value(measure, value, file=p, row=k, column=key, raw=raw)
                 if c.norm(raw).startswith(("cirka", "ca ")):
                     notes["avrundade värden (\"cirka …\") lästa som tal"] += 1
             out.append({"level": "school", "school_id": code,
@@ -263,6 +273,7 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
     df = pd.DataFrame(rows, index=index, columns=_RESULTS_COLUMNS)
     df["value"] = df["value"].astype(float)
     df["n"] = df["n"].astype("Int64")
+    _refuse_duplicates(df, file_of_row, files)
     note_list = [f"{len(files)} filer, {n_stats} med statistik"]
     note_list += [f"{k}: {v}" for k, v in notes.items()]
     if unknown:
@@ -277,6 +288,25 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
     return c.finish(df, table="results", path=p, loader="read_skolverket_api",
                     rows_read=len(rows) + sum(dropped.values()), dropped=dict(dropped),
                     notes=note_list)
+
+
+def _refuse_duplicates(df: pd.DataFrame, file_of_row: list[str], files: list[Path]) -> None:
+    """The same school, school year and statistic twice (in one file or in two)."""
+    keys = df[["school_id", "school_year", "measure"]].astype(str)
+    dup = keys.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    measure_key = {m: k for k, m in STATISTICS.items()}
+    pos = np.flatnonzero(dup)
+    first = keys.iloc[pos[0]]
+    same = [i for i in pos if (keys.iloc[i] == first).all()]
+    listed = "; ".join(f"{file_of_row[i]} rad {df.index[i]}" for i in same[:10])
+    path = next(f for f in files if f.name == file_of_row[same[0]])
+    raise DuplicateRowsError(
+        f"Samma skolenhet, läsår och statistik förekommer flera gånger ({first['school_id']}, "
+        f"{first['school_year']}: {listed})", file=path, row=int(df.index[same[0]]),
+        column=measure_key.get(first["measure"], first["measure"]),
+        hint="Ta bort dubbletterna; spara varje svar från API:et en gång")
 
 
 def _finish_folder(df: pd.DataFrame, folder: Path, files: list[Path], rows_read: int,

@@ -130,8 +130,24 @@ def data_period(ctx: ReportContext) -> list[tuple[str, str]]:
     out.append(("Programvara", f"undervisning_analys {__version__}"))
     if ds.seed is not None:
         out.append(("Slumpfrö (syntetiska data)", str(ds.seed)))
+    else:
+        out.append(("Slumpfrö", "inget: data lästa från filer; beräkningarna använder ingen "
+                                "slump och ger samma siffror varje gång"))
     out.append(("Rapporten skapad", ctx.created))
     return out
+
+
+def models_table(ctx: ReportContext) -> Table:
+    """The model specifications behind the report's numbers (formulas in lme4 syntax)."""
+    t = Table([Col("Modell", False), Col("Specifikation", False), Col("Skattning", False)],
+              caption="Modellerna bakom siffrorna",
+              note="Formlerna är skrivna som i R (lme4): till vänster om ~ det som förklaras, "
+                   "till höger det som tas hänsyn till; (1 | x) är en slumpeffekt per x. "
+                   "Samma specifikationer finns i proveniens.json bredvid rapporterna.")
+    for spec in ctx.info.get("models", {}).values():
+        t.rows.append([spec.get("namn", ""), Markup("<code>%s</code>") % spec.get("formel", ""),
+                       spec.get("skattning", "")])
+    return t
 
 
 def reliability_words(r: float | None) -> str:

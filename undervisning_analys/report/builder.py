@@ -345,6 +345,8 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     timings: dict[str, float] = {}
     tables: dict[str, pd.DataFrame] = {}
     info: dict[str, Any] = {}
+    models: dict[str, dict[str, Any]] = {}
+    info["models"] = models
 
     def timed(name: str, func: Callable[[], Any]) -> Any:
         t0 = time.perf_counter()
@@ -371,6 +373,7 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             ds, by=_quality_levels(ds), dimension="all")))
         if tq_res is not None:
             tables["quality"] = privacy.suppress_quality(tq_res.tidy())
+            models["quality"] = _quality_spec(tq_res)
         say("Täckning av observationerna")
         cov = timed("coverage", lambda: _attempt(notes, "coverage", lambda: coverage(ds)))
         if cov is not None:
@@ -388,6 +391,7 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
         gr = timed("growth", lambda: _attempt(notes, "growth", lambda: growth(ds, index=index)))
         if gr is not None:
             tables["growth"] = gr.tidy()
+            models["growth"] = _growth_spec(gr)
     else:
         notes["quality"] = "Datamängden har inga lektionsobservationer."
 
@@ -407,6 +411,7 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             t, value_cols=["observed", "residual", "se", "conf_low", "conf_high"],
             partitions={}, hierarchy=False)
         info[f"results:{m}"] = res.reference_info
+        models[f"results:{m}"] = _adjust_spec(m, res.reference_info)
     r = ds.results
     mres = r[(r["level"].astype(str) == "municipality") & (r["group"].astype(str) == "all")
              & (r["principal_type"].astype(str) == "all") & r["measure"].isin(ms)]
@@ -430,6 +435,7 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             ch = lr.school_changes()
             tables["changes"] = ch.reset_index(drop=True)
             info["link"] = {"measure": lm, "lag": lag}
+            models["link"] = _link_spec(lr, lm, lag)
 
     # ---- equity -------------------------------------------------------------
     tables["equity"] = equity_table(tables, ds, ms)
@@ -439,6 +445,58 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     return ReportContext(ds=ds, tables=tables, measures=ms, dimensions=dims, names=names,
                          areas=areas, info=info, notes=notes,
                          created=_dt.date.today().isoformat(), timings=timings)
+
+
+# --------------------------------------------------------------------------
+# Model specifications (shown in every report and written to proveniens.json)
+# --------------------------------------------------------------------------
+def _quality_spec(res: Any) -> dict[str, Any]:
+    formulas = dict(getattr(res, "formula", {}) or {})
+    distinct = sorted(set(formulas.values()))
+    return {"namn": "Undervisningskvalitet (index per skola och termin)",
+            "formel": formulas.get(OVERALL, distinct[0] if distinct else ""),
+            "formel_per_dimension": formulas,
+            "skattning": "linjär blandad modell, REML (samma optimum som lme4::lmer); indexet "
+                         "är modellens krympta skattning per skola och termin"}
+
+
+def _growth_spec(res: Any) -> dict[str, Any]:
+    info = getattr(res, "info", {}) or {}
+    return {"namn": "Skolornas trender i undervisningskvaliteten",
+            "formel": str(info.get("formula", "")),
+            "skattning": "linjär blandad modell, REML; trend per läsår med slumpmässig lutning "
+                         "per skola"}
+
+
+def _adjust_spec(measure: str, info: Mapping[str, Any]) -> dict[str, Any]:
+    covariates = list(info.get("covariates", ()))
+    by_year = bool(info.get("by_year", False))
+    rhs = ["1" if by_year else "C(school_year)", *covariates]
+    weighted = bool(info.get("weighted", False))
+    return {"namn": f"Resultat jämförda med förväntat: {schema.measure_label(measure)}",
+            "formel": f"{measure} ~ " + " + ".join(rhs),
+            "skattning": ("minsta kvadrat, en modell per läsår" if by_year
+                          else "minsta kvadrat, alla läsår i en modell med läsårseffekter")
+                         + ("; viktad med antalet elever" if weighted else "")
+                         + f"; referens: {info.get('reference', '')}",
+            "utelämnade_bakgrundsvariabler": list(info.get("covariates_dropped", ())),
+            "grupp": str(info.get("group", "all"))}
+
+
+def _link_spec(res: Any, measure: str, lag: int) -> dict[str, Any]:
+    info = getattr(res, "info", {}) or {}
+    terms = [str(t) for t in info.get("model_terms", ()) if str(t) != "(Intercept)"]
+    inference = str(getattr(res, "inference", ""))
+    try:
+        inference = str(res.tidy()["inference"].iloc[0])
+    except (KeyError, IndexError, AttributeError):
+        pass
+    return {"namn": "Sambandet mellan undervisningskvalitet och resultat",
+            "formel": f"{measure} ~ " + " + ".join(terms or ["within", "between"]),
+            "skattning": f"inom–mellan (Mundlak), eftersläpning {lag} läsår; inferens: "
+                         f"{inference}"
+                         + ("; justerade resultat" if getattr(res, "adjusted", False) else ""),
+            "eftersläpning": int(lag)}
 
 
 def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
@@ -691,6 +749,10 @@ class Written:
     """The models' warnings (Swedish), also listed in the reports."""
     notes: dict[str, str] = field(default_factory=dict)
     """Parts that could not be computed, and why (Swedish)."""
+    exports: tuple[Any, ...] = ()
+    """The tidy tables written to ``data/`` (:class:`~.export.Export`)."""
+    provenance: Path | None = None
+    """``proveniens.json``."""
 
 
 _WORKER_CTX: ReportContext | None = None
@@ -707,8 +769,8 @@ def _worker_school(args: tuple[str, str]) -> tuple[str, str]:
 
 def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None = None,
               context: ReportContext | None = None, processes: int | None = None,
-              progress: bool = False) -> Written:
-    """Write every school report, the municipality report and ``index.html``.
+              progress: bool = False, exports: bool = True) -> Written:
+    """Write every school report, the municipality report, ``index.html`` and the exports.
 
     Parameters
     ----------
@@ -720,6 +782,9 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
         of CPUs, at most 4; 1 renders in this process). Workers are forked
         and share the context, so nothing is fitted twice.
     progress : show progress bars (tqdm, Swedish labels) on stderr.
+    exports : also write every table the reports show to ``data/`` (CSV and
+        Parquet) and ``proveniens.json`` (inputs, model specifications, seed,
+        floors, versions); see :mod:`undervisning_analys.report.export`.
     """
     from tqdm import tqdm
 
@@ -766,8 +831,16 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
     bar.close()
     muni = municipality(ds, out, context=ctx)
     idx = index(ctx, out, schools=ids)
+    tables: tuple[Any, ...] = ()
+    prov = None
+    if exports:
+        from .export import write_exports, write_provenance
+
+        tables = tuple(write_exports(ctx, out))
+        prov = write_provenance(ctx, tables, [idx, muni, *written.values()], out)
     return Written(index=idx, municipality=muni, schools={s: written[s] for s in ids},
-                   warnings=tuple(ctx.info.get("warnings", ())), notes=dict(ctx.notes))
+                   warnings=tuple(ctx.info.get("warnings", ())), notes=dict(ctx.notes),
+                   exports=tables, provenance=prov)
 
 
 def _can_fork() -> bool:

@@ -1,0 +1,320 @@
+"""Tidy exports and provenance of the main job (``undervisning-analys rapporter``).
+
+Beside the reports, :func:`write_exports` writes every table the reports show
+(the :class:`~undervisning_analys.report.builder.ReportContext` tables, the
+single source of their numbers) to ``UT/data/`` as CSV and Parquet, and
+:func:`write_provenance` writes ``UT/proveniens.json``: package and library
+versions, every input (file name, sha256, loader, rows read and kept, why any
+were not), the model specifications, the random seed, the privacy floors,
+the exported tables with their sha256, and a timestamp.
+
+Decisions
+---------
+* Privacy: every table goes through the suppression it belongs to once more
+  (``privacy.suppress_quality`` for teaching-quality tables,
+  ``privacy.suppress_results`` for pupil-based ones; in the adjusted results
+  the expected result is blanked too where the observed one is, so that no
+  row below the floor shows a pupil-based number) and through the teacher
+  guard (``privacy.assert_no_teacher_columns`` with the inputs' teacher
+  pseudonyms) and an observer guard (no observer column, no observer
+  pseudonym in any cell). A table that fails a guard stops the job with a
+  SuppressedValueError rather than being written.
+* Reproducibility: rows are sorted by each table's keys (terms in time
+  order), categoricals are written as text, CSV is UTF-8 with ``,`` between
+  fields, ``.`` as decimal mark, an empty field for a missing value, ``\\n``
+  line ends and floats with 10 significant digits (``%.10g``); Parquet is
+  written without the index, with the schema metadata pyarrow writes (no
+  time stamps) and with fixed compression. The same inputs give the same
+  bytes. ``proveniens.json`` differs between runs only in ``skapad``.
+* File names are Swedish (:data:`EXPORTS`); the column names are those of
+  the library's ``.tidy()`` outputs (English, snake_case), described in the
+  library's documentation.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import platform
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__, privacy, schema
+from ..errors import SuppressedValueError
+from .builder import MIN_OBSERVERS_PER_ROLE, ReportContext
+
+DATA_DIR = "data"
+PROVENANCE_FILE = "proveniens.json"
+FLOAT_FORMAT = "%.10g"
+
+EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "quality": ("undervisningskvalitet",
+                "Undervisningskvalitetens index per enhet (skola, område, kommun), termin och "
+                "dimension, med konfidensintervall och reliabilitet",
+                ("level", "unit", "dimension", "term")),
+    "coverage": ("tackning", "Observationernas täckning per skola och termin",
+                 ("school_id", "term")),
+    "growth": ("trender", "Trender i undervisningskvaliteten per skola och för kommunen",
+               ("component", "level", "school_id", "term")),
+    "results": ("resultat_justerade",
+                "Skolornas resultat jämförda med det förväntade utifrån elevsammansättningen",
+                ("measure", "school_id", "school_year")),
+    "municipality_results": ("resultat_kommun", "Kommunens resultat per läsår",
+                             ("measure", "municipality_id", "school_year")),
+    "link": ("samband", "Sambandet mellan undervisningskvalitet och resultat (inom och "
+                        "mellan skolor)", ("term",)),
+    "changes": ("samband_skolor", "Förändring i undervisningskvalitet och resultat per skola",
+                ("school_id",)),
+    "equity": ("likvardighet", "Spridning mellan skolor och samband med elevsammansättningen "
+                               "per period", ("quantity", "period")),
+    "agreement": ("samstammighet", "Samstämmighet mellan observatörer per dimension",
+                  ("group", "dimension")),
+    "icc": ("samstammighet_icc", "Intraklasskorrelationer (Shrout och Fleiss)", ("type",)),
+    "severity": ("observatorer_per_roll", "Observatörernas stränghet per roll (roller med "
+                                          f"minst {MIN_OBSERVERS_PER_ROLE} observatörer)",
+                 ("observer_role",)),
+    "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola",
+             ("unit", "dimension")),
+}
+"""Context table -> (file stem, Swedish description, sort keys). ``results`` collects every
+``results:<measure>`` table."""
+
+_OBSERVER_COLUMN = re.compile(r"^(observers?|observat[öo]r(en)?)([ _-]?(id|kod|code|namn|name))?$",
+                              re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Export:
+    """One exported table: its name, description, files and shape."""
+
+    name: str
+    description: str
+    csv: Path
+    parquet: Path
+    rows: int
+    columns: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------
+# Tables
+# --------------------------------------------------------------------------
+def export_tables(ctx: ReportContext) -> dict[str, pd.DataFrame]:
+    """The tables to export (file stem -> DataFrame), privacy-checked and sorted."""
+    tables: dict[str, pd.DataFrame] = {}
+    results = [t for k, t in sorted(ctx.tables.items()) if k.startswith("results:") and len(t)]
+    source: dict[str, pd.DataFrame] = {k: t for k, t in ctx.tables.items()
+                                       if not k.startswith("results:")}
+    if results:
+        source["results"] = pd.concat(results, ignore_index=True)
+    teacher_ids = set(ctx.ds.observations["teacher_id"].astype(str))
+    observer_ids = set(ctx.ds.observations["observer_id"].astype(str))
+    for key, (stem, _desc, sort_keys) in EXPORTS.items():
+        t = source.get(key)
+        if t is None:
+            continue
+        t = _protect(key, t.copy())
+        privacy.assert_no_teacher_columns(t, teacher_ids=teacher_ids, name=stem)
+        _assert_no_observers(t, observer_ids, stem)
+        tables[stem] = _tidy(t, sort_keys)
+    return tables
+
+
+def _protect(key: str, t: pd.DataFrame) -> pd.DataFrame:
+    """The table's own suppression, applied once more (idempotent)."""
+    if {"n_teachers", "n_obs"} <= set(t.columns) and "estimate" in t.columns:
+        t = privacy.suppress_quality(t)
+    if key == "results":
+        vcols = [c for c in ("observed", "expected", "residual", "se", "se_expected",
+                             "conf_low", "conf_high") if c in t.columns]
+        t = privacy.suppress_results(t, value_cols=vcols, partitions={}, hierarchy=False)
+    elif key == "municipality_results":
+        t = privacy.suppress_results(t, partitions={}, hierarchy=False)
+    return t
+
+
+def _assert_no_observers(t: pd.DataFrame, observer_ids: set[str], name: str) -> None:
+    cols = [c for c in t.columns if _OBSERVER_COLUMN.match(str(c).strip())]
+    if cols:
+        raise SuppressedValueError(
+            f"Tabellen har en kolumn som pekar ut enskilda observatörer (`{cols[0]}`), och "
+            f"sådana får inte lämna paketet", table=name, column=str(cols[0]),
+            hint="Redovisa observatörer per roll, inte en och en")
+    for c in t.columns:
+        s = t[c]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        hit = s.astype(object).map(lambda v: isinstance(v, str) and v.strip() in observer_ids)
+        if hit.any():
+            raise SuppressedValueError(
+                f"Kolumnen `{c}` innehåller observatörspseudonymer, och sådana får inte lämna "
+                f"paketet", table=name, column=str(c),
+                hint="Redovisa observatörer per roll, inte en och en")
+
+
+def _sort_key(s: pd.Series) -> pd.Series:
+    if s.name == "term":
+        return s.map(lambda v: schema.term_index(v) if isinstance(v, str)
+                     and re.fullmatch(r"(HT|VT)\d{4}", v) else math.inf)
+    return s.astype(str).where(s.notna(), "\uffff")
+
+
+def _tidy(t: pd.DataFrame, sort_keys: Sequence[str]) -> pd.DataFrame:
+    """Plain dtypes (categoricals as text), rows sorted by the keys, a fresh index."""
+    out = t.reset_index(drop=True)
+    for c in out.columns:
+        s = out[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            out[c] = s.astype(object).where(s.notna(), None)
+        elif s.dtype == object:
+            out[c] = s.map(_plain)
+    keys = [k for k in sort_keys if k in out.columns]
+    if keys:
+        out = out.sort_values(keys, key=_sort_key, kind="mergesort").reset_index(drop=True)
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """A cell as a plain value (lists and tuples as text joined by ', ')."""
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return ", ".join(str(x) for x in (sorted(v) if isinstance(v, (set, frozenset)) else v))
+    if isinstance(v, (np.integer, np.floating, np.bool_)):
+        return v.item()
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v
+
+
+# --------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    text = df.to_csv(index=False, sep=",", decimal=".", float_format=FLOAT_FORMAT, na_rep="",
+                     lineterminator="\n")
+    tmp = path.with_suffix(".csv.tmp")
+    tmp.write_bytes(text.encode("utf-8"))
+    tmp.replace(path)
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp, compression="snappy", use_dictionary=True,
+                   write_statistics=True)
+    tmp.replace(path)
+
+
+def write_exports(ctx: ReportContext, out_dir: str | Path) -> list[Export]:
+    """Write every table of the reports to ``out_dir/data`` as CSV and Parquet."""
+    folder = Path(out_dir) / DATA_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptions = {stem: desc for stem, desc, _k in EXPORTS.values()}
+    written: list[Export] = []
+    for stem, df in export_tables(ctx).items():
+        csv_path, pq_path = folder / f"{stem}.csv", folder / f"{stem}.parquet"
+        _write_csv(df, csv_path)
+        _write_parquet(df, pq_path)
+        written.append(Export(stem, descriptions[stem], csv_path, pq_path, len(df),
+                              tuple(map(str, df.columns))))
+    return written
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for dist in ("numpy", "pandas", "scipy", "pyarrow", "mixedlm", "pandera", "jinja2"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if not math.isfinite(float(v)) else float(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    return v
+
+
+def provenance_document(ctx: ReportContext, exports: Iterable[Export],
+                        reports: Iterable[Path], out_dir: str | Path,
+                        created: str | None = None) -> dict[str, Any]:
+    """The content of ``proveniens.json`` (see the module docstring)."""
+    ds = ctx.ds
+    out = Path(out_dir)
+    fl = privacy.DEFAULT_FLOORS
+    inst = ds.instrument
+    doc: dict[str, Any] = {
+        "skapad": created or _dt.datetime.now(_dt.UTC).replace(
+            microsecond=0).isoformat().replace("+00:00", "Z"),
+        "program": {"namn": "undervisning_analys", "version": __version__,
+                    "bibliotek": _versions()},
+        "slumpfrö": ds.seed,
+        "slumpfrö_förklaring": ("syntetiska data skapade med detta frö" if ds.seed is not None
+                                else "inget: data lästa från filer; beräkningarna använder "
+                                     "ingen slump"),
+        "gränser": {"minsta_antal_elever": fl.pupils, "minsta_antal_lärare": fl.teachers,
+                    "minsta_antal_observerade_lektioner": fl.obs,
+                    "minsta_antal_observatörer_per_roll": MIN_OBSERVERS_PER_ROLE},
+        "observationsprotokoll": {"id": inst.id, "namn": inst.name,
+                                  "version": str(inst.version),
+                                  "skala": [inst.scale_min, inst.scale_max]},
+        "indata": [{"fil": p.path, "sha256": p.sha256, "inläsare": p.loader,
+                    "tabell": p.table, "rader_lästa": p.rows_read,
+                    "rader_behållna": p.rows_kept, "ej_behållna": dict(p.dropped),
+                    "anteckningar": list(p.notes)} for p in ds.provenance],
+        "modeller": ctx.info.get("models", {}),
+        "mått_i_rapporterna": list(ctx.measures),
+        "delar_som_inte_kunde_beräknas": dict(sorted(ctx.notes.items())),
+        "anmärkningar_från_modellerna": list(ctx.info.get("warnings", [])),
+        "utdata": {
+            "tabeller": [{"namn": e.name, "beskrivning": e.description, "rader": e.rows,
+                          "kolumner": list(e.columns),
+                          "csv": e.csv.relative_to(out).as_posix(),
+                          "csv_sha256": _sha256(e.csv),
+                          "parquet": e.parquet.relative_to(out).as_posix(),
+                          "parquet_sha256": _sha256(e.parquet)} for e in exports],
+            "csv_format": {"avgränsare": ",", "decimaltecken": ".", "teckenkodning": "UTF-8",
+                           "saknat_värde": "tom cell", "flyttal": FLOAT_FORMAT},
+            "rapporter": sorted(p.relative_to(out).as_posix() for p in reports),
+        },
+    }
+    return _json_safe(doc)
+
+
+def write_provenance(ctx: ReportContext, exports: Iterable[Export], reports: Iterable[Path],
+                     out_dir: str | Path, created: str | None = None) -> Path:
+    """Write ``out_dir/proveniens.json``; return its path."""
+    doc = provenance_document(ctx, exports, reports, out_dir, created)
+    path = Path(out_dir) / PROVENANCE_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+__all__ = ["EXPORTS", "Export", "export_tables", "write_exports", "provenance_document",
+           "write_provenance", "DATA_DIR", "PROVENANCE_FILE"]
