@@ -62,7 +62,8 @@ def test_tidy_has_the_contract_rows_and_columns(res, ds):
     assert G >= 12  # the thin school's terms are suppressed below the privacy floors
     assert (t["n_schools"] == G).all()
     assert (t["n_years"] == 3).all()  # 4 results years, the first has no earlier index
-    assert (t["df"] == G - 1).all()  # t(G - 1)
+    # Bell–McCaffrey degrees of freedom (the default): at most G - 1
+    assert ((t["df"] > 1) & (t["df"] <= G - 1 + 1e-9)).all()
     assert ((t["conf_low"] < t["estimate"]) & (t["estimate"] < t["conf_high"])).all()
     assert (t["attenuation"] == 1.0).all()
     assert ((t["reliability"] > 0) & (t["reliability"] < 1)).all()
@@ -149,22 +150,24 @@ def test_bell_mccaffrey_df():
     assert 10 < bm_df(X, np.repeat(np.arange(20), 3), 1) < 19
 
 
-def test_bm_df_option(ds, tq, res):
-    r = link(ds, index=tq, dof="BM")
+def test_g_minus_1_df_option(ds, tq, res):
+    r = link(ds, index=tq, dof="G-1")
     t = r.tidy()
     G = res.panel["school_id"].nunique()
-    assert ((t["df"] > 1) & (t["df"] <= G - 1 + 1e-9)).all()
+    assert (t["df"] == G - 1).all()
     assert (t["se"].to_numpy() == res.tidy()["se"].to_numpy()).all()
-    assert (t["conf_high"] - t["conf_low"] >= res.tidy()["conf_high"] - res.tidy()["conf_low"]).all()
+    # Bell–McCaffrey intervals are never narrower
+    bm = res.tidy()
+    assert (bm["conf_high"] - bm["conf_low"] >= t["conf_high"] - t["conf_low"] - 1e-9).all()
     with pytest.raises(ModelError, match="frihetsgrader"):
-        link(ds, index=tq, dof="BM", vcov="CR1")
+        link(ds, index=tq, dof="Satterthwaite")  # type: ignore[arg-type]
 
 
 def test_cr1_uses_g_minus_1_df(ds, tq, res):
     r = link(ds, index=tq, vcov="CR1")
     G = res.panel["school_id"].nunique()
     assert (r.tidy()["df"] == G - 1).all()
-    assert r.tidy()["inference"].iloc[0] == "cluster (CR1)"
+    assert r.tidy()["inference"].iloc[0] == "cluster (CR1, G-1 df)"
 
 
 def test_cr2_is_larger_than_the_plain_sandwich(res):
