@@ -55,9 +55,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from .. import schema
 from ..errors import FileFormatError, UAError
-from .pupils import _PASS, COMPULSORY, MODERN_LANGUAGES, _round_half_up
+from .pupils import _PASS, COMPULSORY, MODERN_LANGUAGES, published_rows, results_table
 
 __all__ = ["to_parquet", "pupil_grades_to_parquet", "aggregate_parquet", "PARQUET_COLUMNS"]
 
@@ -320,28 +319,6 @@ def _publish(agg: pd.DataFrame, *, level: str, municipality_id: str | None, min_
             base = {"level": level, "school_id": r.unit if level == "school" else None,
                     "municipality_id": municipality_id, "school_year": r.school_year,
                     "group": group, "principal_type": "all", "n": n, "source": source}
-            rows.append({**base, "measure": "n_pupils_grade9", "value": float(n),
-                         "status": "ok"})
-            for measure in _MEASURES:
-                v = vals[measure]
-                status = "ok"
-                if n < min_pupils:
-                    status, v = "suppressed", math.nan
-                elif measure in not_reached and 1 <= not_reached[measure] <= 4:
-                    status, v = "approx_100", math.nan
-                elif math.isnan(v):
-                    status = "missing"
-                else:
-                    v = _round_half_up(float(v))
-                rows.append({**base, "measure": measure, "value": v, "status": status})
-    cols = ["level", "school_id", "municipality_id", "school_year", "measure", "group",
-            "principal_type", "value", "n", "status", "source"]
-    out = pd.DataFrame(rows, columns=cols)
-    out.index = pd.RangeIndex(1, len(out) + 1, name="rad")
-    out["value"] = out["value"].astype(float)
-    out["n"] = out["n"].astype("Int64")
-    out.attrs = {"source": source}
-    res = schema.validate("results", out)
-    res.index.name = "rad"
-    res.attrs = {"source": source, "table": "results"}
-    return res
+            rows.extend(published_rows(base, n, {m: vals[m] for m in _MEASURES},
+                                       not_reached, min_pupils))
+    return results_table(rows, source)

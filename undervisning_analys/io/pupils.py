@@ -417,19 +417,33 @@ def aggregate_pupil_grades(pupil_results: pd.DataFrame,
             base = {"level": level, "school_id": unit if level == "school" else None,
                     "municipality_id": municipality_id, "school_year": sy, "group": group,
                     "principal_type": "all", "n": n, "source": src}
-            rows.append({**base, "measure": "n_pupils_grade9", "value": float(n),
-                         "status": "ok"})
-            for measure, v in vals.items():
-                status = "ok"
-                if n < min_pupils:
-                    status, v = "suppressed", math.nan
-                elif measure in not_reached and 1 <= not_reached[measure] <= 4:
-                    status, v = "approx_100", math.nan
-                elif v is None or (isinstance(v, float) and math.isnan(v)):
-                    status = "missing"
-                else:
-                    v = _round_half_up(float(v))
-                rows.append({**base, "measure": measure, "value": v, "status": status})
+            rows.extend(published_rows(base, n, vals, not_reached, min_pupils))
+    return results_table(rows, src)
+
+
+def published_rows(base: dict[str, Any], n: int, vals: dict[str, Any],
+                   not_reached: dict[str, int], min_pupils: int) -> list[dict[str, Any]]:
+    """One unit × year × group as published rows: the pupil count, then each measure
+    with Skolverket's markers (``..`` below ``min_pupils``, ``~100`` when 1–4 pupils
+    did not reach a share, one decimal rounded half up). Shared by the in-memory and
+    the out-of-core aggregation so that both publish identically."""
+    rows = [{**base, "measure": "n_pupils_grade9", "value": float(n), "status": "ok"}]
+    for measure, v in vals.items():
+        status = "ok"
+        if n < min_pupils:
+            status, v = "suppressed", math.nan
+        elif measure in not_reached and 1 <= not_reached[measure] <= 4:
+            status, v = "approx_100", math.nan
+        elif v is None or (isinstance(v, float) and math.isnan(v)):
+            status = "missing"
+        else:
+            v = _round_half_up(float(v))
+        rows.append({**base, "measure": measure, "value": v, "status": status})
+    return rows
+
+
+def results_table(rows: list[dict[str, Any]], src: str) -> pd.DataFrame:
+    """Published rows -> a validated canonical results table."""
     cols = ["level", "school_id", "municipality_id", "school_year", "measure", "group",
             "principal_type", "value", "n", "status", "source"]
     out = pd.DataFrame(rows, columns=cols)
