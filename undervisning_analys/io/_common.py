@@ -135,6 +135,21 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CONTROL_RE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
+
+def json_files(path: str | Path, source_sv: str) -> list[Path]:
+    """A JSON file, or the JSON files of a folder (sorted); an empty folder is refused.
+
+    ``source_sv`` names the source in the message, e.g. "Koladas API".
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() == ".json")
+        if not files:
+            raise FileFormatError(f"Mappen {p} har inga JSON-filer", file=p,
+                                  hint=f"Ange en mapp med sparade svar från {source_sv}")
+        return files
+    return [check_file(p)]
+
 def decode_bytes(data: bytes, file: str | Path | None = None) -> tuple[str, str, list[str]]:
     """Decode a text file's bytes; return (text, encoding, notes).
 

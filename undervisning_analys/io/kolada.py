@@ -121,14 +121,7 @@ def _is_deleted(d: dict[str, Any]) -> bool:
 
 
 def _files(path: str | Path) -> list[Path]:
-    p = Path(path)
-    if p.is_dir():
-        files = sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() == ".json")
-        if not files:
-            raise FileFormatError(f"Mappen {p} har inga JSON-filer", file=p,
-                                  hint="Ange en mapp med sparade svar från Koladas API")
-        return files
-    return [c.check_file(p)]
+    return c.json_files(path, "Koladas API")
 
 
 def _read(path: str | Path, kpi_map: Mapping[str, tuple[str, str]] | None,

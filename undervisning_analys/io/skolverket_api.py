@@ -146,14 +146,7 @@ def _unwrap(doc: Any, p: Path) -> tuple[str, dict[str, Any], str | None]:
 
 
 def _files(path: str | Path) -> list[Path]:
-    p = Path(path)
-    if p.is_dir():
-        files = sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() == ".json")
-        if not files:
-            raise FileFormatError(f"Mappen {p} har inga JSON-filer", file=p,
-                                  hint="Ange en mapp med sparade svar från Skolverkets API")
-        return files
-    return [c.check_file(p)]
+    return c.json_files(path, "Skolverkets API")
 
 
 def _school_of(body: dict[str, Any], p: Path) -> dict[str, Any]:
