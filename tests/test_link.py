@@ -381,3 +381,27 @@ def test_within_estimate_recovers_the_truth_over_seeds():
     assert abs(est.mean() - target) < 3 * mc_se
     coverage = np.mean((lo <= truth) & (truth <= hi))
     assert 0.83 <= coverage <= 1.0
+
+
+def test_bm_df_equals_the_dense_eigenvalue_formula():
+    """The memory-light Bell–McCaffrey df equals eq. (10) of Imbens & Kolesár computed
+    with the full hat matrix and the eigenvalues of G'G."""
+    from undervisning_analys.models.link import _inv_sqrt_psd, bm_df
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(12), rng.integers(2, 6, size=12))
+    n = len(groups)
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    for k in (1, 2):
+        xtx_inv = np.linalg.pinv(X.T @ X)
+        ih = np.eye(n) - X @ xtx_inv @ X.T
+        ek = np.zeros(3)
+        ek[k] = 1.0
+        cols = []
+        for g in np.unique(groups):
+            idx = np.flatnonzero(groups == g)
+            a = _inv_sqrt_psd(ih[np.ix_(idx, idx)]) @ (X[idx] @ (xtx_inv @ ek))
+            cols.append(ih[idx, :].T @ a)
+        lam = np.linalg.eigvalsh(np.column_stack(cols).T @ np.column_stack(cols))
+        dense = lam.sum() ** 2 / (lam ** 2).sum()
+        assert bm_df(X, groups, k) == pytest.approx(dense, rel=1e-10)

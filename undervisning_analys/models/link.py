@@ -358,21 +358,36 @@ def bm_df(X: np.ndarray, groups: np.ndarray, k: int) -> float:
     Imbens & Kolesár (2016), eq. (10), with a homoskedastic working model:
     ``df = (sum λ)^2 / sum λ^2`` for the eigenvalues ``λ`` of ``G'G``, where
     ``G_g = (I - H)_g' A_g X_g (X'X)^-1 e_k`` (``A_g`` as in CR2).
+
+    Computed without the n × n hat matrix: because ``I - H`` is symmetric and
+    idempotent, ``(G'G)_{gh} = δ_{gh} a_g'a_g - b_g' M b_h`` with
+    ``a_g = A_g X_g M e_k``, ``b_g = X_g' a_g`` and ``M = (X'X)^-1``, so
+    ``sum λ = tr(G'G)`` and ``sum λ^2 = ||G'G||_F^2`` follow from k × k and
+    per-cluster quantities (a national file of 4,800 schools needs no 13 GB
+    matrix).
     """
-    n = X.shape[0]
     xtx_inv = np.linalg.pinv(X.T @ X)
-    H = X @ xtx_inv @ X.T
-    IH = np.eye(n) - H
     ek = np.zeros(X.shape[1])
     ek[k] = 1.0
-    cols = []
+    m_ek = xtx_inv @ ek
+    d_list, b_list = [], []
     for g in pd.unique(groups):
         idx = np.flatnonzero(groups == g)
-        A = _inv_sqrt_psd(IH[np.ix_(idx, idx)])
-        cols.append(IH[idx, :].T @ (A @ (X[idx] @ (xtx_inv @ ek))))
-    Gm = np.column_stack(cols)
-    lam = np.linalg.eigvalsh(Gm.T @ Gm)
-    return float(lam.sum() ** 2 / (lam ** 2).sum())
+        xg = X[idx]
+        ih_gg = np.eye(len(idx)) - xg @ xtx_inv @ xg.T
+        a = _inv_sqrt_psd(ih_gg) @ (xg @ m_ek)
+        d_list.append(float(a @ a))
+        b_list.append(xg.T @ a)
+    d = np.asarray(d_list)
+    B = np.column_stack(b_list)                       # k × G
+    MB = xtx_inv @ B                                  # k × G
+    c_diag = np.einsum("ig,ig->g", B, MB)             # diag(B' M B)
+    trace = float(d.sum() - c_diag.sum())
+    # ||D - B'MB||_F^2 = ||D||^2 - 2 tr(D B'MB) + ||B'MB||_F^2
+    btb = B @ B.T                                     # k × k
+    mbtbm = xtx_inv @ btb                             # tr((B'MB)^2) = tr(M BB' M BB')
+    frob = float((d ** 2).sum() - 2 * (d * c_diag).sum() + np.trace(mbtbm @ mbtbm))
+    return trace ** 2 / frob
 
 
 def _twoway_annihilator(schools: np.ndarray, years: np.ndarray) -> np.ndarray:
