@@ -470,7 +470,7 @@ class MixedResult(Result):
 
     def __init__(self, *, formula: str, reml: bool, coef_names: list[str],
                  beta: np.ndarray, vcov: np.ndarray, varcorr: pd.DataFrame,
-                 ranef: pd.DataFrame, criterion: float, loglik: float, npar: int,
+                 ranef: Any, criterion: float, loglik: float, npar: int,
                  nobs: int, ngroups: dict[str, int], sigma: float, converged: bool,
                  singular: bool, optimizer: str, optimizer_message: str,
                  warning_texts: tuple[str, ...], n_dropped: int,
@@ -483,7 +483,11 @@ class MixedResult(Result):
         self._vcov = pd.DataFrame(np.asarray(vcov, dtype=float), index=coef_names,
                                   columns=coef_names)
         self._varcorr = varcorr
-        self._ranef = ranef
+        # A DataFrame, or a builder ``f(cond_var: bool) -> DataFrame`` evaluated on
+        # first use: conditional variances cost far more than the fit itself at
+        # municipality scale, so they are computed only when asked for.
+        self._ranef_src = ranef
+        self._ranef_cache: dict[bool, pd.DataFrame] = {}
         self._criterion = float(criterion)
         self._loglik = float(loglik)
         self._npar = int(npar)
@@ -516,7 +520,8 @@ class MixedResult(Result):
                 "tagits bort; ta bort de linjärt beroende variablerna ur formeln")
         structures = list(matrices.random_structures)
         varcorr = _varcorr_table(fit, structures, rename)
-        ranef = _ranef_table(fit, structures, rename, frame)
+        def ranef(cond_var: bool) -> pd.DataFrame:
+            return _ranef_table(fit, structures, rename, frame, cond_var)
         criterion = float(fit.deviance)
         loglik = float(fit.logLik().value)
         npar = len(names) + len(np.atleast_1d(fit.theta)) + 1
@@ -655,7 +660,20 @@ class MixedResult(Result):
         return self._warnings
 
     # -- random effects ----------------------------------------------------------
-    def conditional_modes(self) -> pd.DataFrame:
+    def _modes(self, cond_var: bool) -> pd.DataFrame:
+        if isinstance(self._ranef_src, pd.DataFrame):
+            return self._ranef_src
+        if True in self._ranef_cache:
+            return self._ranef_cache[True]
+        if cond_var not in self._ranef_cache:
+            self._ranef_cache[cond_var] = self._ranef_src(cond_var)
+        return self._ranef_cache[cond_var]
+
+    @property
+    def _ranef(self) -> pd.DataFrame:
+        return self._modes(True)
+
+    def conditional_modes(self, cond_var: bool = True) -> pd.DataFrame:
         """Conditional modes (BLUPs) of the random effects with their conditional variances.
 
         One row per grouping factor × level × term, like
@@ -663,14 +681,16 @@ class MixedResult(Result):
         ``level``, ``term``, ``estimate`` (the conditional mode, a deviation
         from the fixed effects), ``cond_var`` (conditional variance) and
         ``std_error`` (its square root, lme4's ``condsd``).
+        With ``cond_var=False`` only the modes are computed (much cheaper for
+        large models); ``cond_var`` and ``std_error`` are then NaN.
         """
-        return self._ranef.copy()
+        return self._modes(cond_var).copy()
 
     @property
     def ranef(self) -> dict[str, pd.DataFrame]:
         """Conditional modes as lme4's ``ranef``: per grouping factor, levels × terms."""
         out: dict[str, pd.DataFrame] = {}
-        for group, part in self._ranef.groupby("group", sort=False):
+        for group, part in self._modes(False).groupby("group", sort=False):
             wide = part.pivot(index="level", columns="term", values="estimate")
             terms = list(dict.fromkeys(part["term"]))
             levels = list(dict.fromkeys(part["level"]))
@@ -906,11 +926,14 @@ def _level_labels(struct: Any, frame: pd.DataFrame) -> list[str]:
 
 
 def _ranef_table(fit: Any, structures: list[Any], rename,
-                 frame: pd.DataFrame) -> pd.DataFrame:
+                 frame: pd.DataFrame, cond_var: bool = True) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        re_ = fit.ranef(condVar=True)
-    values, cond = re_.values, re_.condVar
+        re_ = fit.ranef(condVar=cond_var)
+    if isinstance(re_, dict):  # the engine returns a plain mapping without condVar
+        values, cond = re_, None
+    else:
+        values, cond = re_.values, (re_.condVar if cond_var else None)
     frames = []
     seen: set[tuple[str, str]] = set()
     for struct in structures:
@@ -921,7 +944,8 @@ def _ranef_table(fit: Any, structures: list[Any], rename,
                 continue
             seen.add((group, term))
             est = np.asarray(values[group][term], dtype=float)
-            var = np.asarray(cond[group][term], dtype=float)
+            var = (np.asarray(cond[group][term], dtype=float) if cond is not None
+                   else np.full(len(est), np.nan))
             frames.append(pd.DataFrame({
                 "group": group, "level": [str(lv) for lv in levels], "term": rename(term),
                 "estimate": est, "cond_var": var, "std_error": np.sqrt(np.clip(var, 0, None)),
