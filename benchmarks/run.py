@@ -651,7 +651,8 @@ def stage_elevbetyg(ctx: dict[str, Any], clock: Clock) -> dict[str, Any]:
             for f in files:
                 frames.append(read_pupil_grades(f, key=ctx["key"]))
             sex = {k: v for f in frames for k, v in f.attrs.get("sex", {}).items()}
-            pr = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            concat = getattr(need("undervisning_analys.io"), "concat_pupil_grades", None)
+            pr = concat(frames) if concat is not None else pd.concat(frames, ignore_index=True)
         del frames
         with clock.timed("aggregate_pupil_grades"):
             agg = aggregate(pr, sex)
@@ -801,8 +802,11 @@ def child_main(args: argparse.Namespace) -> int:
             result.update({"status": "saknas", "notes": [f"saknas ännu: {exc}"]})
         except Exception as exc:  # report, never crash the harness
             tb = traceback.format_exc(limit=6)
-            result.update({"status": "fel", "notes": [f"fel: {type(exc).__name__}: {exc}"],
-                           "traceback": tb})
+            notes = [f"fel: {type(exc).__name__}: {exc}"]
+            if clock.parts:
+                notes.append("delar som hann bli klara: " + ", ".join(
+                    f"{k} {sv(v, 2)} s" for k, v in clock.parts.items()))
+            result.update({"status": "fel", "notes": notes, "traceback": tb})
     clock.write_profile()
     if args.stage == "huvudjobb" and prof is not None and Path(str(prof) + ".prof").exists():
         import io
@@ -1086,14 +1090,15 @@ def parent_main(args: argparse.Namespace) -> int:
     return 0
 
 
-HAND_WRITTEN = "## Analys (skriven för hand)"
+HAND_WRITTEN = "## Analysis (hand-written; kept when the script rewrites this file)"
 """RESULTS.md from this heading on is kept when the script rewrites the file."""
 
-RESULTS_HEADER = """# Benchmark: prestanda i kommunskala (issue 8)
+RESULTS_HEADER = """# Benchmark: performance at municipality scale (issue 8)
 
-Utdata från `make bench` (= `.venv/bin/python benchmarks/run.py`), senaste körning:
-`{command}`. Tabellen nedan skrivs av skriptet; se benchmarks/run.py för hur
-tid och minne mäts och benchmarks/_workload.py för arbetslasten.
+Output of `make bench` (= `.venv/bin/python benchmarks/run.py`); last run:
+`{command}`. The script writes everything down to the hand-written analysis;
+benchmarks/run.py says how time and memory are measured, benchmarks/_workload.py
+what the workload is. The table is in Swedish, as the package's output is.
 
 """
 

@@ -125,7 +125,7 @@ def test_edge_cases_of_the_definitions(tmp_path):
 def test_scb_files_through_parquet_equal_in_memory(tmp_path, monkeypatch, repo):
     """SCB record files -> read_pupil_grades -> in memory, and -> Parquet -> DuckDB."""
     from undervisning_analys import synth
-    from undervisning_analys.io.pupils import read_pupil_grades
+    from undervisning_analys.io.pupils import concat_pupil_grades, read_pupil_grades
 
     sys.path.insert(0, str(repo / "benchmarks"))
     try:
@@ -137,8 +137,9 @@ def test_scb_files_through_parquet_equal_in_memory(tmp_path, monkeypatch, repo):
     files = _workload.write_scb_pupil_files(ds.pupil_results, tmp_path / "scb", seed=4)
     key = "testnyckel-inte-hemlig"
     frames = [read_pupil_grades(f, key=key) for f in files]
-    sex = {k: v for f in frames for k, v in f.attrs["sex"].items()}
-    expected = aggregate_pupil_grades(pd.concat(frames), sex)
+    expected = aggregate_pupil_grades(concat_pupil_grades(frames))
+    assert set(expected["group"]) == {"all", "girls", "boys"}
+    assert expected["source"].iloc[0] == ", ".join(sorted(f.name for f in files))
     written = outofcore.pupil_grades_to_parquet(files, tmp_path / "pq", key=key)
     assert [p.suffix for p in written] == [".parquet"] * len(files)
     pd.testing.assert_frame_equal(outofcore.aggregate_parquet(tmp_path / "pq"), expected)

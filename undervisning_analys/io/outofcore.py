@@ -176,17 +176,19 @@ def _files(source: str | Path | Sequence[str | Path]) -> list[str]:
 
 
 def _default_source(files: list[str]) -> str:
-    """The in-memory default: the one input's source, else 'elevbetyg'."""
+    """The in-memory default: the sources joined as :func:`concat_pupil_grades` joins them.
+
+    One input: its source (the SCB file's name); several: their names, sorted
+    and joined with ", "; no recorded source: ``"elevbetyg"``.
+    """
     _, pq = _pyarrow()
-    sources = set()
+    sources: set[str] = set()
     for f in files:
         meta = pq.read_schema(f).metadata or {}
-        sources.add(meta.get(_SOURCE_KEY, b"").decode("utf-8") or None)
-    if len(sources) == 1:
-        only = sources.pop()
-        if only:
-            return only
-    return "elevbetyg"
+        src = meta.get(_SOURCE_KEY, b"").decode("utf-8")
+        if src:
+            sources.add(src)
+    return ", ".join(sorted(sources)) if sources else "elevbetyg"
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -259,8 +261,8 @@ def aggregate_parquet(source: str | Path | Sequence[str | Path], *,
     source : a Parquet file, a folder of them, a glob pattern, or a list of
         files, written by :func:`to_parquet` / :func:`pupil_grades_to_parquet`.
     level, municipality_id, min_pupils : as in :func:`aggregate_pupil_grades`.
-    source_name : the ``source`` column (default: the one input's source,
-        else ``"elevbetyg"``, as the in-memory path).
+    source_name : the ``source`` column (default: the inputs' sources as
+        :func:`concat_pupil_grades` joins them, else ``"elevbetyg"``).
     memory_limit : DuckDB's memory limit, e.g. ``"1GB"``; beyond it DuckDB
         spills to ``temp_directory``.
     threads : DuckDB worker threads (default: all cores).
