@@ -365,20 +365,21 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
     for i, d in dates.items():
         c.check_not_future(file=p, row=i, column=col_of["date"], date=d,
                            hint="Rätta datumet för lektionsbesöket")
-    role = txt["observer_role"].map(lambda v: ROLES.get(c.norm(v)))
-    bad = [(i, txt["observer_role"][i]) for i in role.index[role.isna()]]
-    if bad:
-        raise c.rows_error(ValueFormatError, "Okänd roll för observatören", file=p,
-                           column=col_of["observer_role"], bad=bad,
-                           hint="Tillåtna roller: Rektor, Biträdande rektor, Förstelärare, "
-                                "Kollega, Extern observatör, Annan")
-    otype = txt["observation_type"].map(lambda v: TYPES.get(c.norm(v)))
-    bad = [(i, txt["observation_type"][i]) for i in otype.index[otype.isna()]]
-    if bad:
-        raise c.rows_error(ValueFormatError, "Okänd typ av besök", file=p,
-                           column=col_of["observation_type"], bad=bad,
-                           hint="Tillåtna typer: Spontant besök, Planerat besök, "
-                                "Kollegial observation")
+    def vocabulary(field: str, mapping: dict[str, str], message: str, hint: str) -> pd.Series:
+        """Swedish labels -> canonical codes; every unknown label refused with its row."""
+        out = txt[field].map(lambda v: mapping.get(c.norm(v)))
+        bad = [(i, txt[field][i]) for i in out.index[out.isna()]]
+        if bad:
+            raise c.rows_error(ValueFormatError, message, file=p, column=col_of[field],
+                               bad=bad, hint=hint)
+        return out
+
+    role = vocabulary("observer_role", ROLES, "Okänd roll för observatören",
+                      "Tillåtna roller: Rektor, Biträdande rektor, Förstelärare, "
+                      "Kollega, Extern observatör, Annan")
+    otype = vocabulary("observation_type", TYPES, "Okänd typ av besök",
+                       "Tillåtna typer: Spontant besök, Planerat besök, "
+                       "Kollegial observation")
     if "grade_level" in col_of:
         gl = raw[col_of["grade_level"]].map(_grade_level)
         bad = [(i, raw.at[i, col_of["grade_level"]]) for i, (_, ok) in gl.items() if not ok]
