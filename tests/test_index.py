@@ -124,6 +124,33 @@ def test_mme_reproduces_the_engine(model):
     np.testing.assert_allclose(vcov, engine, rtol=1e-5, atol=1e-10)
 
 
+def test_eliminating_the_lesson_block_is_exact(model):
+    """The Schur-complement solver gives the full factorisation's solutions and cells' cov."""
+    from scipy.sparse.linalg import splu
+
+    from undervisning_analys.measure.index import _MME, _SchurSolver
+
+    m = _MME(model.frame, model.fixed, model.blocks, model.fit.varcorr,
+             float(model.fit.varcorr["var_cov"].iloc[-1]))
+    assert len(m.lu.d) == model.frame["observation_id"].nunique()  # the lesson block
+    full = _SchurSolver(m.a, np.zeros(0, dtype=np.int64), splu)
+    rng = np.random.default_rng(3)
+    rhs = rng.standard_normal((m.p + m.q, 3))
+    np.testing.assert_allclose(m.lu.solve(rhs), full.solve(rhs), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(m.lu.solve(rhs[:, 0]), full.solve(rhs[:, 0]),
+                               rtol=1e-8, atol=1e-10)
+    # combinations with and without weight on the eliminated rows
+    from scipy import sparse
+
+    rows = sparse.random(6, m.p + m.q, density=0.01, random_state=4, format="csr")
+    cells = sparse.csr_matrix(rows.multiply(np.isin(np.arange(m.p + m.q), m.lu.d,
+                                                    invert=True)))
+    for lrows in (rows, cells):
+        dense = lrows.toarray()
+        expect = dense @ full.solve(dense.T)
+        np.testing.assert_allclose(m.cov(lrows) / m.sigma2, expect, rtol=1e-8, atol=1e-12)
+
+
 def test_fixed_effects_recover_truth(tq, ds):
     fe = tq.fixed_effects().set_index("term")
     # on the score scale effects are slightly compressed by rounding and clipping

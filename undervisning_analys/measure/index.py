@@ -496,12 +496,9 @@ class _MME:
         q = self.zt.shape[1]
         a = sparse.bmat([[xs.T @ xs, xs.T @ self.zt],
                          [self.zt.T @ xs, self.zt.T @ self.zt + sparse.identity(q)]]).tocsc()
-        # A is symmetric positive definite: a symmetric fill-reducing ordering keeps the
-        # factor sparse (the default column ordering fills it in badly).
-        with _blas_threads():
-            self.lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                           options={"SymmetricMode": True})
         self.p, self.q, self.sigma2 = x.shape[1], q, sigma2
+        self.a = a
+        self.lu = _SchurSolver(a, self._diagonal_columns(), splu)
         self.y = frame["score"].to_numpy(float)
         self.beta, self.b = self.solve_data(self.y)
 
@@ -512,18 +509,40 @@ class _MME:
             sol = self.lu.solve(rhs)
         return sol[: self.p], self.t @ sol[self.p:]
 
-    def to_u(self, l_beta: np.ndarray, l_b: Any) -> np.ndarray:
-        """Rows of combinations of (β, b) as combinations of (β, u)."""
-        lu = l_b @ self.t
-        lu = lu.toarray() if hasattr(lu, "toarray") else np.asarray(lu)
-        return np.hstack([l_beta, lu])
+    def _diagonal_columns(self) -> np.ndarray:
+        """Columns of A (in the (β, u) order) of the largest single-intercept block.
 
-    def cov(self, l_u: np.ndarray, chunk: int = 256) -> np.ndarray:
-        """σ² L A⁻¹ L' for rows L in the (β, u) parametrisation."""
+        A grouping factor's own block of ``Z'Z`` is diagonal (each row has one
+        level), so the block of ``A`` is diagonal too and can be eliminated
+        exactly and cheaply (:class:`_SchurSolver`). In the index model this is
+        the lesson block (about 50,000 lessons at Göteborg's scale).
+        """
+        best: tuple[int, int] | None = None
+        for blk, off, m in self.layout:
+            if len(blk.terms) == 1 and (best is None or m > best[1]):
+                best = (off, m)
+        if best is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.p + best[0] + np.arange(best[1])
+
+    def to_u(self, l_beta: np.ndarray, l_b: Any) -> Any:
+        """Rows of combinations of (β, b) as (sparse) combinations of (β, u)."""
+        from scipy import sparse
+
+        lu = sparse.csr_matrix(l_b) @ self.t
+        return sparse.hstack([sparse.csr_matrix(np.asarray(l_beta, dtype=float)),
+                              lu]).tocsr()
+
+    def cov(self, l_u: Any, chunk: int = 512) -> np.ndarray:
+        """σ² L A⁻¹ L' for rows L in the (β, u) parametrisation (dense or sparse L)."""
+        from scipy import sparse
+
+        l_u = sparse.csr_matrix(l_u)
+        lt = l_u.T.tocsr()
         out = np.empty((l_u.shape[0], l_u.shape[0]))
         with _blas_threads():
             for s in range(0, l_u.shape[0], chunk):
-                sol = self.lu.solve(np.ascontiguousarray(l_u[s:s + chunk].T))
+                sol = self.lu.solve_for_rows(lt[:, s:s + chunk])
                 out[:, s:s + chunk] = l_u @ sol
         return self.sigma2 * out
 
@@ -593,9 +612,89 @@ class _MME:
         info = 0.5 * (info + info.T)
         inv = np.linalg.pinv(info)
         d = np.column_stack(dtheta)  # (p + q) × J
-        l_full = np.hstack([l_beta, l_b.toarray() if hasattr(l_b, "toarray") else l_b])
-        dl = l_full @ d
+        from scipy import sparse
+
+        l_full = sparse.hstack([sparse.csr_matrix(np.asarray(l_beta, dtype=float)),
+                                sparse.csr_matrix(l_b)]).tocsr()
+        dl = np.asarray(l_full @ d)
         return dl @ inv @ dl.T, inv
+
+
+class _SchurSolver:
+    """Solves with the mixed-model equations after eliminating a diagonal block exactly.
+
+    With ``A = [[A_oo, A_od], [A_do, D]]`` and ``D`` diagonal (the columns
+    ``diag_cols``), ``S = A_oo − A_od D⁻¹ A_do`` is sparse and much smaller
+    than ``A``; it is factorised once (SuperLU with a symmetric fill-reducing
+    ordering: ``A`` is symmetric positive definite) and
+
+        x_o = S⁻¹ (r_o − A_od D⁻¹ r_d),    x_d = D⁻¹ (r_d − A_do x_o).
+
+    This is block Gaussian elimination, not an approximation: the solutions
+    equal those of a factorisation of ``A`` to rounding (tested). At
+    Göteborg's scale it removes about 50,000 of 60,000 columns.
+    """
+
+    def __init__(self, a: Any, diag_cols: np.ndarray, splu: Any) -> None:
+        from scipy import sparse
+
+        n = a.shape[0]
+        self.n = n
+        keep = np.ones(n, dtype=bool)
+        keep[diag_cols] = False
+        self.o = np.flatnonzero(keep)
+        self.d = np.asarray(diag_cols, dtype=np.int64)
+        a = a.tocsc()
+        if len(self.d):
+            add = a[self.d][:, self.d]
+            dvals = add.diagonal()
+            if abs(add - sparse.diags(dvals)).max() > 0 or (dvals <= 0).any():
+                raise AssertionError("the eliminated block is not diagonal")  # pragma: no cover
+            self.dinv = 1.0 / dvals
+            self.a_od = a[self.o][:, self.d].tocsr()
+            self.a_do = self.a_od.T.tocsr()
+            s = a[self.o][:, self.o] - self.a_od @ sparse.diags(self.dinv) @ self.a_do
+        else:
+            self.dinv = np.zeros(0)
+            s = a
+        with _blas_threads():
+            self.lu = splu(sparse.csc_matrix(s), permc_spec="MMD_AT_PLUS_A",
+                           diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """A⁻¹ rhs for a vector or a matrix of right-hand sides."""
+        rhs = np.asarray(rhs, dtype=float)
+        if not len(self.d):
+            with _blas_threads():
+                return self.lu.solve(np.ascontiguousarray(rhs))
+        r_o, r_d = rhs[self.o], rhs[self.d]
+        scale = self.dinv if rhs.ndim == 1 else self.dinv[:, None]
+        with _blas_threads():
+            x_o = self.lu.solve(np.ascontiguousarray(r_o - self.a_od @ (r_d * scale)))
+        out = np.empty_like(rhs)
+        out[self.o] = x_o
+        out[self.d] = (r_d - self.a_do @ x_o) * scale
+        return out
+
+    def solve_for_rows(self, rhs: Any) -> Any:
+        """A⁻¹ rhs, for a sparse matrix of right-hand sides (columns).
+
+        When ``rhs`` is zero in the eliminated rows (combinations of the fixed
+        effects, school and school × term effects, as the index's are), the
+        eliminated part of the solution is not needed by ``L A⁻¹ L'`` and
+        only ``x_o`` is computed (returned in a sparse-compatible full-length
+        array with zeros there)."""
+        from scipy import sparse
+
+        rhs = sparse.csr_matrix(rhs)
+        if len(self.d) and rhs[self.d].nnz == 0:
+            r_o = rhs[self.o].toarray()
+            with _blas_threads():
+                x_o = self.lu.solve(np.ascontiguousarray(r_o))
+            out = np.zeros((self.n, rhs.shape[1]))
+            out[self.o] = x_o
+            return out
+        return self.solve(rhs.toarray())
 
 
 def _blas_threads() -> Any:
