@@ -143,3 +143,44 @@ def test_on_the_sample(sample_ds):
         r = growth(sample_ds)
     assert len(r.school_trends()) == 20
     assert np.isfinite(r.municipality_trend["estimate"])
+
+
+def test_reuses_the_index_model_and_agrees_with_lme4_modes(g, tq):
+    """Growth's model is the index's: passed an index, it is not fitted again; the trends
+    are the fixed slope + the engine's conditional modes, and the joint SE is close to
+    the conservative sqrt(se(time)^2 + condVar)."""
+    fit = tq._models["overall"].fit
+    assert g.model is fit and g.info["trend_se"] == "index"
+    cm = fit.conditional_modes(cond_var=True)
+    sl = cm[(cm["group"] == "school_id") & (cm["term"] == "time")].set_index("level")
+    b, b_se = float(fit.fixef["time"]), float(fit.se["time"])
+    st = g.school_trends().set_index("school_id")
+    shown = st[~st["suppressed"]]
+    np.testing.assert_allclose(shown["estimate"], b + sl.loc[shown.index, "estimate"],
+                               atol=1e-6)
+    conservative = np.sqrt(b_se ** 2 + sl.loc[shown.index, "cond_var"].astype(float))
+    ratio = shown["se"] / conservative
+    assert ratio.between(0.75, 1.25).all()
+
+
+def test_fits_the_same_model_without_an_index_result(ds, g):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = growth(ds, index=thin_index(ds))
+    assert r.info["trend_se"] == "index"
+    a = r.school_trends().set_index("school_id")
+    b = g.school_trends().set_index("school_id")
+    np.testing.assert_allclose(a["estimate"], b.loc[a.index, "estimate"], atol=1e-8)
+    np.testing.assert_allclose(a["se"], b.loc[a.index, "se"], rtol=1e-8)
+
+
+def test_few_schools_use_the_conditional_variance_route(ds):
+    keep = ds.schools["school_id"].iloc[:4]
+    o = ds.observations[ds.observations["school_id"].isin(keep)]
+    small = ds.replace(observations=o)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = growth(small, index=thin_index(small))
+    assert r.info["trend_se"] == "condvar"
+    assert "(1 + time | school_id)" in r.info["formula"]
+    assert r.school_trends()["se"].notna().any()

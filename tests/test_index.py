@@ -423,3 +423,20 @@ def test_interval_coverage_over_seeds():
     assert 0.90 <= cover <= 0.985, cover
     assert (res["r_index"] > res["r_raw"]).all()
     assert res["r_observer"].mean() > 0.8
+
+
+def test_dimension_models_from_a_warm_start_reach_the_same_optimum(ds, forms):
+    """The other dimensions start from the first model's θ: same REML optimum as the
+    engine's default start (the criterion to 1e-8 relative, the estimates to 1e-4)."""
+    from undervisning_analys.measure.index import _fit_models, _model_frame, _formula
+    from undervisning_analys.models.mixed import fit_mixed
+
+    dims = ["overall", ds.instrument.dimensions[0].id]
+    models = _quiet(_fit_models, forms, dims)
+    warm = models[dims[1]].fit
+    frame, fixed, blocks, _, _ = _model_frame(forms, dims[1])
+    cold = _quiet(fit_mixed, _formula(fixed, blocks), frame, reml=True)
+    assert warm.reml_criterion == pytest.approx(cold.reml_criterion, rel=1e-8)
+    np.testing.assert_allclose(warm.fixef, cold.fixef, atol=1e-4)
+    np.testing.assert_allclose(warm.varcorr["var_cov"], cold.varcorr["var_cov"], atol=5e-4)
+    assert not np.allclose(warm.theta, models["overall"].fit.theta)  # its own optimum

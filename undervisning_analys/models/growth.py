@@ -34,10 +34,18 @@ one observer, too few paired lessons). It is fitted by REML with
 :func:`~undervisning_analys.models.mixed.fit_mixed` (lme4's estimates).
 
 * municipality trend = the fixed ``time`` coefficient, Wald 95 % interval;
-* school trend = fixed ``time`` + the school's conditional mode of its
-  random slope; its standard error is ``sqrt(se(time)^2 + condvar)``
-  (the covariance between the two is ignored, as is usual for lme4's
-  ``coef()``; the intervals are therefore slightly conservative), Wald 95 %;
+* school trend = fixed ``time`` + the school's predicted random slope; its
+  standard error is the joint prediction-error SE from the mixed-model
+  equations (it includes the uncertainty of the fixed slope and its
+  covariance with the school's slope) with the Kackar–Harville term for the
+  estimated variances, exactly as the index's cells
+  (:mod:`undervisning_analys.measure.index`); Wald 95 %. The model *is* the
+  index's model for the dimension, so a fitted index passed as ``quality=``
+  (or ``index=``) is reused rather than fitted again. Only when the index's
+  rules give no school slopes (fewer than 3 terms or 5 schools) is the model
+  fitted here, and the SE is then ``sqrt(se(time)^2 + condvar)`` (lme4's
+  conditional variance; the covariance is ignored, so slightly conservative);
+  ``info["trend_se"]`` says which;
 * SD of school trends = the estimated standard deviation of the random
   slope (REML), in index points per school year. A point estimate: with few
   schools it is uncertain, and it is 0 when the data cannot tell the
@@ -172,7 +180,43 @@ def _index_table(ds: Dataset, dimension: str, index: Any) -> pd.DataFrame:
     return out.sort_values(["level", "school_id", "_t"]).drop(columns="_t")
 
 
-def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None) -> GrowthResult:
+def _index_model(ds: Dataset, dimension: str, quality: Any, formula: str) -> Any:
+    """The index's fitted model for ``dimension`` when it is growth's model, else None.
+
+    Reused from ``quality`` (a TeachingQualityResult) when it has one; otherwise
+    fitted with the index's own routine when the index's rules give the model
+    school slopes (at least 3 terms and 5 schools). The two formulas are
+    compared term by term (the index codes the observation type as dummies).
+    """
+    from ..measure import index as qindex
+
+    qm = None
+    models = getattr(quality, "_models", None)
+    if isinstance(models, dict):
+        qm = models.get(dimension)
+    if qm is None:
+        forms = qindex.score_forms(ds)
+        f = forms[forms[dimension].notna()]
+        if f["term"].nunique() < 3 or f["school_id"].nunique() < 5:
+            return None
+        qm = qindex._fit_model(forms, dimension)
+    if getattr(qm, "trends", None) is None or _terms(qm.formula) != _terms(formula):
+        return None
+    return qm
+
+
+def _terms(formula: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Fixed and random terms of a formula, with type dummies read as ``observation_type``."""
+    rhs = formula.split("~", 1)[1]
+    parts = [p.strip() for p in rhs.split(" + (")]
+    fixed = {("observation_type" if t.strip().startswith("type_") else t.strip())
+             for t in parts[0].split("+")}
+    rand = {"(" + p if not p.startswith("(") else p for p in parts[1:]}
+    return frozenset(fixed), frozenset(rand)
+
+
+def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
+           quality: Any = None) -> GrowthResult:
     """Teaching-quality trajectories, school trends, the municipality trend and their spread.
 
     Parameters
@@ -185,6 +229,9 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None) -> Gro
         n_obs, n_teachers, reliability, suppressed``); None (default) computes
         it with :func:`~undervisning_analys.measure.index.teaching_quality`
         for the schools and the municipality.
+    quality : a ``TeachingQualityResult`` whose fitted model to reuse for the
+        trends (default: ``index`` when it is one). Pass it with a suppressed
+        ``index`` table to avoid fitting the same model twice.
 
     Returns
     -------
@@ -226,21 +273,32 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None) -> Gro
             table="observations", column="term",
             hint="Trender kräver observationer från flera terminer.")
     formula = _formula(f)
-    model = fit_mixed(formula, f, reml=True)
+    qm = _index_model(ds, dimension, quality if quality is not None else index, formula)
+    if qm is not None:
+        model, formula = qm.fit, qm.formula
+        trend_of = qm.trends.set_index("school_id")[["estimate", "se"]]
+        route = "index"
+    else:
+        model = fit_mixed(formula, f, reml=True)
+        cm = model.conditional_modes()
+        slopes = cm[(cm["group"] == "school_id") & (cm["term"] == "time")].set_index("level")
+        fe_time, se_time = float(model.fixef["time"]), float(model.se["time"])
+        trend_of = pd.DataFrame({
+            "estimate": fe_time + slopes["estimate"].astype(float),
+            "se": np.sqrt(se_time ** 2 + slopes["cond_var"].astype(float))})
+        route = "condvar"
     fe, se = model.fixef, model.se
     b, b_se = float(fe["time"]), float(se["time"])
     vc = model.varcorr
     sd_row = vc[(vc["group"] == "school_id") & (vc["term1"] == "time") & vc["term2"].isna()]
     trend_sd = float(sd_row["sd_cor"].iloc[0]) if len(sd_row) else float("nan")
-    cm = model.conditional_modes()
-    slopes = cm[(cm["group"] == "school_id") & (cm["term"] == "time")].set_index("level")
     counts = f.groupby("school_id").agg(n_obs=("observation_id", "nunique"),
                                         n_teachers=("teacher_id", "nunique"))
     rows: list[dict[str, Any]] = []
     for sid, c in counts.iterrows():
-        est = b + float(slopes.loc[sid, "estimate"]) if sid in slopes.index else float("nan")
-        s = math.sqrt(b_se ** 2 + float(slopes.loc[sid, "cond_var"])) if sid in slopes.index \
-            else float("nan")
+        known = sid in trend_of.index
+        est = float(trend_of.loc[sid, "estimate"]) if known else float("nan")
+        s = float(trend_of.loc[sid, "se"]) if known else float("nan")
         sup = bool(c["n_obs"] < MIN_OBS or c["n_teachers"] < MIN_TEACHERS)
         if sup:
             est = s = float("nan")
@@ -269,7 +327,7 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None) -> Gro
     terms = sorted(set(f["term"]), key=schema.term_index)
     names = dict(zip(ds.schools["school_id"].astype(str), ds.schools["school_name"].astype(str)))
     dim_names = {**ds.instrument.dimension_names(), "overall": "samlat index"}
-    info = {"formula": formula, "n_forms": int(len(f)),
+    info = {"formula": formula, "trend_se": route, "n_forms": int(len(f)),
             "n_forms_missing": int(n_forms_all - len(f)), "n_schools": int(n_schools),
             "terms": tuple(terms), "scale": ds.instrument.scale,
             "dimension_name": dim_names.get(dimension, dimension)}

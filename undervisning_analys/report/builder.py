@@ -388,7 +388,8 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
         index = tables.get("quality")
         if index is not None:
             index = index[index["dimension"] == OVERALL]
-        gr = timed("growth", lambda: _attempt(notes, "growth", lambda: growth(ds, index=index)))
+        gr = timed("growth", lambda: _attempt(notes, "growth", lambda: growth(ds, index=index,
+                                                                            quality=tq_res)))
         if gr is not None:
             tables["growth"] = gr.tidy()
             models["growth"] = _growth_spec(gr)
