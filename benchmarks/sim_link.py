@@ -11,8 +11,16 @@ For every seed a synthetic municipality (``synth.municipality(seed,
 effect=..., compute_slope=True)``: 20 schools, 5 school years; results of
 year ``y`` depend on the true teaching quality of year ``y - 1``) is analysed
 with the real pipeline, ``teaching_quality(ds)`` and then ``link(ds, ...)``,
-and compared with ``truth.slope[measure]``, the true average marginal change
-of the school result per unit of true teaching quality.
+and compared with the truth the link estimates: the true average marginal
+change of the school result per point of the index. The generator knows it
+exactly: ``truth.slope_per_point(measure) = truth.slope[measure] /
+truth.score_scale["overall"]``, where ``slope`` is the change per unit of
+*latent* quality (common random numbers: the same pupils graded again with
+quality shifted) and ``score_scale`` ≈ 0.91 the change of a form's expected
+score per unit of latent quality (exact: scores are rounded to whole steps
+and clipped to the 1–4 scale, see ``synth._score_scale``). The index is on the
+score scale, so the per-point slope is its target; the ``oracle`` variants,
+whose index is the latent quality itself, are compared with ``truth.slope``.
 
 Variants (all through ``link``; the first is the package's default):
 
@@ -32,20 +40,14 @@ Variants (all through ``link``; the first is the package's default):
   freedom: checks the panel regression and its intervals apart from the index.
 
 What is reported, per variant: the mean estimate and its Monte-Carlo
-standard error, the relative bias against ``truth.slope``, the share of 95 %
+standard error, the relative bias against the truth, the share of 95 %
 intervals that cover the truth, the mean standard error against the
-standard deviation of the estimates; with ``effect=0`` the share of
-p < 0.05 (false-positive rate). Because the observation scores are
-rounded and clipped to the instrument's 1–4 scale, a unit of *latent* quality
-moves the *expected score* by a factor ``c`` a little below 1 (the ceiling at
-4). An index on the score scale then measures quality in score units, and
-the slope per index point is ``truth.slope / c``. ``c`` is estimated without
-bias from the truth (the forms' scores regressed on the true ``q[s, t]``,
-pooled over seeds; errors in the outcome do not bias a slope), and every
-variant is also compared with ``truth.slope / c``.
+standard deviation of the estimates, and the power (share with p < 0.05);
+with ``effect=0`` that share is the false-positive rate.
 
-Per-seed figures are written to ``benchmarks/out/sim_link_effect<e>.csv``
-(git-ignored).
+Per-seed figures are written to
+``benchmarks/results/sim_link_<measure>_effect<e>.csv`` (kept in the
+repository: the closing figures of issue 5 are computed from them).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "benchmarks" / "out"
+OUT = ROOT / "benchmarks" / "results"
 
 VARIANTS = ("index_cluster", "index_g1", "index_cr1", "index_mixed", "means_naive",
             "means_disattenuated", "oracle", "oracle_g1")
@@ -97,18 +99,6 @@ def oracle_index(ds) -> pd.DataFrame:
     return q
 
 
-def score_scale(ds) -> tuple[float, float]:
-    """Sums for the pooled slope of the forms' overall score on the true q[s, t]."""
-    f = ds.instrument.score(ds.observations)
-    q = ds.truth.school_quality.set_index(["school_id", "term"])["quality"]
-    x = q.loc[list(zip(f["school_id"], f["term"]))].to_numpy()
-    y = f["overall"].to_numpy(dtype=float)
-    ok = np.isfinite(y)
-    x, y = x[ok], y[ok]
-    xc = x - x.mean()
-    return float(xc @ (y - y.mean())), float(xc @ xc)
-
-
 def run_seed(args: tuple[int, float, str]) -> list[dict]:
     seed, effect, measure = args
     from undervisning_analys import synth
@@ -119,24 +109,26 @@ def run_seed(args: tuple[int, float, str]) -> list[dict]:
     t0 = time.perf_counter()
     ds = synth.municipality(seed, effect=effect, compute_slope=True)
     t_synth = time.perf_counter() - t0
-    truth = float(ds.truth.slope.get(measure, 0.0)) if effect else 0.0
+    latent = float(ds.truth.slope.get(measure, 0.0)) if effect else 0.0
+    per_point = ds.truth.slope_per_point(measure) if effect else 0.0
     t0 = time.perf_counter()
     tq = teaching_quality(ds)
     t_index = time.perf_counter() - t0
     t0 = time.perf_counter()
     mi = means_index(ds)
     t_means = time.perf_counter() - t0
-    sxy, sxx = score_scale(ds)
     rows = []
 
     def add(name: str, res, term: str = "within", t_link: float = float("nan")) -> None:
         r = res.tidy().set_index("term").loc[term]
         rows.append({"seed": seed, "effect": effect, "measure": measure, "variant": name,
-                     "truth": truth, "estimate": r["estimate"], "se": r["se"],
+                     "truth": latent if name.startswith("oracle") else per_point,
+                     "truth_latent": latent, "score_scale": ds.truth.score_scale["overall"],
+                     "estimate": r["estimate"], "se": r["se"],
                      "conf_low": r["conf_low"], "conf_high": r["conf_high"],
                      "p_value": r["p_value"], "reliability": r["reliability"],
                      "n_obs": r["n_obs"], "n_excluded": r["n_excluded"],
-                     "scale_sxy": sxy, "scale_sxx": sxx, "t_synth": t_synth,
+                     "t_synth": t_synth,
                      "t_index": t_index if name.startswith("index") else t_means,
                      "t_link": t_link})
 
@@ -156,8 +148,7 @@ def run_seed(args: tuple[int, float, str]) -> list[dict]:
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    c = float(df.groupby("seed")["scale_sxy"].first().sum()
-              / df.groupby("seed")["scale_sxx"].first().sum())
+    c = float(df.groupby("seed")["score_scale"].first().mean())
     out = []
     for v in VARIANTS:
         d = df[df["variant"] == v]
@@ -181,10 +172,9 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         if mean_truth != 0:
             row["rel_bias"] = row["mean_estimate"] / mean_truth - 1
             row["rel_mc_se"] = row["mc_se"] / abs(mean_truth)
-            if not v.startswith("oracle"):
-                ts = truth[ok] / c
-                row["rel_bias_score_scale"] = row["mean_estimate"] / float(ts.mean()) - 1
-                row["coverage_score_scale"] = float(np.mean((lo[ok] <= ts) & (ts <= hi[ok])))
+            if not v.startswith("oracle"):  # against the latent slope, for comparison
+                tl = d["truth_latent"].to_numpy(dtype=float)[ok]
+                row["rel_bias_latent"] = row["mean_estimate"] / float(tl.mean()) - 1
         out.append(row)
     res = pd.DataFrame(out)
     res.attrs["c"] = c
@@ -194,12 +184,13 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 def _print(res: pd.DataFrame, effect: float, measure: str, df: pd.DataFrame) -> None:
     pd.set_option("display.width", 200)
     print(f"\n=== {measure}, effect = {effect}: {df['seed'].nunique()} seeds ===")
-    print(f"score-scale factor c (d E[score] / d q, pooled): {res.attrs['c']:.4f}")
+    print(f"score scale (d E[score] / d latent quality, exact, mean over seeds): "
+          f"{res.attrs['c']:.4f}")
     cols = ["variant", "seeds", "mean_truth", "mean_estimate", "median_estimate", "mc_se",
             "sd_estimate", "mean_se",
             "coverage", "reject_5pct", "mean_reliability"]
     if effect:
-        cols += ["rel_bias", "rel_mc_se", "rel_bias_score_scale", "coverage_score_scale"]
+        cols += ["rel_bias", "rel_mc_se", "rel_bias_latent"]
     print(res[[c for c in cols if c in res.columns]].to_string(index=False,
                                                               float_format=lambda x: f"{x:.4f}"))
     t = df[df["variant"] == "index_cluster"]

@@ -125,3 +125,51 @@ def test_aggregation_follows_merit_rules():
     assert allg["pass_all_subjects_pct"] == pytest.approx(50)
     # b has E in Sv, En, Ma and 11 other passed subjects -> eligible
     assert allg["eligible_vocational_pct"] == pytest.approx(100)
+
+
+def test_score_scale_is_the_derivative_of_the_expected_score():
+    """The closed form equals a common-random-numbers finite difference of the score rule
+    (rounding to whole steps, clipping to 1–4), with the half rules for missing items."""
+    from undervisning_analys.instruments import load_instrument
+    from undervisning_analys.synth import _score_scale
+
+    inst = load_instrument(None)
+    rng = np.random.default_rng(5)
+    n, k = 400, len(inst.items)
+    base = rng.normal(0.0, 0.6, n)
+    diff = rng.normal(0.0, 0.2, k)
+    centre, sd = 2.6, 0.45
+    scores = np.ones((n, k))
+    scores[rng.random((n, k)) < 0.2] = np.nan
+    got = _score_scale(inst, base, centre, diff, sd, scores)
+
+    h, reps = 0.02, 4000
+    e = sd * rng.standard_normal((reps, 1, k))
+    x = centre + base[None, :, None] + diff[None, None, :] + e
+
+    def score(v):
+        return np.clip(np.floor(v + 0.5), inst.scale_min, inst.scale_max)
+
+    item_d = ((score(x + h) - score(x - h)) / (2 * h)).mean(axis=0)  # n × k
+    ids = [it.id for it in inst.items]
+    dims = []
+    for d in inst.dimensions:
+        cols = [ids.index(i.id) for i in d.items]
+        a = ~np.isnan(scores[:, cols])
+        ok = a.sum(axis=1) >= np.ceil(len(cols) / 2)
+        dd = np.where(ok, (item_d[:, cols] * a).sum(axis=1) / np.maximum(a.sum(axis=1), 1),
+                      np.nan)
+        assert got[d.id] == pytest.approx(np.nanmean(dd), rel=0.02)
+        dims.append(dd)
+    m = np.column_stack(dims)
+    ok = (~np.isnan(m)).sum(axis=1) >= 2
+    assert got["overall"] == pytest.approx(np.nanmean(np.nanmean(m[ok], axis=1)), rel=0.02)
+
+
+def test_truth_gives_the_slope_per_score_point(synth_ds):
+    t = synth_ds.truth
+    assert 0.8 < t.score_scale["overall"] < 0.98  # rounding and the ceiling compress
+    assert set(t.score_scale) == {d.id for d in synth_ds.instrument.dimensions} | {"overall"}
+    assert t.slope_per_point("merit_17") == pytest.approx(
+        t.slope["merit_17"] / t.score_scale["overall"])
+    assert t.slope_per_point("merit_17") > t.slope["merit_17"]

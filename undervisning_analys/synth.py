@@ -114,9 +114,66 @@ class Truth:
     """Standard deviations of the generating model (sd_school, sd_trend, …)."""
     slope: dict[str, float] = field(default_factory=dict)
     """measure -> true average marginal change per unit of teaching quality."""
+    score_scale: dict[str, float] = field(default_factory=dict)
+    """dimension (and ``"overall"``) -> expected change of a form's score per unit of
+    teaching quality (exact, see :func:`_score_scale`): about 0.9, not 1, because scores
+    are rounded to whole steps and clipped to the scale."""
     results_exact: pd.DataFrame | None = None
     """School results before Skolverket's rounding and suppression."""
     params: dict[str, Any] = field(default_factory=dict)
+
+
+    def slope_per_point(self, measure: str, dimension: str = "overall") -> float:
+        """The true change in ``measure`` per point of the index on the score scale.
+
+        ``slope[measure] / score_scale[dimension]``: the index measures quality on
+        the instrument's scale, where one unit of latent quality moves the
+        expected score by ``score_scale`` points; this is what a regression of
+        results on the index (``link``) estimates.
+        """
+        return self.slope[measure] / self.score_scale[dimension]
+
+
+def _score_scale(inst: Instrument, base: np.ndarray, centre: float, difficulty: np.ndarray,
+                 sd_item: float, scores: np.ndarray | None) -> dict[str, float]:
+    """d E[score] / d quality, averaged over the generated forms (exact, no simulation).
+
+    An item's score is ``clip(floor(centre + base + difficulty + e + 0.5))`` with
+    ``e ~ N(0, sd_item)``, so its expected value given the form moves with the
+    form's latent ``base`` (which contains the school's quality) at the rate
+    ``sum_k φ((centre + base + difficulty − k) / sd_item) / sd_item`` over the
+    thresholds ``k = min + 0.5, …, max − 0.5``. A dimension's derivative is the
+    mean over its answered items (as its score), overall the mean over the
+    dimensions with a score (the instrument's half rules), and each is averaged
+    over the forms with that score.
+    """
+    from scipy.stats import norm
+
+    if scores is None or len(base) == 0 or sd_item <= 0:
+        return {}
+    x = centre + base[:, None] + difficulty[None, :]
+    cuts = np.arange(inst.scale_min, inst.scale_max) + 0.5
+    deriv = sum(norm.pdf((x - k) / sd_item) for k in cuts) / sd_item
+    answered = ~np.isnan(scores)
+    ids = [it.id for it in inst.items]
+    out: dict[str, float] = {}
+    dims = []
+    for d in inst.dimensions:
+        cols = [ids.index(i.id) for i in d.items]
+        a = answered[:, cols]
+        n = a.sum(axis=1)
+        ok = n >= np.ceil(len(cols) / 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            dd = np.where(ok, (deriv[:, cols] * a).sum(axis=1) / n, np.nan)
+        dims.append(dd)
+        out[d.id] = float(np.nanmean(dd))
+    m = np.column_stack(dims)
+    present = (~np.isnan(m)).sum(axis=1)
+    sums = np.nansum(m, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overall = np.where(present >= np.ceil(m.shape[1] / 2), sums / present, np.nan)
+    out["overall"] = float(np.nanmean(overall))
+    return out
 
 
 def _hex_ids(rng: np.random.Generator, n: int, prefix: str, taken: set[str]) -> list[str]:
@@ -399,6 +456,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         "observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
         "observation_type", "date", "subject", "grade_level")}
     score_blocks: list[np.ndarray] = []
+    form_base: list[float] = []
     lesson_no = 0
     for si, sid in enumerate(codes):
         hs = home_obs[sid]
@@ -440,10 +498,12 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                 lesson_eff = sd_lesson * rng.standard_normal()
                 for r in raters:
                     own = 1.0 if r["home"] == sid else 0.0
-                    lat = (q + teacher_effect[tid] + sev[r["observer_id"]] + leniency_own * own
-                           + type_effects[otype] + lesson_eff
-                           + sd_rater_lesson * rng.standard_normal()
-                           + diff_vec + sd_item * rng.standard_normal(n_items))
+                    # (the same sums in the same order as one expression: byte-identical data)
+                    base = (q + teacher_effect[tid] + sev[r["observer_id"]] + leniency_own * own
+                            + type_effects[otype] + lesson_eff
+                            + sd_rater_lesson * rng.standard_normal())
+                    form_base.append(base)
+                    lat = base + diff_vec + sd_item * rng.standard_normal(n_items)
                     sc = np.clip(np.floor(centre + lat + 0.5), inst.scale_min, inst.scale_max)
                     sc[reverse] = inst.scale_min + inst.scale_max - sc[reverse]
                     miss = rng.random(n_items) < missing_item_share
@@ -468,6 +528,9 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         "observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
         "observation_type", "date", "school_year", "term", "subject", "grade_level",
         "instrument_id", "item_id", "score"]]
+
+    score_scale = _score_scale(inst, np.asarray(form_base), centre, diff_vec, sd_item,
+                               np.vstack(score_blocks) if score_blocks else None)
 
     # ---- background table ---------------------------------------------------
     bg_rows = []
@@ -595,7 +658,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                              "sd_school_term": sd_school_term, "sd_teacher": sd_teacher,
                              "sd_observer": sd_observer, "sd_lesson": sd_lesson,
                              "sd_rater_lesson": sd_rater_lesson, "sd_item": sd_item},
-        slope=slope, results_exact=results_exact,
+        slope=slope, score_scale=score_scale, results_exact=results_exact,
         params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
                 "first_year": first_year, "teacher_effect_sd_realised": float(
                     np.std(list(teacher_effect.values())))})

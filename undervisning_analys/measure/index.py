@@ -184,6 +184,7 @@ import math
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -310,6 +311,25 @@ def score_forms(ds: Dataset) -> pd.DataFrame:
     at least half of its items, the overall score half of the dimensions);
     such scores are NaN and the form is left out of that score's analyses.
     """
+    key = id(ds)
+    with _FORMS_LOCK:
+        hit = _FORMS_CACHE.get(key)
+    if hit is not None and hit[0]() is ds:
+        return hit[1].copy()
+    forms = _score_forms(ds)
+    with _FORMS_LOCK:
+        _FORMS_CACHE[key] = (weakref.ref(ds, lambda _r, k=key: _FORMS_CACHE.pop(k, None)),
+                             forms)
+    return forms.copy()
+
+
+_FORMS_LOCK = threading.Lock()
+_FORMS_CACHE: dict[int, tuple[Any, pd.DataFrame]] = {}
+"""score_forms per Dataset (a Dataset is immutable): the index, growth, coverage,
+agreement and reliability all start from the same forms. Dropped with the Dataset."""
+
+
+def _score_forms(ds: Dataset) -> pd.DataFrame:
     obs = _require_observations(ds)
     forms = ds.instrument.score(obs)
     first = min(obs["term"].unique(), key=schema.term_index)
@@ -1338,25 +1358,47 @@ def coverage(ds: Dataset) -> pd.DataFrame:
     """
     forms = score_forms(ds)
     names = dict(zip(ds.schools["school_id"], ds.schools["school_name"]))
-    known = forms.groupby(["school_id", "school_year"])["teacher_id"].nunique()
-    rows = []
-    for (sid, term), g in forms.groupby(["school_id", "term"], sort=True):
-        lessons = g.drop_duplicates("observation_id")
-        n_t = int(g["teacher_id"].nunique())
-        n_known = int(known[(sid, schema.term_school_year(term))])
-        row = {"school_id": sid, "school_name": names.get(sid), "term": term,
-               "school_year": schema.term_school_year(term),
-               "n_obs": len(lessons), "n_forms": len(g),
-               "n_paired": int((g.groupby("observation_id").size() > 1).sum()),
-               "n_teachers": n_t, "n_teachers_known": n_known,
-               "share_teachers_observed": n_t / n_known if n_known else np.nan}
-        for t in schema.OBSERVATION_TYPES:
-            row[f"n_{t}"] = int((lessons["observation_type"] == t).sum())
-        row["n_observers"] = int(g["observer_id"].nunique())
-        row["share_own_school"] = float(g["own_school"].mean())
-        row["roles"] = _roles_text(g["observer_role"])
-        rows.append(row)
-    out = pd.DataFrame(rows)
+    keys = ["school_id", "term"]
+    known = forms.groupby(["school_id", "school_year"])["teacher_id"].nunique().rename(
+        "n_teachers_known")
+    g = forms.groupby(keys, sort=True)
+    out = g.agg(n_obs=("observation_id", "nunique"), n_forms=("observation_id", "size"),
+                n_teachers=("teacher_id", "nunique"), n_observers=("observer_id", "nunique"),
+                share_own_school=("own_school", "mean"))
+    per_lesson = forms.groupby([*keys, "observation_id"], sort=False).size()
+    out["n_paired"] = (per_lesson > 1).groupby(level=[0, 1]).sum()
+    lessons = forms.drop_duplicates("observation_id")
+    by_type = lessons.groupby([*keys, "observation_type"], observed=True).size().unstack(
+        "observation_type")
+    for t in schema.OBSERVATION_TYPES:
+        out[f"n_{t}"] = (by_type[t].reindex(out.index).fillna(0)
+                         if t in by_type.columns else 0)
+    # roles by number of forms, ties in order of first appearance (as value_counts)
+    rg = forms.assign(_pos=np.arange(len(forms))).groupby(
+        [*keys, "observer_role"], observed=True, sort=False)
+    roles = rg.agg(n=("_pos", "size"), first=("_pos", "min")).reset_index()
+    roles = roles[roles["n"] > 0].sort_values(
+        [*keys, "n", "first"], ascending=[True, True, False, True], kind="stable")
+    roles["text"] = [f"{schema.LABELS_SV.get(str(r), str(r))} {n}"
+                     for r, n in zip(roles["observer_role"], roles["n"])]
+    out["roles"] = roles.groupby(keys, sort=False)["text"].agg(", ".join).reindex(out.index)
+    out = out.reset_index()
+    out["school_year"] = out["term"].map(schema.term_school_year)
+    out = out.merge(known.reset_index(), on=["school_id", "school_year"], how="left")
+    out["n_teachers_known"] = out["n_teachers_known"].astype(int)
+    out["share_teachers_observed"] = np.where(
+        out["n_teachers_known"] > 0, out["n_teachers"] / out["n_teachers_known"].clip(lower=1),
+        np.nan)
+    out["school_name"] = out["school_id"].map(names)
+    for c in ("n_obs", "n_forms", "n_paired", "n_teachers", "n_observers",
+              *(f"n_{t}" for t in schema.OBSERVATION_TYPES)):
+        out[c] = out[c].astype(int)
+    out["share_own_school"] = out["share_own_school"].astype(float)
+    cols = ["school_id", "school_name", "term", "school_year", "n_obs", "n_forms", "n_paired",
+            "n_teachers", "n_teachers_known", "share_teachers_observed",
+            *(f"n_{t}" for t in schema.OBSERVATION_TYPES), "n_observers",
+            "share_own_school", "roles"]
+    out = out[cols]
     out = out.assign(_t=out["term"].map(schema.term_index)).sort_values(
         ["school_id", "_t"]).drop(columns="_t").reset_index(drop=True)
     return out
