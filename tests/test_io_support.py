@@ -133,3 +133,26 @@ def write_scb_grades(pupil_results: pd.DataFrame, path: Path, seed: int = 1,
         lines.append(";".join(row.get(c, "") for c in SPEC_ORDER))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return back
+
+
+def test_map_unique_equals_the_elementwise_map():
+    """Once per distinct value for strings, dates and numbers; element by element for a
+    mixed column, where 1 and True hash alike but are different cells."""
+    from undervisning_analys.io import _common as c
+
+    calls = []
+
+    def f(v):
+        calls.append(v)
+        return (c.cell_text(v), type(v).__name__)
+
+    s = pd.Series(["3", "4", "3", None, "4", "3"], index=[10, 11, 12, 13, 14, 15])
+    got = c.map_unique(s, f)
+    assert list(got.index) == list(s.index)
+    assert list(got) == [f(v) for v in s]
+    assert len(calls) == 3 + len(s)  # three distinct values, then the reference calls
+    mixed = pd.Series([1, True, 1.0, "1"], dtype=object)
+    assert list(c.map_unique(mixed, f)) == [f(v) for v in mixed]
+    assert c.map_unique(mixed, f)[1] == ("True", "bool")
+    dates = pd.Series(pd.to_datetime(["2024-01-02", "2024-01-02", "2023-05-06"]))
+    assert list(c.map_unique(dates, lambda d: d.year)) == [2024, 2024, 2023]

@@ -617,6 +617,30 @@ def _mk_date(y: int, mo: int, d: int) -> pd.Timestamp | None:
         return None
 
 
+def map_unique(values: pd.Series, func: Any) -> pd.Series:
+    """``values.map(func)``, calling ``func`` once per distinct value.
+
+    A column of a large export has few distinct values (scores, dates, roles),
+    so this is the elementwise map at the cost of its distinct values. Only
+    used where equal values are the same cell for ``func``: all strings (the
+    CSV reader's cells), datetimes or numbers; a mixed column (Excel's cells
+    of several types: ``1`` and ``True`` hash alike) is mapped element by
+    element. The result holds ``func``'s objects (tuples too) in object dtype.
+    """
+    from pandas.api.types import infer_dtype
+
+    kind = infer_dtype(values, skipna=True)
+    if kind not in ("string", "empty", "datetime", "datetime64", "date", "floating",
+                    "integer"):
+        out = np.empty(len(values), dtype=object)
+        out[:] = [func(v) for v in values.to_numpy(dtype=object)]
+        return pd.Series(out, index=values.index)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    mapped = np.empty(len(uniques), dtype=object)
+    mapped[:] = [func(u) for u in np.asarray(uniques, dtype=object)]
+    return pd.Series(mapped[codes], index=values.index)
+
+
 def frame_of_rows(rows: Sequence[Row], columns: Sequence[str]) -> pd.DataFrame:
     """Rows as a DataFrame of raw cells (index = line numbers), padded to ``columns``."""
     n = len(columns)

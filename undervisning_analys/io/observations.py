@@ -321,10 +321,12 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
     refuse_personnummer_columns(raw, p)
     col_of = {t: raw.columns[j] for j, t in canon.items()}  # canonical -> raw column label
     # teacher and observer codes: one code written as a personnummer is one too many
-    ids = raw[[col_of[t] for t in _ID_COLUMNS]].map(c.cell_text)
+    ids = pd.DataFrame({col_of[t]: c.map_unique(raw[col_of[t]], c.cell_text)
+                        for t in _ID_COLUMNS})
     refuse_personnummer_columns(ids.where(ids.apply(lambda s: s.str.match(_PNR_FORM))),
                                 p, min_share=1e-9)
-    txt = {t: raw[col].map(c.cell_text) for t, col in col_of.items()}
+    txt = {t: c.map_unique(raw[col], c.cell_text).astype(object)
+           for t, col in col_of.items()}
     for t in ("teacher_id", "observer_id"):
         _refuse_names(txt[t], p, col_of[t])
     notes = list(info.get("notes", []))
@@ -342,7 +344,7 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
 
     for t in ("observation_id", "school_id", "teacher_id", "observer_id"):
         refuse_blank(t)
-    school = txt["school_id"].map(lambda v: c.pad_code(v, 8))
+    school = c.map_unique(txt["school_id"], lambda v: c.pad_code(v, 8))
     bad = [(i, v) for i, v in school.items() if not (v.isdigit() and len(v) == 8)]
     if bad:
         raise c.rows_error(ValueFormatError, "Skolenhetskoden ska vara 8 siffror", file=p,
@@ -355,19 +357,21 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             raise c.rows_error(UnknownSchoolError, "Skolenhetskoder som inte finns i "
                                "skolregistret", file=p, column=col_of["school_id"], bad=bad,
                                hint="Lägg till skolorna i skolregistret eller rätta koderna")
-    dates = raw[col_of["date"]].map(c.parse_date)
+    dates = c.map_unique(raw[col_of["date"]], c.parse_date)
     bad = [(i, raw.at[i, col_of["date"]]) for i in dates.index[dates.isna()]]
     if bad:
         raise c.rows_error(ValueFormatError, "Datumet går inte att läsa", file=p,
                            column=col_of["date"], bad=bad,
                            hint="Skriv datum som 2023-09-14 (eller 14/9 2023, "
                                 "14 september 2023)")
-    for i, d in dates.items():
+    first_rows = dates.index.to_series(index=dates.index).groupby(
+        dates.to_numpy(), sort=False).first()
+    for d, i in first_rows.sort_values().items():  # each distinct date at its first row
         c.check_not_future(file=p, row=i, column=col_of["date"], date=d,
                            hint="Rätta datumet för lektionsbesöket")
     def vocabulary(field: str, mapping: dict[str, str], message: str, hint: str) -> pd.Series:
         """Swedish labels -> canonical codes; every unknown label refused with its row."""
-        out = txt[field].map(lambda v: mapping.get(c.norm(v)))
+        out = c.map_unique(txt[field], lambda v: mapping.get(c.norm(v)))
         bad = [(i, txt[field][i]) for i in out.index[out.isna()]]
         if bad:
             raise c.rows_error(ValueFormatError, message, file=p, column=col_of[field],
@@ -381,7 +385,7 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                        "Tillåtna typer: Spontant besök, Planerat besök, "
                        "Kollegial observation")
     if "grade_level" in col_of:
-        gl = raw[col_of["grade_level"]].map(_grade_level)
+        gl = c.map_unique(raw[col_of["grade_level"]], _grade_level)
         bad = [(i, raw.at[i, col_of["grade_level"]]) for i, (_, ok) in gl.items() if not ok]
         if bad:
             raise c.rows_error(ValueFormatError, "Årskursen går inte att läsa", file=p,
@@ -417,7 +421,7 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                 return by_id[m.group(1).lower()]
             return by_text.get(_fold_text(v))
 
-        item_ids = item_txt.map(item_of)
+        item_ids = c.map_unique(item_txt, item_of)
         bad = [(i, item_txt[i]) for i in item_ids.index[item_ids.isna()]]
         if bad:
             raise c.rows_error(UnknownItemError, f"Påståenden som protokollet `{inst.id}` "
@@ -432,7 +436,7 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             col = raw.columns[j]
             parts.append(desc.assign(item_id=iid, _cell=raw[col], _col=col))
         long = pd.concat(parts)
-    scored = long["_cell"].map(lambda v: _score(v, labels))
+    scored = c.map_unique(long["_cell"], lambda v: _score(v, labels))
     long["score"] = [s for s, _ in scored]
     kinds = pd.Series([k for _, k in scored], index=long.index)
     bad_idx = np.flatnonzero(kinds.to_numpy() == "bad")
@@ -466,8 +470,8 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                                 zip(sub.index, sub["observation_id"], sub["observer_id"])],
                            hint="Ta bort dubbletterna, eller ge lektionerna olika Lektions-ID")
     n_blank = int((kinds == "blank").sum())
-    long["school_year"] = long["date"].map(schema.school_year_of)
-    long["term"] = long["date"].map(schema.term_of)
+    long["school_year"] = c.map_unique(long["date"], schema.school_year_of).astype(str)
+    long["term"] = c.map_unique(long["date"], schema.term_of).astype(str)
     long["instrument_id"] = inst.id
     long["date"] = pd.to_datetime(long["date"]).astype("datetime64[ns]")
     order = ["observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
