@@ -345,40 +345,27 @@ def test_index_without_columns(ds):
 # --------------------------------------------------------------------------- #
 # the simulation (benchmarks/sim_link.py has the full 200-seed version)
 # --------------------------------------------------------------------------- #
-def _one(seed: int) -> tuple[float, float, float, float, float, float]:
+def _one(seed: int) -> tuple[float, float, float, float]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         d = synth.municipality(seed=seed, effect=0.3, compute_slope=True)
         r = link(d)
     w = r.tidy().set_index("term").loc["within"]
-    # the score scale: forms' overall score on the true quality (unbiased slope sums)
-    f = d.instrument.score(d.observations)
-    q = d.truth.school_quality.set_index(["school_id", "term"])["quality"]
-    x = q.loc[list(zip(f["school_id"], f["term"]))].to_numpy()
-    y = f["overall"].to_numpy(dtype=float)
-    ok = np.isfinite(y)
-    xc = x[ok] - x[ok].mean()
-    return (d.truth.slope["merit_17"], w["estimate"], w["conf_low"], w["conf_high"],
-            float(xc @ (y[ok] - y[ok].mean())), float(xc @ xc))
+    return d.truth.slope_per_point("merit_17"), w["estimate"], w["conf_low"], w["conf_high"]
 
 
 @pytest.mark.slow
 def test_within_estimate_recovers_the_truth_over_seeds():
     """30 seeds (wider bands than the 200 of benchmarks/sim_link.py).
 
-    The default index is on the instrument's score scale, where a unit of the
-    generator's latent quality moves the expected score by ``c`` ≈ 0.91 (the
-    ceiling of the 1–4 scale); the within estimate is unbiased for the slope
-    per score point, ``truth.slope / c`` (``c`` estimated from the truth), and
-    its intervals cover ``truth.slope`` itself at close to the nominal rate.
+    The default index is on the instrument's score scale; the truth it estimates is the
+    generator's exact change in results per score point, ``truth.slope_per_point``
+    (``slope`` per unit of latent quality divided by ``score_scale`` ≈ 0.91).
     """
     rows = np.array([_one(1000 + s) for s in range(30)])
     truth, est, lo, hi = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
-    c = rows[:, 4].sum() / rows[:, 5].sum()
-    assert 0.8 < c < 1.0
     mc_se = est.std(ddof=1) / np.sqrt(len(est))
-    target = truth.mean() / c
-    assert abs(est.mean() - target) < 3 * mc_se
+    assert abs(est.mean() - truth.mean()) < 3 * mc_se
     coverage = np.mean((lo <= truth) & (truth <= hi))
     assert 0.83 <= coverage <= 1.0
 
