@@ -392,9 +392,34 @@ def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(index_mod, "teaching_quality", counting)
+    from undervisning_analys.models import mixed
+
+    fits = []
+    real_fit = mixed.fit_mixed
+
+    def counting_fit(formula, *args, **kwargs):
+        fits.append(formula)
+        return real_fit(formula, *args, **kwargs)
+
+    monkeypatch.setattr(mixed, "fit_mixed", counting_fit)
     written = report.write_all(ds, tmp_path, processes=1)
     assert len(written.schools) == len(ds.schools)
     assert calls == ["all"]
+    # one mixed model per dimension: growth reuses the index's model, nothing is refitted
+    assert len(fits) == 1 + len(ds.instrument.dimensions)
+
+
+def test_a_weak_link_is_explained_with_what_could_be_detected(small, tmp_path):
+    ds, ctx = small
+    html = report.municipality(ds, tmp_path, context=ctx).read_text(encoding="utf-8")
+    w = ctx.tables["link"].set_index("term").loc["within"]
+    weak = w["conf_low"] <= 0 <= w["conf_high"]
+    assert ("Inget säkert samband inom skolorna är inte detsamma som inget samband" in html) \
+        == bool(weak)
+    mde = ctx.info["link"]["min_detectable"]
+    assert np.isfinite(mde) and mde > 2 * w["se"]
+    if weak:
+        assert f"{mde:.1f}".replace(".", ",") in html
 
 
 def test_unknown_school_is_refused_in_swedish(small, tmp_path):

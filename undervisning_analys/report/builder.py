@@ -435,7 +435,8 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             tables["link"] = lr.tidy()
             ch = lr.school_changes()
             tables["changes"] = ch.reset_index(drop=True)
-            info["link"] = {"measure": lm, "lag": lag}
+            info["link"] = {"measure": lm, "lag": lag,
+                            "min_detectable": lr.min_detectable_within}
             models["link"] = _link_spec(lr, lm, lag)
 
     # ---- equity -------------------------------------------------------------

@@ -367,6 +367,20 @@ class MunicipalityView:
         info = ctx.info.get("link", {})
         out["measure"] = schema.measure_label(info.get("measure", ""))
         out["lag"] = info.get("lag", 1)
+        # a non-significant within association is weak evidence: say what could be detected
+        out["weak"] = None
+        mde = float(info.get("min_detectable", np.nan))
+        if len(w) and np.isfinite(mde):
+            lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
+            if np.isfinite(lo) and lo <= 0 <= hi:
+                out["weak"] = sv(
+                    "Inget säkert samband inom skolorna är inte detsamma som inget samband. "
+                    "Med {} skolor och {} läsår upptäcker analysen med 80 % sannolikhet bara "
+                    "samband från ungefär {} per indexpoäng och uppåt (i måttet {}); ett mindre "
+                    "samband kan finnas utan att synas. Fler läsår och fler observerade "
+                    "lektioner per skola gör analysen känsligare.",
+                    plain(float(w["n_schools"].iloc[0]), 0), plain(float(w["n_years"].iloc[0]), 0),
+                    plain(mde, 1), out["measure"].lower())
         return out
 
     def summary(self) -> list[Markup]:
