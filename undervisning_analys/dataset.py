@@ -28,6 +28,11 @@ def sha256_of(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _distinct(col: pd.Series) -> set[str]:
+    """The distinct values of a text column (hash-based: fast for 700,000 item rows)."""
+    return {str(v) for v in col.dropna().unique()}
+
+
 @dataclass(frozen=True)
 class ProvenanceRecord:
     """One input: where it came from and what happened to its rows."""
@@ -149,12 +154,13 @@ class Dataset:
     # ------------------------------------------------------------------
     @property
     def school_years(self) -> list[str]:
-        years = set(self.observations["school_year"]) | set(self.results["school_year"])
+        years = _distinct(self.observations["school_year"]) | _distinct(
+            self.results["school_year"])
         return sorted(years)
 
     @property
     def terms(self) -> list[str]:
-        return sorted(set(self.observations["term"]), key=schema.term_index)
+        return sorted(_distinct(self.observations["term"]), key=schema.term_index)
 
     def provenance_table(self) -> pd.DataFrame:
         """Provenance as a table (Swedish column names, for reports)."""

@@ -769,6 +769,13 @@ def _worker_school(args: tuple[str, str]) -> tuple[str, str]:
     return school_id, str(path)
 
 
+def _worker_municipality(out_dir: str) -> str:
+    assert _WORKER_CTX is not None
+    from .municipality_view import render_municipality
+
+    return str(_write(Path(out_dir) / MUNICIPALITY_FILE, render_municipality(_WORKER_CTX)))
+
+
 def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None = None,
               context: ReportContext | None = None, processes: int | None = None,
               progress: bool = False, exports: bool = True) -> Written:
@@ -820,18 +827,21 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
         _WORKER_CTX = ctx
         try:
             with mp.get_context("fork").Pool(n_proc) as pool:
+                # the municipality report is the longest task: first, beside the schools'
+                muni_job = pool.apply_async(_worker_municipality, (str(out),))
                 for sid, path in pool.imap_unordered(_worker_school,
                                                      [(s, str(out)) for s in ids]):
                     written[sid] = Path(path)
                     bar.update(1)
+                muni = Path(muni_job.get())
         finally:
             _WORKER_CTX = None
     else:
         for s in ids:
             written[s] = school(ds, s, out, context=ctx)
             bar.update(1)
+        muni = municipality(ds, out, context=ctx)
     bar.close()
-    muni = municipality(ds, out, context=ctx)
     idx = index(ctx, out, schools=ids)
     tables: tuple[Any, ...] = ()
     prov = None
