@@ -255,3 +255,37 @@ def test_spec_order_follows_scbs_record_specification():
     # every grade code the specification allows is read
     from undervisning_analys.io.pupils import _CODES
     assert {"A", "B", "C", "D", "E", "F", "9", "3", "2"} <= set(_CODES)
+
+
+def test_looks_like_personnummer_counts_every_cell_not_every_distinct_value():
+    """Distinct values are checked once but weighted by their counts: the share is of
+    cells, as the elementwise rule (reference implementation below)."""
+    import re as _re
+
+    from undervisning_analys.privacy import _CANDIDATE_RE, _as_text, is_personnummer
+
+    def reference(s, min_share=0.5):
+        s = s.dropna()
+        text = s.map(_as_text) if s.dtype != object or not all(isinstance(v, str) for v in s) \
+            else s.str.strip()
+        text = text[text != ""]
+        if text.empty:
+            return False
+        cand = text[[bool(_re.match(_CANDIDATE_RE, t)) for t in text]]
+        if len(cand) < min_share * len(text):
+            return False
+        n_valid = sum(is_personnummer(v) for v in cand)
+        return n_valid > 0 and n_valid >= min_share * len(text)
+
+    rng = np.random.default_rng(2)
+    used: set[str] = set()
+    pn = [fake_personnummer(rng, 2009, bool(i % 2), used) for i in range(3)]
+    pool = [*pn, " " + pn[0] + " ", "L1", "L2", "", None, 5560123456, 1.0, "2120001439"]
+    for _ in range(300):
+        vals = [pool[i] for i in rng.integers(len(pool), size=int(rng.integers(1, 30)))]
+        s = pd.Series(vals, dtype=object)
+        for share in (0.5, 1e-9, 0.9):
+            assert looks_like_personnummer(s, min_share=share) == reference(s, share), vals
+    # one personnummer among many repeated codes is a small share of the cells
+    s = pd.Series(["L1"] * 50 + [pn[0]])
+    assert not looks_like_personnummer(s) and looks_like_personnummer(s, min_share=1e-9)
