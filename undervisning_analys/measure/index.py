@@ -108,6 +108,16 @@ when a variance is estimated at zero. The same system reproduces the
 engine's fixed effects, conditional modes and ``vcov`` (tested), and R's lme4
 matrices give the same index and plug-in SE (``tests/reference``).
 
+Solving with ``A`` at municipality scale: the block of the largest
+single-intercept factor (the lessons, about 50,000 at Göteborg's scale) is
+diagonal in ``A`` (each form belongs to one lesson), so it is eliminated
+exactly by its Schur complement and only the remaining ~9,000 columns are
+factorised (SuperLU, symmetric fill-reducing ordering); the cells' rows
+never touch the lessons, so their covariance needs only the small factor.
+The dimensions' models (``dimension="all"``) start from the first model's
+variance parameters and are fitted two at a time in threads; each reaches
+its own REML optimum (tested against a fit from the engine's default start).
+
 That plug-in covariance treats the variance parameters as known. Their
 uncertainty is added as in Prasad & Rao (1990) and Datta & Lahiri (2000) for
 REML: ``MSE ≈ g1(θ̂) + g2(θ̂) + 2 g3(θ̂)``, where ``g1 + g2`` is the plug-in
