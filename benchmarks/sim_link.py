@@ -99,6 +99,23 @@ def oracle_index(ds) -> pd.DataFrame:
     return q
 
 
+def panel_truths(ds, panel: pd.DataFrame, measure: str, scale: float) -> tuple[float, float]:
+    """The truth over the school-years the link uses: their mean true marginal change, and
+    the mean weighted as a two-way fixed-effects regression weights them (each row by its
+    squared index deviation from its school's and year's means; Gibbons, Suárez Serrato &
+    Urbancic 2019). Per index point: divided by ``scale``."""
+    by = ds.truth.slope_by_school_year.set_index(["school_id", "school_year"])[measure]
+    p = panel[["school_id", "school_year", "x"]].dropna()
+    beta = by.reindex(pd.MultiIndex.from_frame(p[["school_id", "school_year"]])).to_numpy()
+    d = pd.get_dummies(p[["school_id", "school_year"]].astype(str), drop_first=False)
+    design = d.to_numpy(dtype=float)
+    x = p["x"].to_numpy(dtype=float)
+    resid = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+    w = resid ** 2
+    return (float(np.nanmean(beta)) / scale,
+            float(np.nansum(w * beta) / w[np.isfinite(beta)].sum()) / scale)
+
+
 def run_seed(args: tuple[int, float, str]) -> list[dict]:
     seed, effect, measure = args
     from undervisning_analys import synth
@@ -121,8 +138,12 @@ def run_seed(args: tuple[int, float, str]) -> list[dict]:
 
     def add(name: str, res, term: str = "within", t_link: float = float("nan")) -> None:
         r = res.tidy().set_index("term").loc[term]
+        scale = 1.0 if name.startswith("oracle") else ds.truth.score_scale["overall"]
+        t_panel, t_weighted = panel_truths(ds, res.panel, measure, scale) if effect \
+            else (0.0, 0.0)
         rows.append({"seed": seed, "effect": effect, "measure": measure, "variant": name,
                      "truth": latent if name.startswith("oracle") else per_point,
+                     "truth_panel": t_panel, "truth_weighted": t_weighted,
                      "truth_latent": latent, "score_scale": ds.truth.score_scale["overall"],
                      "estimate": r["estimate"], "se": r["se"],
                      "conf_low": r["conf_low"], "conf_high": r["conf_high"],
@@ -172,6 +193,13 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         if mean_truth != 0:
             row["rel_bias"] = row["mean_estimate"] / mean_truth - 1
             row["rel_mc_se"] = row["mc_se"] / abs(mean_truth)
+            for col, key in (("truth_panel", "rel_bias_panel"),
+                             ("truth_weighted", "rel_bias_weighted")):
+                if col in d:
+                    tp = d[col].to_numpy(dtype=float)[ok]
+                    row[key] = row["mean_estimate"] / float(tp.mean()) - 1
+                    row[key.replace("rel_bias", "coverage")] = float(np.mean(
+                        (lo[ok] <= tp) & (tp <= hi[ok])))
             if not v.startswith("oracle"):  # against the latent slope, for comparison
                 tl = d["truth_latent"].to_numpy(dtype=float)[ok]
                 row["rel_bias_latent"] = row["mean_estimate"] / float(tl.mean()) - 1
@@ -190,7 +218,8 @@ def _print(res: pd.DataFrame, effect: float, measure: str, df: pd.DataFrame) -> 
             "sd_estimate", "mean_se",
             "coverage", "reject_5pct", "mean_reliability"]
     if effect:
-        cols += ["rel_bias", "rel_mc_se", "rel_bias_latent"]
+        cols += ["rel_bias", "rel_mc_se", "rel_bias_panel", "coverage_panel",
+                 "rel_bias_weighted", "coverage_weighted", "rel_bias_latent"]
     print(res[[c for c in cols if c in res.columns]].to_string(index=False,
                                                               float_format=lambda x: f"{x:.4f}"))
     t = df[df["variant"] == "index_cluster"]

@@ -49,10 +49,15 @@ teaching quality on the observation scale. Subject grades A–F come from
 school results (meritvärde 16/17, share passing all subjects, eligibility for
 vocational programmes) are aggregated from the grades with Skolverket's rules.
 
-Because results are nonlinear in ``theta``, ``truth.slope[measure]`` gives the
-true average marginal change of each school result per unit of teaching
-quality, computed with common random numbers (the same pupils graded again
-with ``theta`` shifted): the target a link estimate should recover.
+Because results are nonlinear in ``theta``, ``truth.slope_by_school_year`` gives
+each school result's true marginal change per unit of teaching quality,
+computed with common random numbers (the same pupils graded again with
+``theta`` shifted up and down: a central difference), and ``truth.slope`` its
+mean over school-years. The marginal change differs between school-years (a
+school near the top of the grade scale gains less), so the target of a
+regression is a weighted mean of them; ``benchmarks/sim_link.py`` compares
+the link with the mean over the school-years that enter it and with the
+regression's own weighting. ``truth.score_scale`` converts to index points.
 
 Everything is fictional: the municipality is "Exempelkommun" (kommunkod
 9990, which does not exist), school codes start with 99 (no real school unit
@@ -114,6 +119,9 @@ class Truth:
     """Standard deviations of the generating model (sd_school, sd_trend, …)."""
     slope: dict[str, float] = field(default_factory=dict)
     """measure -> true average marginal change per unit of teaching quality."""
+    slope_by_school_year: pd.DataFrame | None = None
+    """school_id, school_year and one column per measure: each school result's true
+    marginal change per unit of teaching quality (``slope`` is their mean)."""
     score_scale: dict[str, float] = field(default_factory=dict)
     """dimension (and ``"overall"``) -> expected change of a form's score per unit of
     teaching quality (exact, see :func:`_score_scale`): about 0.9, not 1, because scores
@@ -561,6 +569,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     pupil_results = None
     results_exact = None
     slope: dict[str, float] = {}
+    slope_by_school_year = None
     if with_pupils:
         q0 = float(np.mean(a))
         yq = syq.set_index(["school_id", "school_year"])["quality"]
@@ -638,14 +647,18 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         muni = pd.concat([muni, enskild], ignore_index=True)
         results = pd.concat([school_res, muni], ignore_index=True)
         if compute_slope:
+            # central difference, the same pupils and noise (common random numbers)
             h = 0.1
-            shifted = grade_all(theta0 + shift + effect * h)
-            ex2 = aggregate_results(pupils_df, shifted)
-            m1 = exact[exact["group"] == "all"].set_index(["school_id", "school_year"])
-            m2 = ex2[ex2["group"] == "all"].set_index(["school_id", "school_year"])
-            for measure in ("merit_17", "merit_16", "pass_all_subjects_pct",
-                            "eligible_vocational_pct"):
-                slope[measure] = float(((m2[measure] - m1[measure]) / h).mean())
+            up = aggregate_results(pupils_df, grade_all(theta0 + shift + effect * h))
+            down = aggregate_results(pupils_df, grade_all(theta0 + shift - effect * h))
+            m2 = up[up["group"] == "all"].set_index(["school_id", "school_year"])
+            m0 = down[down["group"] == "all"].set_index(["school_id", "school_year"])
+            measures = ["merit_17", "merit_16", "pass_all_subjects_pct",
+                        "eligible_vocational_pct"]
+            per = ((m2[measures] - m0[measures]) / (2 * h)).reset_index()
+            slope_by_school_year = per
+            for measure in measures:
+                slope[measure] = float(per[measure].mean())
 
     truth = Truth(
         effect=effect, lag=lag, school_params=params, school_quality=school_quality,
@@ -658,7 +671,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                              "sd_school_term": sd_school_term, "sd_teacher": sd_teacher,
                              "sd_observer": sd_observer, "sd_lesson": sd_lesson,
                              "sd_rater_lesson": sd_rater_lesson, "sd_item": sd_item},
-        slope=slope, score_scale=score_scale, results_exact=results_exact,
+        slope=slope, slope_by_school_year=slope_by_school_year, score_scale=score_scale,
+        results_exact=results_exact,
         params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
                 "first_year": first_year, "teacher_effect_sd_realised": float(
                     np.std(list(teacher_effect.values())))})
