@@ -428,7 +428,7 @@ def test_interval_coverage_over_seeds():
 def test_dimension_models_from_a_warm_start_reach_the_same_optimum(ds, forms):
     """The other dimensions start from the first model's θ: same REML optimum as the
     engine's default start (the criterion to 1e-8 relative, the estimates to 1e-4)."""
-    from undervisning_analys.measure.index import _fit_models, _model_frame, _formula
+    from undervisning_analys.measure.index import _fit_models, _formula, _model_frame
     from undervisning_analys.models.mixed import fit_mixed
 
     dims = ["overall", ds.instrument.dimensions[0].id]

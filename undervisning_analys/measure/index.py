@@ -327,9 +327,12 @@ def score_forms(ds: Dataset) -> pd.DataFrame:
     if hit is not None and hit[0]() is ds:
         return hit[1].copy()
     forms = _score_forms(ds)
+
+    def forget(_ref: Any, k: int = key) -> None:
+        _FORMS_CACHE.pop(k, None)
+
     with _FORMS_LOCK:
-        _FORMS_CACHE[key] = (weakref.ref(ds, lambda _r, k=key: _FORMS_CACHE.pop(k, None)),
-                             forms)
+        _FORMS_CACHE[key] = (weakref.ref(ds, forget), forms)
     return forms.copy()
 
 

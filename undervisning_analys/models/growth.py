@@ -66,7 +66,6 @@ suppressed by the index. Nothing identifies a teacher.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
