@@ -766,10 +766,22 @@ def _blas_threads() -> Any:
                 _BLAS_STATE["limiter"] = None
 
 
-def _fit_model(forms: pd.DataFrame, dim: str, kackar_harville: bool = True,
-               start: _QualityModel | None = None) -> _QualityModel:
-    from scipy import sparse
+@dataclass(eq=False)
+class _EngineFit:
+    """A dimension's model fitted by the engine, before the mixed-model equations."""
 
+    dimension: str
+    frame: pd.DataFrame
+    fixed: list[str]
+    blocks: list[_Block]
+    reference_type: str
+    own_school_adjusted: bool
+    formula: str
+    fit: MixedResult
+
+
+def _engine_fit(forms: pd.DataFrame, dim: str, start: _EngineFit | None = None
+                ) -> _EngineFit:
     from ..models.mixed import fit_mixed
 
     frame, fixed, blocks, ref, own_adj = _model_frame(forms, dim)
@@ -779,6 +791,21 @@ def _fit_model(forms: pd.DataFrame, dim: str, kackar_harville: bool = True,
     if theta is not None:
         options["start"] = theta
     fit = fit_mixed(formula, frame, reml=True, **options)
+    return _EngineFit(dim, frame, fixed, blocks, ref, own_adj, formula, fit)
+
+
+def _fit_model(forms: pd.DataFrame, dim: str, kackar_harville: bool = True,
+               start: _EngineFit | None = None) -> _QualityModel:
+    return _finish_model(forms, _engine_fit(forms, dim, start), kackar_harville)
+
+
+def _finish_model(forms: pd.DataFrame, ef: _EngineFit, kackar_harville: bool = True
+                  ) -> _QualityModel:
+    """The mixed-model equations of a fitted model: cells, their covariance, trends."""
+    from scipy import sparse
+
+    dim, frame, fixed, blocks = ef.dimension, ef.frame, ef.fixed, ef.blocks
+    ref, own_adj, formula, fit = ef.reference_type, ef.own_school_adjusted, ef.formula, ef.fit
     vc = fit.varcorr
     sigma2 = float(vc.loc[vc["group"] == "Residual", "var_cov"].iloc[0])
     mme = _MME(frame, fixed, blocks, vc, sigma2)
@@ -1218,7 +1245,7 @@ def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
 # --------------------------------------------------------------------------
 # Front door
 # --------------------------------------------------------------------------
-def _warm_start(first: _QualityModel, forms: pd.DataFrame, dim: str,
+def _warm_start(first: _EngineFit, forms: pd.DataFrame, dim: str,
                 blocks: list[_Block]) -> np.ndarray | None:
     """Starting values for ``dim``'s model from the first dimension's fitted model.
 
@@ -1239,35 +1266,38 @@ def _warm_start(first: _QualityModel, forms: pd.DataFrame, dim: str,
     both = forms[[first.dimension, dim]].dropna()
     if len(both) < 2:
         return None
-    s2 = first.components.residual
+    vc = first.fit.varcorr
+    s2 = float(vc.loc[vc["group"] == "Residual", "var_cov"].iloc[0])
     extra = float(np.var(both[dim].to_numpy(float) - both[first.dimension].to_numpy(float)))
     return theta * math.sqrt(s2 / (s2 + extra))
 
 
 def _fit_models(forms: pd.DataFrame, dims: list[str]) -> dict[str, _QualityModel]:
-    """Each dimension's model: the first alone, the others from its estimates in two threads.
+    """Each dimension's model: the first fitted alone, then the rest in two threads.
 
     The other dimensions start from the first model's variance parameters
     (:func:`_warm_start`), which finds the same optimum in a third of the
-    time at Göteborg's scale, and the engine's likelihood evaluations and
-    SuperLU release the GIL, so two threads use two cores without copying the
-    data. Each fit is a full REML fit to its own optimum.
+    time at Göteborg's scale. Once the first model's engine fit is done, its
+    mixed-model equations and the other dimensions' fits run side by side in
+    two threads (the engine's likelihood evaluations and SuperLU release the
+    GIL, so two threads use two cores without copying the data). Each fit is
+    a full REML fit to its own optimum.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        first = _fit_model(forms, dims[0])
-        out = {dims[0]: first}
+        first = _engine_fit(forms, dims[0])
         rest = dims[1:]
-        workers = min(2, len(rest), os.cpu_count() or 1)
+        workers = min(2, len(rest) + 1, os.cpu_count() or 1)
         if workers < 2:
+            out = {dims[0]: _finish_model(forms, first)}
             out.update({dim: _fit_model(forms, dim, start=first) for dim in rest})
             return out
         from concurrent.futures import ThreadPoolExecutor
 
         with _blas_threads(), ThreadPoolExecutor(workers) as pool:
             futures = {dim: pool.submit(_fit_model, forms, dim, True, first) for dim in rest}
-            out.update({dim: futures[dim].result() for dim in rest})
-        return out
+            futures[dims[0]] = pool.submit(_finish_model, forms, first)
+            return {dim: futures[dim].result() for dim in dims}
 
 
 def teaching_quality(ds: Dataset, by: str | Sequence[str] = "school",
