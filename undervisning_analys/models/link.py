@@ -41,11 +41,12 @@ school, CR2 small-sample correction (Bell & McCaffrey 2002; Pustejovsky &
 Tipton 2018) and t intervals with Bell–McCaffrey (Satterthwaite) degrees of
 freedom (Imbens & Kolesár 2016), which are at most ``G - 1`` (``G`` schools)
 and smaller when a few schools carry much of the information. This errs on
-the cautious side: on the synthetic municipality (``benchmarks/sim_link.py``,
-200 seeds) the false-positive rate is 2.5 % and the intervals cover the true
-slope 96 % of the time, whereas ``dof="G-1"`` (t with ``G - 1`` degrees of
-freedom) gives 7 % false positives and 92.5 % coverage; even with the true
-quality as the index, ``G - 1`` covers only 92 %. A school organiser acting
+the cautious side: on the synthetic municipality (``benchmarks/sim_link.py``)
+the false-positive rate is 2.5 % (200 seeds, effect 0) and the intervals
+cover the true slope 97.3 % of the time (600 seeds, effect 0.3), whereas
+``dof="G-1"`` (t with ``G - 1`` degrees of freedom) gives 7 % false
+positives and 94.3 % coverage, and ``inference="mixed"`` 3.5 % and 96.0 %;
+even with the true quality as the index, ``G - 1`` covers only 93.7 %. A school organiser acting
 on "a link" is better served by the cautious interval. ``vcov="CR1"`` gives
 Stata's CR1 (with ``G - 1``). Clustering allows any correlation of a
 school's results over the years.
@@ -59,8 +60,8 @@ Power: an interval that includes zero is not evidence of no association.
 analysis detects with 80 % power at the 5 % level, ``(t_0.975 + t_0.80) × se``
 (result units per index point), and the summary states it whenever the within
 interval includes zero. On the synthetic municipality (``benchmarks/sim_link.py``,
-200 seeds, effect 0.3) the default analysis detects the true effect in only
-25 % of the seeds (31–33 % with ``G - 1`` df, CR1 or ``"mixed"``).
+600 seeds, effect 0.3) the default analysis detects the true effect in only
+26 % of the seeds (34–36 % with ``G - 1`` df, CR1 or ``"mixed"``).
 
 Scale: nothing is ``n × n`` in the panel's ``n`` school-years (a national file
 has n ≈ 42,600). The two-way annihilator is applied as school demeaning plus a
@@ -105,18 +106,21 @@ plain mean) is reported as ``index_reliability``. The same is done for school
 means (``between``), but the between association is in any case confounded by
 everything else that differs between schools.
 
-What the simulation shows (``benchmarks/sim_link.py``, 200 seeds of the
+What the simulation shows (``benchmarks/sim_link.py``, 600 seeds of the
 synthetic municipality, effect 0.3, ``merit_17``): the within estimate on the
 default (shrunken) index is not attenuated; on a plain-means index it is
-(about 0.5 of the truth, as its within reliability of 0.47 predicts), and
+(about 0.5 of the truth, as its within reliability of 0.46 predicts), and
 the corrected estimate of a plain-means index is right in the median but
 heavy-tailed (a ratio with a noisy denominator), so the shrunken index is
-the one to use. One more factor is not measurement error but the scale: the
-index is on the instrument's score scale, and the generator's latent quality
-moves the expected score by only ``c`` ≈ 0.91 per unit (rounding and the
-ceiling of the 1–4 scale). The within estimate is unbiased per *score
-point* (``truth.slope / c``: bias +2 % ± 5 % Monte-Carlo SE), which is
-``truth.slope`` per latent unit + about 12 %.
+the one to use. The index is on the instrument's score scale, where the
+generator's latent quality moves the expected score by ``score_scale`` ≈ 0.93
+per unit (exact, ``synth``: rounding and the ceiling of the 1–4 scale); the
+truth per index point is ``truth.slope_per_point``. Against it the mean
+within estimate is +5.6 % (Monte-Carlo SE 2.6 %); against the same marginal
+changes weighted as a two-way fixed-effects regression weights school-years,
++5.0 %. With the true quality itself as the index the estimate is +3.6 %
+(± 2.3 %) off: the results are a nonlinear aggregate of grades, so a
+within-school regression and the average marginal change differ slightly.
 
 Missing data
 ------------
