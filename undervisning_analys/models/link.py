@@ -41,11 +41,11 @@ school, CR2 small-sample correction (Bell & McCaffrey 2002; Pustejovsky &
 Tipton 2018) and t intervals with Bell–McCaffrey (Satterthwaite) degrees of
 freedom (Imbens & Kolesár 2016), which are at most ``G - 1`` (``G`` schools)
 and smaller when a few schools carry much of the information. This errs on
-the cautious side: on the synthetic municipality (``benchmarks/sim_link.py``)
-the false-positive rate is 2.5 % (200 seeds, effect 0) and the intervals
-cover the true slope 97.3 % of the time (600 seeds, effect 0.3), whereas
-``dof="G-1"`` (t with ``G - 1`` degrees of freedom) gives 7 % false
-positives and 94.3 % coverage, and ``inference="mixed"`` 3.5 % and 96.0 %;
+the cautious side: on the synthetic municipality (``benchmarks/sim_link.py``,
+600 seeds each) the false-positive rate is 3.3 % (effect 0) and the
+intervals cover the true slope 97.3 % of the time (effect 0.3), whereas
+``dof="G-1"`` (t with ``G - 1`` degrees of freedom) gives 7.0 % false
+positives and 94.3 % coverage, and ``inference="mixed"`` 4.3 % and 96.0 %;
 even with the true quality as the index, ``G - 1`` covers only 93.7 %. A school organiser acting
 on "a link" is better served by the cautious interval. ``vcov="CR1"`` gives
 Stata's CR1 (with ``G - 1``). Clustering allows any correlation of a
