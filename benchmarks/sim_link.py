@@ -16,7 +16,7 @@ change of the school result per point of the index. The generator knows it
 exactly: ``truth.slope_per_point(measure) = truth.slope[measure] /
 truth.score_scale["overall"]``, where ``slope`` is the change per unit of
 *latent* quality (common random numbers: the same pupils graded again with
-quality shifted) and ``score_scale`` ≈ 0.91 the change of a form's expected
+quality shifted) and ``score_scale`` ≈ 0.93 the change of a form's expected
 score per unit of latent quality (exact: scores are rounded to whole steps
 and clipped to the 1–4 scale, see ``synth._score_scale``). The index is on the
 score scale, so the per-point slope is its target; the ``oracle`` variants,

@@ -360,7 +360,7 @@ def test_within_estimate_recovers_the_truth_over_seeds():
 
     The default index is on the instrument's score scale; the truth it estimates is the
     generator's exact change in results per score point, ``truth.slope_per_point``
-    (``slope`` per unit of latent quality divided by ``score_scale`` ≈ 0.91).
+    (``slope`` per unit of latent quality divided by ``score_scale`` ≈ 0.93).
     """
     rows = np.array([_one(1000 + s) for s in range(30)])
     truth, est, lo, hi = rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
