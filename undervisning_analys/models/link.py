@@ -42,8 +42,8 @@ Tipton 2018) and t intervals with Bell–McCaffrey (Satterthwaite) degrees of
 freedom (Imbens & Kolesár 2016), which are at most ``G - 1`` (``G`` schools)
 and smaller when a few schools carry much of the information. This errs on
 the cautious side: on the synthetic municipality (``benchmarks/sim_link.py``,
-600 seeds each) the false-positive rate is 3.3 % (effect 0) and the
-intervals cover the true slope 97.3 % of the time (effect 0.3), whereas
+effect 0: 600 seeds; effect 0.3: 1,800 seeds) the false-positive rate is
+3.3 % and the intervals cover the true slope 96.6 % of the time, whereas
 ``dof="G-1"`` (t with ``G - 1`` degrees of freedom) gives 7.0 % false
 positives and 94.3 % coverage, and ``inference="mixed"`` 4.3 % and 96.0 %;
 even with the true quality as the index, ``G - 1`` covers only 93.7 %. A school organiser acting
@@ -116,11 +116,11 @@ the one to use. The index is on the instrument's score scale, where the
 generator's latent quality moves the expected score by ``score_scale`` ≈ 0.93
 per unit (exact, ``synth``: rounding and the ceiling of the 1–4 scale); the
 truth per index point is ``truth.slope_per_point``. Against it the mean
-within estimate is +5.6 % (Monte-Carlo SE 2.6 %); against the same marginal
-changes weighted as a two-way fixed-effects regression weights school-years,
-+5.0 %. With the true quality itself as the index the estimate is +3.6 %
-(± 2.3 %) off: the results are a nonlinear aggregate of grades, so a
-within-school regression and the average marginal change differ slightly.
+within estimate is +2.9 % (Monte-Carlo SE 1.6 %, 1,800 seeds: the first 600
+gave +5.6 % ± 2.6 %, 1,200 fresh ones +1.5 % ± 1.9 %); against the same
+marginal changes weighted as a two-way fixed-effects regression weights
+school-years, +2.5 %. With the true quality itself as the index the estimate
+is +1.2 % ± 1.3 % off (``benchmarks/results/sim_link_summary.md``).
 
 Missing data
 ------------
