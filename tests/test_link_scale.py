@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from test_link import means_index  # the plain-means index of the link tests
 
 from undervisning_analys import schema, synth
 from undervisning_analys.models import link as L
@@ -249,16 +250,6 @@ def sample_tq(sample_ds):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return teaching_quality(sample_ds)
-
-
-def means_index(ds) -> pd.DataFrame:
-    """Plain term means of the lessons' scores: an unshrunken index without covariance."""
-    f = ds.instrument.score(ds.observations)
-    les = f.groupby(["observation_id", "school_id", "term"], as_index=False)["overall"].mean()
-    out = les.groupby(["school_id", "term"])["overall"].agg(["mean", "std", "count"])
-    out = out.reset_index().rename(columns={"mean": "estimate"})
-    out["se"] = out["std"] / np.sqrt(out["count"])
-    return out
 
 
 def unbalanced(ds, tq):

@@ -619,6 +619,20 @@ class _MME:
         variance parameters). Parameters at the boundary (a variance of zero)
         are treated as known.
         """
+        from scipy import sparse
+
+        d, inv = self._kh_parts(cov_blocks)
+        l_full = sparse.hstack([sparse.csr_matrix(np.asarray(l_beta, dtype=float)),
+                                sparse.csr_matrix(l_b)]).tocsr()
+        dl = np.asarray(l_full @ d)
+        return dl @ inv @ dl.T, inv
+
+    def _kh_parts(self, cov_blocks: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """``D`` for all of (β, u) and ``I⁻¹``: computed once per model (the cells and the
+        school trends share them)."""
+        cached = self.__dict__.get("_kh")
+        if cached is not None:
+            return cached
         s2 = self.sigma2
         resid = self.y - self.x @ self.beta - self.z @ self.b
         py = resid / s2
@@ -650,12 +664,8 @@ class _MME:
         info = 0.5 * (info + info.T)
         inv = np.linalg.pinv(info)
         d = np.column_stack(dtheta)  # (p + q) × J
-        from scipy import sparse
-
-        l_full = sparse.hstack([sparse.csr_matrix(np.asarray(l_beta, dtype=float)),
-                                sparse.csr_matrix(l_b)]).tocsr()
-        dl = np.asarray(l_full @ d)
-        return dl @ inv @ dl.T, inv
+        self._kh = (d, inv)
+        return d, inv
 
 
 class _SchurSolver:
