@@ -32,7 +32,7 @@ from undervisning_analys.privacy import (
     teacher_columns,
 )
 
-NBSP = "\u00a0"
+NBSP = "\u202f"  # the thousands separator (narrow no-break space)
 
 
 # ---------------------------------------------------------------------------
@@ -431,7 +431,7 @@ def test_quality_missing_columns_refused():
 @pytest.mark.parametrize("value, status, decimals, expected", [
     (231.44, None, 1, "231,4"),
     (2.25, None, 1, "2,3"),            # half away from zero, as publications round
-    (-2.25, None, 1, "-2,3"),
+    (-2.25, None, 1, "\u22122,3"),     # a real minus sign
     (0.05, None, 1, "0,1"),
     (-0.04, None, 1, "0,0"),           # no negative zero
     (1234.5, None, 1, f"1{NBSP}234,5"),

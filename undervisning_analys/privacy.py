@@ -299,10 +299,11 @@ import math  # noqa: E402
 import re as _re  # noqa: E402
 from collections.abc import Mapping  # noqa: E402
 from dataclasses import dataclass as _dataclass  # noqa: E402
-from decimal import ROUND_HALF_UP, Decimal  # noqa: E402
+from decimal import Decimal  # noqa: E402
 from typing import Literal  # noqa: E402
 
 # numpy (np), pandas (pd), Iterable and Sequence come from the imports at the top.
+from ._format import THOUSANDS, number  # noqa: E402
 from .errors import SuppressedValueError  # noqa: E402
 from .schema import LABELS_SV, STATUSES  # noqa: E402
 
@@ -733,7 +734,7 @@ def _is_missing(value: object) -> bool:
 
 
 def format_value(value: object, status: str | None = None, decimals: int = 1, *,
-                 thousands: str = "\u00a0") -> str:
+                 thousands: str = THOUSANDS) -> str:
     """A number as Swedish display text, with Skolverket's markers.
 
     Parameters
@@ -742,14 +743,15 @@ def format_value(value: object, status: str | None = None, decimals: int = 1, *,
     status : a ``results.status`` (``ok``, ``suppressed``, ``missing``,
         ``approx_100``, ``not_published``, ``excluded``) or None.
     decimals : decimals for a float; an integer is shown without decimals.
-    thousands : thousands separator (default a no-break space, so that
-        ``12 345`` never breaks across lines).
+    thousands : thousands separator (default a narrow no-break space, so
+        that ``12 345`` never breaks across lines).
 
     Returns
     -------
     ``".."`` for suppressed, ``"~100"`` for approx_100, ``"*"`` for excluded,
     ``"."`` for missing/not published or a missing value, otherwise the
-    number with decimal comma, rounded half away from zero as publications do
+    number as :func:`undervisning_analys._format.number` writes it: decimal
+    comma, minus sign U+2212, rounded half away from zero as publications do
     (``format_value(2.25) == "2,3"``, ``format_value(1234.5) == "1 234,5"``).
     """
     if not _is_missing(status):
@@ -768,22 +770,9 @@ def format_value(value: object, status: str | None = None, decimals: int = 1, *,
         return MISSING_MARK
     if isinstance(value, (bool, np.bool_)):
         raise TypeError("format_value expects a number, not a bool")
-    if isinstance(value, (int, np.integer)):
-        dec = Decimal(int(value))
-        places = 0
-    elif isinstance(value, (float, np.floating)):
-        places = int(decimals)
-        dec = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places),
-                                                   rounding=ROUND_HALF_UP)
-    elif isinstance(value, Decimal):
-        places = int(decimals)
-        dec = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    else:
+    if not isinstance(value, (int, np.integer, float, np.floating, Decimal)):
         raise TypeError(f"format_value expects a number, not {type(value).__name__}")
-    if dec == 0:
-        dec = abs(dec)
-    text = format(dec, f",.{places}f")
-    return text.replace(",", "\0").replace(".", ",").replace("\0", thousands)
+    return number(value, decimals, thousands=thousands)
 
 
 def _detect_kind(df: pd.DataFrame) -> str:
@@ -799,7 +788,7 @@ def format_table(df: pd.DataFrame, *, kind: Kind = "auto",
                  value_cols: Sequence[str] | None = None,
                  decimals: int | Mapping[str, int] = 1,
                  status_col: str = "status", suppressed_col: str = "suppressed",
-                 thousands: str = "\u00a0") -> pd.DataFrame:
+                 thousands: str = THOUSANDS) -> pd.DataFrame:
     """A display table: suppression applied, numbers as Swedish strings.
 
     Parameters

@@ -338,6 +338,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                  sd_observer: float = 0.20, leniency_own: float = 0.25,
                  sd_lesson: float = 0.30, sd_rater_lesson: float = 0.15,
                  sd_item: float = 0.45, rho_background: float = 0.3,
+                 sd_school_results: float = 0.15,
                  with_pupils: bool = True, compute_slope: bool = True,
                  instrument: Instrument | str | None = None,
                  municipality_id: str = "9990", municipality_name: str = "Exempelkommun",
@@ -356,6 +357,9 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     paired_share : share of lessons rated by a second observer.
     with_pupils : generate pupils and grades (False: results are not generated).
     compute_slope : compute ``truth.slope`` by re-grading with shifted quality.
+    sd_school_results : sd of the schools' own effect on pupils' achievement
+        beside teaching quality (``school_re``; 0: schools differ in results only
+        through their pupils and their teaching quality).
 
     Returns
     -------
@@ -562,7 +566,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     background = pd.DataFrame(bg_rows)
 
     # ---- pupils and grades ----------------------------------------------
-    pupil_re = 0.15 * rng.standard_normal(n_schools)
+    pupil_re = sd_school_results * rng.standard_normal(n_schools)
     params = pd.DataFrame({"school_id": codes, "area": areas, "intercept": a, "trend": b,
                            "pupil_re": pupil_re, "share_parents_higher_edu": 100 * p_high})
     results = schema.empty("results")
