@@ -28,6 +28,7 @@ _LAZY = {
     "read_observations": ("undervisning_analys.io", "read_observations"),
     "read_schools": ("undervisning_analys.io", "read_schools"),
     "read_pupil_grades": ("undervisning_analys.io", "read_pupil_grades"),
+    "read_skolenkaten": ("undervisning_analys.io", "read_skolenkaten"),
     "icc": ("undervisning_analys.measure.agreement", "icc"),
     "agreement": ("undervisning_analys.measure.agreement", "agreement"),
     "fit_mixed": ("undervisning_analys.models.mixed", "fit_mixed"),
