@@ -18,8 +18,9 @@ intervals throughout.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,15 +55,36 @@ def _rc() -> Any:
     return STYLE
 
 
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    """``rc_context(STYLE)`` that keeps what pyplot set up inside it.
+
+    ``rc_context`` restores every rcParam on exit, ``interactive`` included. When
+    the package's first figure imports pyplot inside the context, Jupyter's inline
+    backend switches interactive mode on there, and a plain ``rc_context`` would
+    switch it off again on exit: no later figure would be shown, the user's own
+    included. The interactive state reached inside the context is kept.
+    """
+    import matplotlib
+
+    state = matplotlib.is_interactive()
+    try:
+        with matplotlib.rc_context(_rc()):
+            try:
+                yield
+            finally:
+                state = matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(state)
+
+
 def _styled(func: Any) -> Any:
     """Draw inside ``rc_context(STYLE)`` so a user's own settings are left alone."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import matplotlib
-
-        with matplotlib.rc_context(_rc()):
+        with _style():
             return func(*args, **kwargs)
 
     return wrapper
@@ -90,9 +112,7 @@ def new_axes(figsize: tuple[float, float], detached: bool = False, nrows: int = 
     Creating the axes inside the style matters: tick labels take their size
     when the axes are made.
     """
-    import matplotlib
-
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = new_figure(figsize, detached)
         return fig.subplots(nrows, ncols, **kwargs)
 
@@ -100,10 +120,8 @@ def new_axes(figsize: tuple[float, float], detached: bool = False, nrows: int = 
 def finish(fig_or_ax: Any) -> Any:
     """Tight layout inside :data:`STYLE` (for one-off figures; reports' repeated
     figures use :func:`fixed_margins`)."""
-    import matplotlib
-
     fig = _figure_of(fig_or_ax)
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig.tight_layout()
     return fig
 
@@ -627,11 +645,9 @@ def to_svg(fig_or_ax: Any, close: bool = True, tight: bool = False) -> str:
     ``tight`` crops to the drawn content (one more drawing pass); the reports'
     figures have fixed margins and do not need it.
     """
-    import matplotlib
-
     fig = _figure_of(fig_or_ax)
     buf = io.StringIO()
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None,
                     metadata={"Date": None})
     if close:
