@@ -787,6 +787,16 @@ def link(ds: Dataset, measure: str = "merit_17", lag: int = 1, adjusted: bool = 
                       info=info)
 
 
+def _unit(measure: str) -> str:
+    """The unit a sentence about ``measure`` uses (meritvärde: poäng; ``*_pct``:
+    procentenheter; Skolenkäten: indexenheter; see ``schema.measure_info``)."""
+    if measure.startswith("merit"):
+        return "poäng"
+    if measure.endswith("_pct"):
+        return "procentenheter"
+    return schema.measure_info(measure).unit
+
+
 def _design(panel: pd.DataFrame) -> tuple[np.ndarray, list[str], int]:
     """The Mundlak design; returns X, column names and the number of school-level columns."""
     g = panel.groupby("school_id")
@@ -1026,8 +1036,8 @@ class LinkResult(Result):
                                                              f"{self.lag} läsår senare")
         what = (f"resultatet {later}, justerat för elevsammansättning (observerat minus "
                 "förväntat),") if self.adjusted else f"resultatet {later}"
-        unit = "poäng" if self.measure.startswith("merit") else (
-            "procentenheter" if self.measure.endswith("_pct") else "enheter")
+        unit = _unit(self.measure)
+        info = schema.measure_info(self.measure)
         step = 0.1
         years = self.info["years"]
         lag_text = {0: "samma läsår", 1: "läsåret innan"}.get(
@@ -1043,10 +1053,18 @@ class LinkResult(Result):
         def verdict(r: pd.Series) -> str:
             if not np.isfinite(r["conf_low"]):
                 return "Intervallet kunde inte beräknas."
+            better = {"higher_better": " Högre värden är bättre för detta mått",
+                      "lower_better": " Lägre värden är bättre för detta mått"}
             if r["conf_low"] > 0:
-                return "Hela intervallet ligger över noll: ett positivt samband."
+                return ("Hela intervallet ligger över noll: ett positivt samband."
+                        + (better[info.direction] + ", så högre undervisningskvalitet går "
+                           + ("med bättre" if info.direction == "higher_better" else
+                              "med sämre") + " utfall." if info.direction in better else ""))
             if r["conf_high"] < 0:
-                return "Hela intervallet ligger under noll: ett negativt samband."
+                return ("Hela intervallet ligger under noll: ett negativt samband."
+                        + (better[info.direction] + ", så högre undervisningskvalitet går "
+                           + ("med bättre" if info.direction == "lower_better" else
+                              "med sämre") + " utfall." if info.direction in better else ""))
             return ("Intervallet omfattar noll: underlaget räcker inte för att säga om det "
                     "finns ett samband, åt något håll.")
 
@@ -1129,7 +1147,7 @@ class LinkResult(Result):
 
         if kind == "changes":
             ch = self.school_changes()
-            unit = "poäng" if self.measure.startswith("merit") else "enheter"
+            unit = _unit(self.measure)
             return plots.progressions(
                 ch, school_id, x="quality_change_per_year", y="results_change_per_year",
                 x_se="quality_change_per_year_se",
