@@ -35,10 +35,10 @@ def sample_ds():
 
 @pytest.fixture(scope="session")
 def synth_ds():
-    from undervisning_analys import synth
-    from undervisning_analys.sample import SAMPLE_ARGS
+    """The generator's Dataset behind data/sample (municipality plus its outcomes)."""
+    from undervisning_analys.sample import sample_dataset
 
-    return synth.municipality(**SAMPLE_ARGS)
+    return sample_dataset()
 
 
 @pytest.fixture(scope="session")

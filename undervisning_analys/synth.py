@@ -805,8 +805,9 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
     the school's år-8 cohort and a response rate), so its noise is
     ``sd_pupil / sqrt(n)``; it is published with one decimal and as ``-``
     (suppressed) below 5 respondents, as Skolinspektionen does. Attendance and
-    the shares are published per term with one decimal; the school-year row is
-    the pupil-weighted mean of the two terms (as
+    the shares are published per term with one decimal (school rows only: an
+    organiser's own file has no municipality row); the school-year row is the
+    pupil-weighted mean of the two terms (as
     :func:`undervisning_analys.io.local_measures.read_local_measures` computes
     it).
 
@@ -860,6 +861,31 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
     n_grades = schools["grades"].map(lambda g: _GRADES_IN_SPAN.get(str(g), 9)).to_numpy()
     rate = rng.uniform(*response_rate, size=len(codes))
     # ---- Skolenkäten -------------------------------------------------------------
+    # one set of respondents per school and year (every index of the year shares it)
+    cohort: dict[tuple[str, str], int] = {}
+    resp: dict[tuple[str, str], int] = {}
+    for sy in school_years:
+        n_group = n_all = 0
+        for si, sid in enumerate(codes):
+            k = (sid, sy)
+            cohort[k] = max(1, int(round(float(bg.loc[k]["n_pupils"]) / n_grades[si])))
+            resp[k] = int(rng.binomial(cohort[k], rate[si]))
+            n_group += cohort[k]
+            n_all += resp[k]
+            for kind, v in (("antal_i_gruppen", cohort[k]), ("antal_svar", resp[k]),
+                                ("svarsfrekvens",
+                             round(_round_half_up(resp[k] / cohort[k], 3) * 100, 10))):
+                rows.append({"level": "school", "school_id": sid, "municipality_id": mid,
+                             "school_year": sy, "measure": f"skolenkat_{kind}_{group}",
+                             "group": "all", "principal_type": "kommunal", "value": float(v),
+                             "n": resp[k], "status": "ok", "source": "synth"})
+        for kind, v in (("antal_i_gruppen", n_group), ("antal_svar", n_all),
+                        ("svarsfrekvens",
+                         round(_round_half_up(n_all / n_group, 3) * 100, 10))):
+            rows.append({"level": "municipality", "school_id": None, "municipality_id": mid,
+                         "school_year": sy, "measure": f"skolenkat_{kind}_{group}",
+                         "group": "all", "principal_type": "kommunal", "value": float(v),
+                         "n": n_all, "status": "ok", "source": "synth"})
     for slug, (dim, eff, bgeff, base) in survey.items():
         measure = f"skolenkat_{slug}_{group}"
         out_truth[measure] = OutcomeTruth(measure, dim, eff, bgeff, lag, base)
@@ -869,8 +895,7 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
             n_all = 0
             for si, sid in enumerate(codes):
                 b = bg.loc[(sid, sy)]
-                cohort = max(1, int(round(float(b["n_pupils"]) / n_grades[si])))
-                n = int(rng.binomial(cohort, rate[si]))
+                n = resp[(sid, sy)]
                 mean = (base + bgeff * (float(b["share_parents_higher_edu"]) - 60) / 10
                         + eff * (float(qd_year[dim][(sid, src_year(sy))]) - centre[dim])
                         + re_s[si] + sd_year * rng.standard_normal())
@@ -917,16 +942,8 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
         for r in yearly.itertuples(index=False):
             rows.append({"level": "school", "school_id": r.school_id, "municipality_id": mid,
                          "school_year": r.school_year, "measure": r.measure, "group": "all",
-                         "principal_type": "kommunal",
-                         "value": _round_half_up(r.w / r.n), "n": int(r.n_max), "status": "ok",
-                         "source": "synth"})
-        muni = yearly.groupby(["school_year", "measure"], sort=False).agg(
-            w=("w", "sum"), n=("n", "sum"), n_max=("n_max", "sum")).reset_index()
-        for r in muni.itertuples(index=False):
-            rows.append({"level": "municipality", "school_id": None, "municipality_id": mid,
-                         "school_year": r.school_year, "measure": r.measure, "group": "all",
-                         "principal_type": "kommunal",
-                         "value": _round_half_up(r.w / r.n), "n": int(r.n_max), "status": "ok",
+                         "principal_type": "all",
+                         "value": round(r.w / r.n, 10), "n": int(r.n_max), "status": "ok",
                          "source": "synth"})
     new = pd.DataFrame(rows)
     results = pd.concat([ds.results, new], ignore_index=True)

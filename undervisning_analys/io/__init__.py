@@ -29,7 +29,11 @@ Loaders (function -> what it reads -> table):
 * :func:`aggregate_pupil_grades` – ``pupil_results`` -> school results as
   Skolverket computes them (``results``);
 * :func:`read_skolenkaten` – Skolinspektionen's Skolenkäten "excelrapport"
-  workbooks -> ``results`` (``skolenkat_<index>_<group>``).
+  workbooks -> ``results`` (``skolenkat_<index>_<group>``);
+* :func:`read_local_measures` – the organiser's own measures (attendance,
+  problematic absence, offences, ``local_<name>``) -> ``results``;
+* :func:`read_pupil_attendance` – pupil-level attendance exports
+  (pseudonymised, aggregated to school × term with the floors) -> ``results``.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ import pandas as pd
 from ..errors import FileFormatError
 from . import _common
 from .kolada import KPI_BACKGROUND, KPI_MEASURES, read_kolada
+from .local_measures import read_local_measures, read_pupil_attendance
 from .observations import read_observations
 from .pupils import aggregate_pupil_grades, concat_pupil_grades, read_pupil_grades
 from .schools import read_schools
@@ -89,6 +94,7 @@ def read_json_source(path: str | Path) -> pd.DataFrame:
 __all__ = [
     "read_skolverket", "read_skolverket_api", "read_skolverket_api_schools", "read_kolada",
     "read_observations", "read_schools", "read_pupil_grades", "aggregate_pupil_grades",
-    "concat_pupil_grades", "read_json_source", "read_skolenkaten", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
+    "concat_pupil_grades", "read_json_source", "read_skolenkaten",
+    "read_local_measures", "read_pupil_attendance", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
     "KPI_BACKGROUND",
 ]

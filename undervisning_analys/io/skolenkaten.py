@@ -541,7 +541,7 @@ def _read_main(lay: _Layout, p: Path, g: str, school_year: str, lookup: dict[str
         put(f"skolenkat_antal_svar_{g}", n_resp, st_n, n)
         ng, st_g = _value(lay, row, ids["n_group"], p, "Antal i gruppen", 0, math.inf,
                           count=True)
-        put(f"skolenkat_antal_i_gruppen_{g}", ng, st_g, int(ng) if st_g == "ok" else None)
+        put(f"skolenkat_antal_i_gruppen_{g}", ng, st_g, n)
         rate, st_r = _value(lay, row, ids["rate"], p, "Svarsfrekvensen", 0, 1)
         put(f"skolenkat_svarsfrekvens_{g}", round(rate * 100, 10) if st_r == "ok" else rate,
             st_r, n)
