@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number as _fmt
 from ..dataset import ProvenanceRecord
 from ..errors import DuplicateRowsError, FileFormatError, MissingColumnError, ValueFormatError
 from ..privacy import pseudonymise, refuse_personnummer_columns
@@ -105,6 +106,11 @@ DIRECTIONS = {"": None, "hogrearbattre": "higher_better", "lagrearbattre": "lowe
 _LOCAL = re.compile(r"^local_[a-z][a-z0-9_]*$")
 _HINT = ("Se formatet i mallen: undervisning-analys mall --ut MAPP (bladet Instruktioner), "
          "rätta cellen och läs in filen igen")
+
+
+def _num(x: float) -> str:
+    """A bound or a threshold as Swedish text (decimal comma, no needless decimals)."""
+    return _fmt(x, None, thousands="")
 
 
 def _sheet_rows(path: Path) -> tuple[str | None, list[c.Row], dict[str, Any]]:
@@ -280,8 +286,8 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
             lo_, hi_ = rng if rng is not None else (None, None)
             if (lo_ is not None and value < lo_) or (hi_ is not None and value > hi_) or (
                     measure in ("offences_per_100",) and value < 0):
-                span = f"{c.sv_number(lo_ or 0)}–{c.sv_number(hi_)}" if hi_ is not None and \
-                    math.isfinite(hi_) else f"{c.sv_number(lo_ or 0)} eller större"
+                span = f"{_num(lo_ or 0)}–{_num(hi_)}" if hi_ is not None and \
+                    math.isfinite(hi_) else f"{_num(lo_ or 0)} eller större"
                 raise _err(ValueFormatError, f"Värdet {c.show(r.cells[roles['value']])} ligger "
                            f"utanför måttets skala {span}", p=p, sheet=sheet, row=r.line,
                            column=name["value"])
@@ -497,7 +503,7 @@ def read_pupil_attendance(path: str | Path, *, key: str | bytes | None = None,
     raw = pd.DataFrame(agg_rows)
     n_pupils = per.reset_index()["pupil_id"].nunique()
     notes = (f"{n_pupils} elever pseudonymiserade och sammanvägda till skola × termin; "
-             f"problematisk frånvaro: minst {c.sv_number(threshold)} % av schemalagd tid; "
+             f"problematisk frånvaro: minst {_num(threshold)} % av schemalagd tid; "
              f"skola × termin med färre än {MIN_PUPILS} elever prickade",)
     return c.publish(_combine(raw, p, sheet, {"measure": name["period"]}, rows_read=len(data),
                               loader="read_pupil_attendance", source=f"närvaro: {p.name}",

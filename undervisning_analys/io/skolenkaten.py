@@ -103,6 +103,7 @@ from typing import Any
 import pandas as pd
 
 from .. import schema
+from .._format import number as _fmt
 from ..dataset import ProvenanceRecord
 from ..errors import FileFormatError, MissingColumnError, UAError, ValueFormatError
 from ..privacy import refuse_personnummer_columns
@@ -143,6 +144,11 @@ ID_SV = {"orgnr": "Orgnummer", "organiser": "Huvudman", "municipality": "Kommun"
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*(.+)$")
 _NO_INDEX = re.compile(r"\(\s*bildar\s+ej\s+index\s*\)", re.IGNORECASE)
+
+
+def _num(x: float) -> str:
+    """A bound or a threshold as Swedish text (decimal comma, no needless decimals)."""
+    return _fmt(x, None, thousands="")
 
 
 # --------------------------------------------------------------------------
@@ -482,8 +488,8 @@ def _value(lay: _Layout, row: c.Row, j: int, p: Path, what: str, lo: float, hi: 
                      hint="Rätta cellen eller ladda ned excelrapporten på nytt")
     x = parsed[0]
     if x < lo or x > hi or (count and not float(x).is_integer()):
-        span = f"{c.sv_number(lo)}–{c.sv_number(hi)}" if math.isfinite(hi) \
-            else f"ett heltal {c.sv_number(lo)} eller större"
+        span = f"{_num(lo)}–{_num(hi)}" if math.isfinite(hi) \
+            else f"ett heltal {_num(lo)} eller större"
         raise _error(ValueFormatError, f"{what} {c.show(v)} ligger utanför det möjliga "
                      f"intervallet {span}", file=p, sheet=lay.name, row=row.line,
                      column=_letter(j),

@@ -1,0 +1,221 @@
+"""Outcomes beside grades: vocabulary, the organiser's own measures, synthetic truth, link.
+
+Recovery of the known effects over seeds is in ``benchmarks/sim_outcomes.py``
+(figures in ``benchmarks/results/sim_outcomes_summary.md``); here each piece's
+behaviour is checked on one dataset.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from test_io_support import fake_personnummer
+
+from undervisning_analys import schema, synth
+from undervisning_analys.errors import MissingKeyError
+from undervisning_analys.io.local_measures import (
+    read_local_measures,
+    read_pupil_attendance,
+    write_template,
+)
+from undervisning_analys.models.link import link
+from undervisning_analys.models.outcomes import holm, link_outcomes
+
+
+# --------------------------------------------------------------------------
+# Vocabulary: direction and scale
+# --------------------------------------------------------------------------
+def test_measure_info_direction_and_scale():
+    i = schema.measure_info("skolenkat_trygghet_ak8")
+    assert (i.direction, i.scale) == ("higher_better", (0.0, 10.0))
+    assert "Trygghet" in i.label and "åk 8" in i.label
+    a = schema.measure_info("problematic_absence_pct")
+    assert a.direction == "lower_better" and a.better(-2.0) is True and a.better(1.0) is False
+    assert schema.measure_info("offences_per_100").direction == "lower_better"
+    assert schema.measure_info("attendance_pct").better(0.5) is True
+    assert schema.measure_info("skolenkat_antal_svar_gy2").direction == "neutral"
+    assert schema.measure_info("skolenkat_svarsfrekvens_gy2").scale == (0.0, 100.0)
+    assert schema.is_known_measure("local_lasforstaelse")
+    assert not schema.is_known_measure("skolenkat_trygghet_ak7")
+    assert not schema.is_known_measure("local_Trivsel")
+    with pytest.raises(KeyError):
+        schema.measure_info("nonsense")
+
+
+# --------------------------------------------------------------------------
+# The organiser's own measures
+# --------------------------------------------------------------------------
+def test_template_round_trip(tmp_path, small_ds):
+    path = write_template(tmp_path, small_ds.schools)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Mått", "Instruktioner"]
+    ws = wb["Mått"]
+    assert ws.data_validations.count >= 4
+    sids = [ws.cell(r, 1).value for r in range(2, ws.max_row + 1)]
+    assert sids == sorted(small_ds.schools["school_id"])
+    # fill two terms for the first school and a local measure with direction and scale
+    ws.cell(2, 3).value, ws.cell(2, 6).value, ws.cell(2, 7).value = "HT2023", 94.0, 300
+    ws.delete_rows(3, len(sids) - 1)  # the other schools' rows stay unfilled: removed
+    ws.append([sids[0], None, "VT2024", None, "Närvaro (%)", 91.0, 100, None, None, None, None])
+    ws.append([sids[1], None, None, "2023/24", "local_lasforstaelse", 55.5, 40, "flickor",
+               "lägre är bättre", 0, 100])
+    wb.save(path)
+    df = read_local_measures(path)
+    att = df[df["measure"] == "attendance_pct"].iloc[0]
+    assert att["value"] == pytest.approx((94.0 * 300 + 91.0 * 100) / 400)
+    assert int(att["n"]) == 300 and att["school_year"] == "2023/24"
+    terms = df.attrs["terms"]
+    assert sorted(terms["term"]) == ["HT2023", "VT2024"]
+    loc = df[df["measure"] == "local_lasforstaelse"].iloc[0]
+    assert loc["group"] == "girls" and loc["value"] == 55.5
+    assert schema.measure_info("local_lasforstaelse").direction == "lower_better"
+    assert schema.measure_info("local_lasforstaelse").scale == (0.0, 100.0)
+
+
+def test_local_markers_and_suppression(tmp_path):
+    p = tmp_path / "egna_matt.csv"
+    p.write_text("Skolenhetskod;Termin;Mått;Värde;Antal elever\n"
+                 "99001234;HT2023;Problematisk frånvaro;..;8\n"
+                 "99001234;VT2024;Problematisk frånvaro;;8\n"
+                 "99005678;HT2023;problematic_absence_pct;12,5;200\n", encoding="utf-8")
+    df = read_local_measures(p)
+    a = df[df["school_id"] == "99001234"].iloc[0]
+    assert a["status"] == "suppressed" and math.isnan(a["value"]) and int(a["n"]) == 8
+    b = df[df["school_id"] == "99005678"].iloc[0]
+    assert b["status"] == "ok" and b["value"] == 12.5
+    assert df.attrs["provenance"].rows_read == 3
+
+
+def _attendance_export(tmp_path, n_big: int = 12, n_small: int = 9):
+    rng, used = np.random.default_rng(8), set()
+    pnrs = [fake_personnummer(rng, 2009, k % 2 == 0, used) for k in range(n_big + n_small)]
+    rows = ["Personnummer;Skolenhetskod;Period;Schemalagd tid;Frånvaro"]
+    absences = {}
+    for k, pnr in enumerate(pnrs):
+        sid = "99001234" if k < n_big else "99005678"
+        for month, absent in (("2023-09", 10 * k), ("2023-10", 5 * k)):
+            rows.append(f"{pnr};{sid};{month};600;{absent}")
+        absences[pnr] = (sid, 100 * (15 * k) / 1200)
+    p = tmp_path / "narvaro_elever.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return p, pnrs, absences
+
+
+def test_pupil_attendance_is_pseudonymised_and_aggregated_with_the_floor(tmp_path):
+    p, pnrs, absences = _attendance_export(tmp_path)
+    df = read_pupil_attendance(p, key="hemlig", threshold=15.0)
+    text = df.to_csv() + df.attrs["terms"].to_csv() + repr(df.attrs["provenance"])
+    for pnr in pnrs:
+        assert pnr not in text and pnr[2:8] not in text
+    big = df[df["school_id"] == "99001234"].set_index("measure")
+    shares = np.array([a for s, a in absences.values() if s == "99001234"])
+    assert big.loc["attendance_pct", "value"] == pytest.approx(100 - shares.mean())
+    assert big.loc["problematic_absence_pct", "value"] == pytest.approx(
+        100 * (shares >= 15).mean())
+    assert int(big.loc["attendance_pct", "n"]) == 12
+    small = df[df["school_id"] == "99005678"]
+    assert (small["status"] == "suppressed").all() and small["value"].isna().all()
+    assert set(df["school_year"]) == {"2023/24"}
+    assert set(df.attrs["terms"]["term"]) == {"HT2023"}
+
+
+def test_pupil_attendance_needs_a_key(tmp_path, monkeypatch):
+    monkeypatch.delenv("UA_PSEUDONYM_KEY", raising=False)
+    p, _pnrs, _ = _attendance_export(tmp_path)
+    with pytest.raises(MissingKeyError):
+        read_pupil_attendance(p)
+
+
+# --------------------------------------------------------------------------
+# Synthetic outcomes and the one path through link
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def outcome_ds():
+    ds = synth.municipality(seed=5, n_schools=12, n_years=5, sd_dimension=0.15,
+                            compute_slope=False)
+    return synth.outcomes(ds, survey={"studiero": ("klassrumsledning", 6.0, 0.2, 6.0),
+                                      "trygghet": ("klassrumsledning", 0.0, 0.1, 8.0)},
+                          local={"problematic_absence_pct": ("overall", -12.0, -1.0, 12.0)})
+
+
+def test_default_municipality_is_unchanged_by_the_new_parameters():
+    a = synth.municipality(seed=9, n_schools=4, n_years=2, compute_slope=False)
+    b = synth.municipality(seed=9, n_schools=4, n_years=2, compute_slope=False,
+                           sd_dimension=0.0)
+    pd.testing.assert_frame_equal(a.observations, b.observations)
+    dq = a.truth.dimension_quality
+    q = a.truth.school_quality.set_index(["school_id", "term"])["quality"]
+    assert np.allclose(dq["quality"], q.loc[list(zip(dq["school_id"], dq["term"],
+                                                     strict=True))].to_numpy())
+    c = synth.municipality(seed=9, n_schools=4, n_years=2, compute_slope=False,
+                           sd_dimension=0.2)
+    d = c.truth.dimension_quality
+    assert d.groupby(["school_id", "term"])["quality"].std().gt(0).all()
+    out = synth.outcomes(a)
+    pd.testing.assert_frame_equal(out.results.iloc[:len(a.results)].reset_index(drop=True),
+                                  a.results.reset_index(drop=True))
+    assert synth.outcomes(a).results.equals(out.results)  # a seeded, separate stream
+
+
+def test_survey_rows_follow_skolinspektionens_rules(outcome_ds):
+    r = outcome_ds.results
+    s = r[(r["measure"] == "skolenkat_studiero_ak8") & (r["level"] == "school")]
+    assert ((s["status"] == "suppressed") == (s["n"] < 5)).all()
+    ok = s[s["status"] == "ok"]
+    assert ok["value"].between(0, 10).all()
+    assert np.allclose(ok["value"], ok["value"].round(1))
+    resp = r[(r["measure"] == "skolenkat_antal_svar_ak8") & (r["level"] == "school")]
+    merged = s.merge(resp, on=["school_id", "school_year"], suffixes=("", "_r"))
+    assert (merged["n"] == merged["value_r"]).all()
+
+
+def test_link_accepts_a_survey_index_and_one_dimension(outcome_ds):
+    t = outcome_ds.truth.outcomes["skolenkat_studiero_ak8"]
+    assert t.dimension == "klassrumsledning"
+    res = link(outcome_ds, measure="skolenkat_studiero_ak8", dimension="klassrumsledning",
+               lag=0)
+    w = res.tidy().set_index("term").loc["within"]
+    truth = t.per_point(outcome_ds.truth)
+    assert w["conf_low"] <= truth <= w["conf_high"]
+    assert w["conf_low"] > 0
+    text = res._summary_text()
+    assert "indexenheter" in text and "Högre värden är bättre" in text
+    assert "Skolenkäten" in text
+
+
+def test_link_says_better_for_a_lower_is_better_outcome(outcome_ds):
+    res = link(outcome_ds, measure="problematic_absence_pct", lag=0)
+    w = res.tidy().set_index("term").loc["within"]
+    assert w["conf_high"] < 0
+    text = res._summary_text()
+    assert "Lägre värden är bättre" in text and "med bättre utfall" in text
+
+
+def test_holm_against_hand_computed_values():
+    p = [0.01, 0.04, 0.03, 0.005, float("nan")]
+    # sorted 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, max(0.04*1, 0.06) = 0.06
+    assert np.allclose(holm(p)[:4], [0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(holm(p)[4])
+    assert np.allclose(holm([0.2, 0.9]), [0.4, 0.9])
+
+
+def test_link_outcomes_counts_comparisons_and_adjusts(outcome_ds):
+    res = link_outcomes(outcome_ds, {"skolenkat_studiero_ak8": "klassrumsledning",
+                                     "skolenkat_trygghet_ak8": "klassrumsledning",
+                                     "problematic_absence_pct": "overall",
+                                     "skolenkat_stod_ak8": "elevstod"})
+    t = res.tidy().set_index("measure")
+    assert res.n_comparisons == 3 and (t["n_comparisons"] == 3).all()
+    assert isinstance(t.loc["skolenkat_stod_ak8", "error"], str)  # not generated: named
+    ok = t[t["error"].isna()]
+    assert (ok["p_holm"] >= ok["p_value"]).all()
+    assert np.allclose(ok["p_holm"], holm(ok["p_value"].to_numpy()))
+    assert bool(t.loc["skolenkat_studiero_ak8", "finding"])
+    assert t.loc["skolenkat_studiero_ak8", "better"] is True
+    assert t.loc["problematic_absence_pct", "better"] is True
+    text = res._summary_text()
+    assert "3 jämförelser" in text and "Holms metod" in text
