@@ -36,6 +36,8 @@ _LAZY = {
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
     "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
+    "item_agreement": ("undervisning_analys.measure.pairs", "item_agreement"),
+    "plan_paired_observations": ("undervisning_analys.measure.pairs", "plan_paired_observations"),
 }
 
 

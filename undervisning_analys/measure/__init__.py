@@ -6,6 +6,9 @@
   term mean and the decision study (:func:`plan_observations`);
 * :mod:`.agreement` – rater agreement from paired observations (kappa), with
   :mod:`.intraclass` (ICC) and :mod:`.severity` (observer severity) beside it;
+* :mod:`.pairs` – paired observations: agreement item by item
+  (:func:`item_agreement`) and the double-coding design
+  (:func:`plan_paired_observations`);
 * :mod:`.drift` – rater drift: the index's model with a trend per observer
   (:func:`rater_drift`).
 """
@@ -22,6 +25,7 @@ from .index import (
     score_forms,
     teaching_quality,
 )
+from .pairs import ItemAgreementResult, PairedDesign, item_agreement, plan_paired_observations
 from .reliability import (
     ObservationPlan,
     VarianceComponents,
@@ -34,5 +38,6 @@ __all__ = [
     "TeachingQualityResult", "coverage", "infer_home_schools", "observer_coverage",
     "score_forms", "teaching_quality", "ObservationPlan", "VarianceComponents",
     "plan_observations", "reliability", "variance_components", "agreement", "icc",
-    "RaterDriftResult", "rater_drift",
+    "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
+    "plan_paired_observations",
 ]
