@@ -77,6 +77,7 @@ import pandas as pd
 from . import schema
 from .dataset import Dataset
 from .instruments import Instrument, load_instrument
+from .privacy import MIN_PUPILS
 
 SUBJECTS_16 = ["Bl", "Bi", "En", "Fy", "Ge", "Hkk", "Hi", "Idh", "Ke", "Ma", "Mu", "Re", "Sh",
                "Sl", "Sv", "Tk"]
@@ -300,7 +301,7 @@ def _round_half_up(x: float, nd: int = 1) -> float:
 
 def publish_results(exact: pd.DataFrame, *, level: str, municipality_id: str,
                     principal_type: str = "all", source: str = "synth",
-                    min_pupils: int = 10) -> pd.DataFrame:
+                    min_pupils: int = MIN_PUPILS) -> pd.DataFrame:
     """Turn exact aggregates into results rows as Skolverket publishes them.
 
     One decimal; fewer than ``min_pupils`` pupils -> ``..`` (suppressed);
