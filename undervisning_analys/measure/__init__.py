@@ -11,6 +11,8 @@
   (:func:`plan_paired_observations`);
 * :mod:`.change` – reliability of change: lessons per term to detect a
   school's change (:func:`plan_observations_change`);
+* :mod:`.items` – item by item: each school's next steps (:func:`next_steps`)
+  and differential item functioning (:func:`item_dif`);
 * :mod:`.drift` – rater drift: the index's model with a trend per observer
   (:func:`rater_drift`).
 """
@@ -28,6 +30,7 @@ from .index import (
     score_forms,
     teaching_quality,
 )
+from .items import ItemDIFResult, NextStepsResult, item_dif, next_steps
 from .pairs import ItemAgreementResult, PairedDesign, item_agreement, plan_paired_observations
 from .reliability import (
     ObservationPlan,
@@ -43,4 +46,5 @@ __all__ = [
     "plan_observations", "reliability", "variance_components", "agreement", "icc",
     "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
     "plan_paired_observations", "ChangePlan", "change_se", "plan_observations_change",
+    "ItemDIFResult", "NextStepsResult", "item_dif", "next_steps",
 ]
