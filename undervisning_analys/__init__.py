@@ -37,6 +37,8 @@ _LAZY = {
     "link": ("undervisning_analys.models.link", "link"),
     "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
     "item_agreement": ("undervisning_analys.measure.pairs", "item_agreement"),
+    "plan_observations_change": ("undervisning_analys.measure.change",
+                                 "plan_observations_change"),
     "plan_paired_observations": ("undervisning_analys.measure.pairs", "plan_paired_observations"),
 }
 

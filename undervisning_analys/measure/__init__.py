@@ -9,6 +9,8 @@
 * :mod:`.pairs` – paired observations: agreement item by item
   (:func:`item_agreement`) and the double-coding design
   (:func:`plan_paired_observations`);
+* :mod:`.change` – reliability of change: lessons per term to detect a
+  school's change (:func:`plan_observations_change`);
 * :mod:`.drift` – rater drift: the index's model with a trend per observer
   (:func:`rater_drift`).
 """
@@ -16,6 +18,7 @@
 from __future__ import annotations
 
 from .agreement import agreement, icc
+from .change import ChangePlan, change_se, plan_observations_change
 from .drift import RaterDriftResult, rater_drift
 from .index import (
     TeachingQualityResult,
@@ -39,5 +42,5 @@ __all__ = [
     "score_forms", "teaching_quality", "ObservationPlan", "VarianceComponents",
     "plan_observations", "reliability", "variance_components", "agreement", "icc",
     "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
-    "plan_paired_observations",
+    "plan_paired_observations", "ChangePlan", "change_se", "plan_observations_change",
 ]
