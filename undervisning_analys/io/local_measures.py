@@ -70,11 +70,10 @@ from .._format import number as _fmt
 from ..dataset import ProvenanceRecord
 from ..errors import DuplicateRowsError, FileFormatError, MissingColumnError, ValueFormatError
 from ..privacy import pseudonymise, refuse_personnummer_columns
+from ..privacy.floors import MIN_PUPILS
 from . import _common as c
 
 LOADER = "read_local_measures"
-MIN_PUPILS = 10
-"""Pupil floor of the aggregation of pupil-level attendance."""
 
 #: Swedish names (folded) of the measures -> vocabulary code.
 MEASURE_NAMES: dict[str, str] = {
