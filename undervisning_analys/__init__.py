@@ -34,6 +34,7 @@ _LAZY = {
     "teaching_quality": ("undervisning_analys.measure.index", "teaching_quality"),
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
+    "plan_followup": ("undervisning_analys.models.followup", "plan_followup"),
 }
 
 
