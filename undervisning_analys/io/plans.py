@@ -88,11 +88,10 @@ def scan_free_text(cell: Cell, ctx: _Ctx) -> str:
     text = cell.text
     for m in _PNR_IN_TEXT.finditer(text):
         if is_personnummer(m.group(0)):
-            where = PlanError("x", sheet=cell.sheet, file=ctx.path, row=cell.row,
-                              column=cell.column)
-            loc = str(where)[2:].strip(" ()")
+            on = f" på bladet `{cell.sheet}`" if cell.sheet else ""
             raise PersonalNumberFound(
-                f"Texten innehåller ett personnummer, och sådana får inte läsas in ({loc})",
+                f"Texten{on} innehåller ett personnummer, och sådana får inte läsas in",
+                file=ctx.path, row=cell.row, column=cell.column,
                 hint="Ta bort personnumret (skriv till exempel ”en elev i åk 8”) och spara "
                      "filen igen")
     return text
@@ -120,7 +119,8 @@ def _fields(rows: list[c.Row], labels: dict[str, str], sheet: str) -> dict[str, 
     for r in rows:
         key = by_label.get(c.fold(r.text(0)))
         if key is not None:
-            out[key] = Cell(r.cells[1] if len(r.cells) > 1 else "", sheet, r.line, "B")
+            out[key] = Cell(r.cells[1] if len(r.cells) > 1 else "", sheet, r.line,
+                            f"B ({r.text(0)})")
     return out
 
 
@@ -317,7 +317,7 @@ def _plan_rows(meta: dict[str, Cell], targets: list[dict[str, Cell]],
             continue
         if n != round(n) or not 0 <= n <= L.MAX_LESSONS:
             raise ctx.fail(n_cell, f"Antalet planerade lektioner ska vara ett heltal 0–"
-                                   f"{L.MAX_LESSONS}, men cellen har {c.show(n_cell.value)}",
+                                   f"{L.MAX_LESSONS}, men cellen har {c.sv_number(n)}",
                            "Skriv ett heltal")
         rows.append({**base, "target_id": f"B-{vt}", "kind": "observations", "target_of": vt,
                      "baseline": None, "baseline_term": None, "target": float(n),
@@ -563,7 +563,8 @@ def read_dialogue_notes(path: str | Path, *,
     if ctx.schools is not None and code not in ctx.schools:
         raise ctx.fail(cell, f"Skolenhetskoden {code} finns inte i skolregistret",
                        "Rätta koden eller lägg till skolan i skolregistret")
-    day_cell = meta.get("dialogue_date") or Cell("", L.SHEET_DIALOGUE, None, "B")
+    day_cell = meta.get("dialogue_date") or Cell("", L.SHEET_DIALOGUE, None,
+                                                 "B (Datum för dialogen)")
     day = _date(day_cell, ctx, "Datum för dialogen", blank_ok=False)
     rows: list[dict[str, Any]] = []
     dropped = {"tomma rader för överenskommelser": 0, "frågor som inte diskuterades": 0}

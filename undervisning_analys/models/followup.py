@@ -14,15 +14,18 @@ What each target is followed with
   over all its terms (:func:`~undervisning_analys.models.growth.growth`)::
 
       projection = estimate_now + trend × Δt
-      Var        = se_now² + Δt² × se_trend² + 2 × σ²_term
+      Var        = se_now² + se_trend² × (Δt² + 2 Δt (t_now − t̄)) + 2 × σ²_term
 
-  with Δt the school years from the current term to the target term and
-  σ²_term the model's school × term variance (a new term deviates from the
-  school's line as earlier terms did; the current term's own deviation is
-  carried in the estimate, hence twice). The covariance between the current
-  estimate and the trend is not used (both come from the same model; leaving
-  it out makes the interval slightly wider, see the calibration in
-  ``benchmarks/sim_plans.py``). When the target term is already in the data,
+  with Δt the school years from the current term to the target term, t̄ the
+  mean time of the school's published terms and σ²_term the model's
+  school × term variance (a new term deviates from the school's line as
+  earlier terms did; the current term's own deviation is carried in the
+  estimate, hence twice). The middle term is the variance of the school's
+  line at the target term less that at the current term, with the covariance
+  of the current estimate and the trend taken as that of a straight line
+  fitted to the terms, ``(t_now − t̄) se_trend²``: the latest term and the
+  trend err together, and leaving the covariance out made the probabilities
+  overconfident (``benchmarks/sim_plans.py``). When the target term is already in the data,
   the projection is the index of that term itself. The organiser's targets
   use the municipality's index and trend (σ²_term divided by the number of
   schools).
@@ -37,7 +40,8 @@ What each target is followed with
   squares to the yearly (termly) estimates, weights ``1 / (se² + τ²)`` with
   τ² the spread of the points around the line beyond their standard errors
   (moment estimate, at least 0); the projection's variance is the line's
-  variance at the target time plus τ².
+  variance at the target time plus τ², and its interval and probability use
+  Student's t with (points − 2) degrees of freedom.
 * **Lessons** (``kind`` = ``observations``): lessons of the visit type
   observed per term of the plan's period against those planned (``par``:
   lessons observed by two observers). :meth:`PlanFollowupResult.adherence`
@@ -177,29 +181,42 @@ def adherence_status(planned: float, observed: float, terms_done: int) -> tuple[
 
 
 def probability_reached(projection: float, projection_se: float, target: float,
-                        higher_is_better: bool = True) -> float:
-    """P(true value at the target term is on the target's side), normal around the projection."""
-    from scipy.stats import norm
+                        higher_is_better: bool = True, df: float | None = None) -> float:
+    """P(true value at the target term is on the target's side) around the projection.
+
+    Normal, or Student's t with ``df`` degrees of freedom when the spread
+    around the line was estimated from few points (series targets).
+    """
+    from scipy.stats import norm, t
 
     if not (np.isfinite(projection) and np.isfinite(projection_se)) or projection_se <= 0:
         return float("nan")
     z = (projection - target) / projection_se
-    return float(norm.cdf(z if higher_is_better else -z))
+    z = z if higher_is_better else -z
+    return float(t.cdf(z, df) if df is not None and np.isfinite(df) else norm.cdf(z))
+
+
+def q95(df: float | None = None) -> float:
+    """The 97.5 % quantile: normal, or Student's t with ``df`` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df)) if df is not None and np.isfinite(df) else Z_95
 
 
 def series_projection(times: np.ndarray, est: np.ndarray, se: np.ndarray, t_target: float
                       ) -> dict[str, float]:
     """Weighted straight line through (time, estimate ± se); projection to ``t_target``.
 
-    Returns trend, trend_se, projection, projection_se and tau (the spread of
-    the points around the line beyond their standard errors). Needs at least
-    3 points with distinct times; otherwise NaNs.
+    Returns trend, trend_se, projection, projection_se, tau (the spread of
+    the points around the line beyond their standard errors) and df (points
+    − 2: intervals and probabilities use Student's t). Needs at least 3
+    points with distinct times; otherwise NaNs.
     """
     t, y, s = (np.asarray(a, dtype=float) for a in (times, est, se))
     ok = np.isfinite(t) & np.isfinite(y) & np.isfinite(s)
     t, y, s = t[ok], y[ok], s[ok]
     nan = {k: float("nan") for k in ("trend", "trend_se", "projection", "projection_se",
-                                     "tau")}
+                                     "tau", "df")}
     if len(t) < 3 or len(np.unique(t)) < 3:
         return nan
     x = np.column_stack([np.ones_like(t), t - t.mean()])
@@ -221,7 +238,7 @@ def series_projection(times: np.ndarray, est: np.ndarray, se: np.ndarray, t_targ
     proj_var = float(xt @ cov @ xt) + tau2
     return {"trend": float(beta[1]), "trend_se": float(np.sqrt(cov[1, 1])),
             "projection": proj, "projection_se": float(np.sqrt(proj_var)),
-            "tau": float(np.sqrt(tau2))}
+            "tau": float(np.sqrt(tau2)), "df": float(len(t) - 2)}
 
 
 # --------------------------------------------------------------------------
@@ -401,6 +418,7 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
         row = dict(base)
         est = {k: float("nan") for k in ("estimate", "se", "conf_low", "conf_high", "trend",
                                          "trend_se", "projection", "projection_se")}
+        df_t: float | None = None
         current_term = None
         n_periods = 0
         enough = False
@@ -440,10 +458,13 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
                         enough = n_periods >= MIN_TERMS
                     elif t_target > schema.term_index(current_term) and np.isfinite(
                             est["trend"]):
-                        dt = t_target - schema.term_index(current_term)
+                        t_cur = schema.term_index(current_term)
+                        dt = t_target - t_cur
+                        lever = t_cur - float(idx["_t"].mean())
                         est["projection"] = est["estimate"] + est["trend"] * dt
                         est["projection_se"] = float(np.sqrt(
-                            est["se"] ** 2 + dt ** 2 * est["trend_se"] ** 2 + 2 * s2))
+                            est["se"] ** 2 + est["trend_se"] ** 2 * (dt ** 2 + 2 * dt * lever)
+                            + 2 * s2))
                         enough = n_periods >= MIN_TERMS
         elif kind == "item":
             item = str(r.target_of)
@@ -463,6 +484,7 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
                                            ser["se"].to_numpy(), t_target)
                     est.update({k: sp[k] for k in ("trend", "trend_se", "projection",
                                                    "projection_se")})
+                    df_t = sp["df"]
                     enough = n_periods >= MIN_TERMS and np.isfinite(sp["projection"])
         elif kind == "result":
             measure = str(r.target_of)
@@ -492,6 +514,7 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
                                                str(r.target_term)))
                     est.update({k: sp[k] for k in ("trend", "trend_se", "projection",
                                                    "projection_se")})
+                    df_t = sp["df"]
                     enough = n_periods >= MIN_YEARS and np.isfinite(sp["projection"])
         elif kind == "observations":
             vt = str(r.target_of)
@@ -526,7 +549,7 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
             n_periods = len(done)
         else:
             p = probability_reached(est["projection"], est["projection_se"], float(r.target),
-                                    hib)
+                                    hib, df=df_t)
             row["probability"] = p
             status, reason = status_rule(enough_data=enough, probability=p,
                                          conf_low=est["conf_low"], conf_high=est["conf_high"],
@@ -553,8 +576,8 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
         row["current_term"] = current_term
         row["n_periods"] = n_periods
         if np.isfinite(est["projection"]) and np.isfinite(est["projection_se"]):
-            row["projection_low"] = est["projection"] - Z_95 * est["projection_se"]
-            row["projection_high"] = est["projection"] + Z_95 * est["projection_se"]
+            row["projection_low"] = est["projection"] - q95(df_t) * est["projection_se"]
+            row["projection_high"] = est["projection"] + q95(df_t) * est["projection_se"]
         row["status"], row["status_reason"] = status, reason
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -726,7 +749,9 @@ class PlanFollowupResult(Result):
                             fmt="o", color="#1f4e79", ms=5, capsize=2,
                             label="nu (95 % intervall)" if yi == y[0] else None)
             if np.isfinite(r.projection) and np.isfinite(r.projection_se):
-                ax.errorbar(r.projection, yi - 0.15, xerr=Z_95 * r.projection_se, fmt="s",
+                ax.errorbar(r.projection, yi - 0.15, xerr=[[r.projection - r.projection_low],
+                                                            [r.projection_high - r.projection]],
+                            fmt="s",
                             color="#c55a11", ms=4, capsize=2,
                             label="väntat vid målterminen" if yi == y[0] else None)
             ax.plot(r.target, yi, marker="D", color="black", ms=6, ls="none",
