@@ -28,6 +28,7 @@ _LAZY = {
     "read_observations": ("undervisning_analys.io", "read_observations"),
     "read_schools": ("undervisning_analys.io", "read_schools"),
     "read_pupil_grades": ("undervisning_analys.io", "read_pupil_grades"),
+    "read_skolenkaten": ("undervisning_analys.io", "read_skolenkaten"),
     "icc": ("undervisning_analys.measure.agreement", "icc"),
     "agreement": ("undervisning_analys.measure.agreement", "agreement"),
     "fit_mixed": ("undervisning_analys.models.mixed", "fit_mixed"),
@@ -35,6 +36,7 @@ _LAZY = {
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
     "plan_followup": ("undervisning_analys.models.followup", "plan_followup"),
+    "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
 }
 
 
