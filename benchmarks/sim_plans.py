@@ -6,9 +6,10 @@ Run from the repository root (one process; about 25 s per seed on a loaded machi
 
 For each seed: ``synth.municipality(seed, with_pupils=False)`` (20 schools,
 10 terms HT2020–VT2025), ``synth.with_plans`` (every school one target on a
-focus dimension, baseline VT2022, target VT2025 = the true index at VT2025
-plus 0.10 × N(0, 1), so that some schools reach it in truth and others do
-not), then ``plan_followup(ds, as_of=...)`` at two points in time:
+focus dimension: the baseline read off the data at VT2022, the target for
+VT2025 that baseline plus an aim drawn from U(0, 0.4); the truth decides
+whether the true index at VT2025 reaches it, so some schools do and others do
+not; the target never depends on the future truth, which would leak it), then ``plan_followup(ds, as_of=...)`` at two points in time:
 
 * ``VT2023`` – four terms (two school years) before the target term: the
   probability rests on the projection along the school's trend;

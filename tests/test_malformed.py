@@ -982,7 +982,7 @@ def read_plan_case(p: Path) -> pd.DataFrame:
     if p.name.startswith("dialog"):
         return read_dialogue_notes(p, schools=PLAN_SCHOOLS)
     return read_plans(p, INST, schools=PLAN_SCHOOLS, terms=PLAN_TERMS,
-                      measures=["merit_17", "pass_all_subjects_pct"])
+                      measures=["merit_17", "pass_all_subjects_pct", "n_pupils_grade9"])
 
 
 def notes_book(path: Path, *, date: object = "2024-03-14", agreement: list | None = None,
@@ -1030,6 +1030,8 @@ PLAN_CASES = [
              PlanError, "Mål", 2, "Avser", ("KA9",)),
     PlanCase("unknown_measure", _pb("plan_c.xlsx", targets=_t(B="resultat", C="merit_99")),
              PlanError, "Mål", 2, "Avser", ("merit_99", "merit_17")),
+    PlanCase("measure_without_direction", _pb("plan_c2.xlsx", targets=_t(
+        B="resultat", C="n_pupils_grade9")), PlanError, "Mål", 2, "Avser", ("riktning",)),
     PlanCase("unknown_kind", _pb("plan_d.xlsx", targets=_t(B="betyg")), PlanError, "Mål", 2,
              "Typ", ("betyg",)),
     PlanCase("target_term_after_data", _pb("plan_e.xlsx", targets=_t(G="VT2031")), PlanError,

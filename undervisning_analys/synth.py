@@ -756,18 +756,38 @@ def true_index(ds: Dataset, quality: np.ndarray | pd.Series, dimension: str = "o
     return dim_value(dims[dimension])
 
 
+def _raw_dimension_means(ds: Dataset, term: str) -> dict[tuple[str, str], float]:
+    """(school, dimension) -> mean form score in ``term`` (what anyone reads off the data)."""
+    inst = ds.instrument
+    o = ds.observations[ds.observations["term"] == term]
+    lo, hi = inst.scale
+    rev = set(inst.reversed_items())
+    score = np.where(o["item_id"].isin(rev), lo + hi - o["score"], o["score"])
+    dim_of = inst.dimension_of()
+    d = pd.DataFrame({"school_id": o["school_id"].to_numpy(),
+                      "dimension": o["item_id"].map(dim_of).to_numpy(), "score": score})
+    return {k: float(v) for k, v in d.groupby(["school_id", "dimension"])["score"].mean().items()}
+
+
 def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
-               target_term: str | None = None, spread: float = 0.10,
+               target_term: str | None = None, aim: tuple[float, float] = (0.0, 0.4),
                planned_per_term: tuple[int, int] = (4, 12), results_targets: bool = True,
                notes: bool = True) -> Dataset:
     """A synthetic Dataset with plans (and dialogue notes) whose truth is known.
 
     Every school gets a plan with one target on a focus dimension of the
-    instrument (drawn at random): the baseline is the true index at
-    ``baseline_term`` (default: the fourth term) and the target is the true
-    index at ``target_term`` (default: the last term) plus ``spread`` × N(0, 1),
-    rounded to two decimals, so that some schools reach their target in truth
-    and others do not. Planned lessons per term and visit type (spontaneous,
+    instrument (drawn at random): the baseline is what the school reads off
+    its data at ``baseline_term`` (default: the fourth term), the mean form
+    score of the dimension that term (less the municipality's average gap
+    between such raw means and the index, one constant), and the target is
+    the baseline plus an
+    aim drawn uniformly from ``aim`` (index points), rounded to two decimals.
+    The target is reached in truth when the true index
+    (:func:`true_index`) at ``target_term`` (default: the last term) is at or
+    above it; the school's true trend and term noise decide, so some schools
+    reach their target and others do not. The target depends on the truth only
+    through the data (never on the future), so that a follow-up's probability
+    can be checked against the truth. Planned lessons per term and visit type (spontaneous,
     planned, collegial) and catalogue actions are drawn too. With
     ``results_targets``, every third school also has a target on its adjusted
     merit value (no truth is recorded for those). The organiser's plan has one
@@ -794,18 +814,26 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
     truth_rows: list[dict[str, Any]] = []
     first = terms[0] if schema.term_index(terms[0]) <= schema.term_index(b_term) else b_term
     org_target = "H1"
+    raw = _raw_dimension_means(ds, b_term)
+    # raw means run higher than the index (observers at their own school, planned visits):
+    # the municipality's average gap, one constant, brings the baselines to the index's level
+    gap = {d: float(np.mean([raw[(s, d)] - true_index(ds, [qs[(s, b_term)]], d)[0]
+                             for s in schools if (s, d) in raw])) for d in dims}
     for k, sid in enumerate(schools):
         dim = dims[int(rng.integers(len(dims)))]
-        base = float(true_index(ds, [qs[(sid, b_term)]], dim)[0])
         true_t = float(true_index(ds, [qs[(sid, t_term)]], dim)[0])
-        target = round(true_t + spread * float(rng.standard_normal()), 2)
+        base = raw[(sid, dim)] - gap[dim] if (sid, dim) in raw else float("nan")
+        aim_k = float(rng.uniform(*aim))
+        fallback = float(np.mean([raw[(s, dim)] for s in schools if (s, dim) in raw])) - gap[dim]
+        target = round((base if np.isfinite(base) else fallback) + aim_k, 2)
         plan_id = f"P-{sid}"
         actions = "; ".join(sorted(rng.choice(["U1", "U2", "U3", "U5", "U6", "F1", "F3"],
                                               size=3, replace=False)))
         common = {"plan_id": plan_id, "level": "school", "school_id": sid,
                   "period_start": b_term, "period_end": t_term}
         rows.append({**common, "target_id": "M1", "kind": "dimension", "target_of": dim,
-                     "baseline": round(base, 2), "baseline_term": b_term, "target": target,
+                     "baseline": round(base, 2) if np.isfinite(base) else None,
+                     "baseline_term": b_term, "target": target,
                      "target_term": t_term, "actions": actions, "serves": org_target})
         truth_rows.append({"plan_id": plan_id, "target_id": "M1", "school_id": sid,
                            "target_of": dim, "target_term": t_term, "target": target,

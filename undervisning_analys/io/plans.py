@@ -207,10 +207,15 @@ def _number(cell: Cell, ctx: _Ctx, what: str, *, blank_ok: bool = True) -> float
     return float(parsed[0])
 
 
+def _sv(x: float) -> str:
+    """A number as Swedish text: decimal comma, − for minus, no trailing zeros."""
+    return f"{x:g}".replace(".", ",").replace("-", "−")
+
+
 def _in_scale(value: float, cell: Cell, ctx: _Ctx, what: str) -> None:
     lo, hi = ctx.inst.scale
     if not lo <= value <= hi:
-        raise ctx.fail(cell, f"{what} {c.sv_number(value)} ligger utanför protokollets skala "
+        raise ctx.fail(cell, f"{what} {_sv(value)} ligger utanför protokollets skala "
                              f"{lo}–{hi}", f"Ange ett värde mellan {lo} och {hi}")
 
 
@@ -290,6 +295,11 @@ def _plan_rows(meta: dict[str, Cell], targets: list[dict[str, Cell]],
                     "merit_17, pass_all_subjects_pct"
                 raise ctx.fail(t["target_of"], f"Måttet `{of}` finns inte i underlaget",
                                f"Välj ett mått som finns i resultaten, till exempel {have}")
+            if schema.measure_info(of).direction == "neutral":
+                raise ctx.fail(t["target_of"], f"Måttet `{of}` har ingen riktning (varken högre "
+                                               "eller lägre är bättre) och kan inte vara ett mål",
+                               "Välj ett resultatmått där högre eller lägre är bättre, till "
+                               "exempel merit_17")
         baseline = _number(t["baseline"], ctx, "Utgångsläget")
         if kind in ("dimension", "item"):
             _in_scale(target, t["target"], ctx, "Målvärdet")
@@ -317,7 +327,7 @@ def _plan_rows(meta: dict[str, Cell], targets: list[dict[str, Cell]],
             continue
         if n != round(n) or not 0 <= n <= L.MAX_LESSONS:
             raise ctx.fail(n_cell, f"Antalet planerade lektioner ska vara ett heltal 0–"
-                                   f"{L.MAX_LESSONS}, men cellen har {c.sv_number(n)}",
+                                   f"{L.MAX_LESSONS}, men cellen har {_sv(n)}",
                            "Skriv ett heltal")
         rows.append({**base, "target_id": f"B-{vt}", "kind": "observations", "target_of": vt,
                      "baseline": None, "baseline_term": None, "target": float(n),

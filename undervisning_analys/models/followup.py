@@ -133,7 +133,15 @@ STATUS_RULE_SV = (
     "sida är målet ”uppnått”; är sannolikheten minst 80 % är skolan ”på väg”, är den högst "
     "20 % ”inte på väg”; däremellan ”kan ännu inte avgöras”.")
 
-LOWER_IS_BETTER = ("grade6_fail_one_subject_pct", "grade6_fail_several_subjects_pct")
+
+
+def _direction(measure: str) -> str:
+    """``higher_better``, ``lower_better`` or ``neutral`` (schema.measure_info)."""
+    try:
+        return str(schema.measure_info(measure).direction)
+    except KeyError:
+        return "neutral"
+
 VISIT_TYPES = ("spontan", "planerad", "kollegial", "par")
 VISIT_LABELS = {"spontan": "spontana besök", "planerad": "planerade besök",
                 "kollegial": "kollegiala observationer", "par": "parobservationer"}
@@ -405,7 +413,7 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
         level = str(r.level)
         sid = None if level == "organiser" or pd.isna(r.school_id) else str(r.school_id)
         kind = str(r.kind)
-        hib = not (kind == "result" and str(r.target_of) in LOWER_IS_BETTER)
+        hib = not (kind == "result" and _direction(str(r.target_of)) == "lower_better")
         base = {"level": level, "plan_id": r.plan_id, "school_id": sid,
                 "school_name": names.get(sid, "huvudmannen") if sid else "huvudmannen",
                 "target_id": r.target_id, "kind": kind, "target_of": r.target_of,
