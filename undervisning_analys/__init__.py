@@ -37,6 +37,12 @@ _LAZY = {
     "link": ("undervisning_analys.models.link", "link"),
     "plan_followup": ("undervisning_analys.models.followup", "plan_followup"),
     "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
+    "item_agreement": ("undervisning_analys.measure.pairs", "item_agreement"),
+    "next_steps": ("undervisning_analys.measure.items", "next_steps"),
+    "item_dif": ("undervisning_analys.measure.items", "item_dif"),
+    "plan_observations_change": ("undervisning_analys.measure.change",
+                                 "plan_observations_change"),
+    "plan_paired_observations": ("undervisning_analys.measure.pairs", "plan_paired_observations"),
 }
 
 

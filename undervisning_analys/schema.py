@@ -4,8 +4,9 @@ Every loader returns one of these tables and nothing downstream accepts
 anything else. Conventions (see DESIGN.md):
 
 * column names are snake_case English; codes are strings (``school_id`` is
-  the 8-digit skolenhetskod, ``municipality_id`` the 4-digit kommunkod with
-  ``0000`` for Sweden);
+  the 8-digit skolenhetskod, or the historical 9-digit code of exports before
+  2013, kept as written: see :data:`SCHOOL_ID_RE`; ``municipality_id`` the
+  4-digit kommunkod with ``0000`` for Sweden);
 * finite vocabularies are pandas categoricals with fixed categories;
 * shares and ``*_pct`` values are percentages 0–100, as Skolverket publishes
   them;
@@ -267,7 +268,36 @@ def measure_label(measure: str) -> str:
 # --------------------------------------------------------------------------
 # Code formats
 # --------------------------------------------------------------------------
-SCHOOL_ID_RE = r"^\d{8}$"
+SCHOOL_ID_RE = r"^\d{8,9}$"
+"""A school unit code, one of two documented formats, always kept as written:
+
+* ``12345678`` – eight digits: Skolverket's skolenhetskod (from 2013);
+* ``123412345`` – nine digits: the historical code in exports before 2013, the
+  municipality code followed by five digits (:func:`is_historical_school_id`).
+
+A nine-digit code is never shortened or mapped to an eight-digit one (there is
+no published key between them); the two forms are different units to the
+package. Loaders check the municipality prefix where the row names its
+municipality (:func:`is_school_id`)."""
+
+
+def is_historical_school_id(code: str) -> bool:
+    """True for a historical nine-digit unit code (municipality code + five digits)."""
+    return len(code) == 9 and code.isdigit()
+
+
+def is_school_id(code: str, municipality_id: str | None = None) -> bool:
+    """True for an 8-digit skolenhetskod, or a 9-digit historical code whose first four
+    digits are ``municipality_id`` (any municipality code when it is not known)."""
+    if not code.isdigit():
+        return False
+    if len(code) == 8:
+        return True
+    if len(code) == 9:
+        return municipality_id is None or code[:4] == municipality_id
+    return False
+
+
 MUNICIPALITY_ID_RE = r"^\d{4}$"
 ORGANISER_ID_RE = r"^\d{10}$"
 """Organisationsnummer of a huvudman (10 digits, no hyphen): Skolenkäten's
@@ -424,6 +454,10 @@ def background_schema() -> pa.DataFrameSchema:
             "share_foreign_background": pa.Column(float, checks=pct, nullable=True),
             "share_parents_higher_edu": pa.Column(float, checks=pct, nullable=True),
             "share_newly_arrived": pa.Column(float, checks=pct, nullable=True),
+            # Optional: the share columns of the row that read "~100" in the source
+            # (value NaN, the true share above 95 %), comma-separated, e.g.
+            # "share_parents_higher_edu": the background form of status approx_100.
+            "approx_100": _str_col(nullable=True, required=False),
         },
         coerce=True, strict=True, name="background",
     )
@@ -554,7 +588,8 @@ _CHECK_SV = {
 }
 
 _EXPECT_SV = {
-    "school_id": "en 8-siffrig skolenhetskod, t.ex. 12345678",
+    "school_id": "en 8-siffrig skolenhetskod, t.ex. 12345678 (eller en historisk "
+                 "9-siffrig kod: kommunkoden och fem siffror)",
     "municipality_id": "en 4-siffrig kommunkod, t.ex. 0604",
     "school_year": "ett läsår som 2023/24",
     "term": "en termin som HT2023 eller VT2024",
