@@ -10,6 +10,7 @@ municipality report and the exported tidy tables.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -52,9 +53,16 @@ def _missing_images(nb: dict) -> list[str]:
 def execute(name: str, tmp_path: Path, **parameters) -> tuple[str, Path]:
     papermill = pytest.importorskip("papermill")
     out = tmp_path / f"{name}.out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
-                               parameters=parameters, kernel_name="python3",
-                               cwd=str(tmp_path), progress_bar=False)
+    # the kernel inherits the environment: with conftest's MPLBACKEND=Agg it would draw
+    # without showing anything; a user's Jupyter uses the inline backend
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+                                   parameters=parameters, kernel_name="python3",
+                                   cwd=str(tmp_path), progress_bar=False)
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
     nb = json.loads(out.read_text(encoding="utf-8"))
     text, errors = _outputs(nb)
     assert not errors, errors
