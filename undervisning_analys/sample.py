@@ -276,7 +276,8 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
                                              sort_keys=False, width=100))
     elif inst_src:  # pragma: no cover
         shutil.copy(inst_src, folder / "protokoll.yaml")
-    r = ds.results
+    # the outcomes beside grades have their own files (below)
+    r = ds.results[~ds.results["measure"].astype(str).map(schema.is_outcome_measure)]
     schools = ds.schools.sort_values("school_name")
     for sy in sorted(set(r["school_year"])):
         year = schema.school_year_start(sy) + 1
@@ -319,8 +320,9 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
     outcomes = getattr(ds.truth, "outcomes", None)
     if outcomes:
         group = ds.truth.params.get("outcomes_group", "ak8")
-        for sy in sorted(set(r.loc[r["measure"].astype(str).str.startswith("skolenkat_"),
-                                   "school_year"])):
+        ro = ds.results
+        for sy in sorted(set(ro.loc[ro["measure"].astype(str).str.startswith("skolenkat_"),
+                                    "school_year"])):
             p = folder / f"skolenkaten_elever_{group}_{schema.school_year_start(sy) + 1}.xlsx"
             p.write_bytes(_skolenkaten_file(ds, sy, group))
             written.append(p)
@@ -395,7 +397,10 @@ def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
     for row in (r1, r2, r3):
         ws.append(row)
     units = [("municipality", None, f"{mname}s kommun", None, None)]
+    asked = set(r.loc[r["level"].astype(str) == "school", "school_id"])
     for s in ds.schools.sort_values("school_name").itertuples(index=False):
+        if s.school_id not in asked:  # no pupils in the respondent group's grade
+            continue
         units.append(("school", s.school_id, f"{mname}s kommun", s.municipality_name,
                       s.school_name))
     g = wb.create_sheet("Könsuppdelat resultat")

@@ -908,7 +908,17 @@ LOCAL_EFFECTS: dict[str, tuple[str, float, float, float]] = {
     "problematic_absence_pct": ("overall", -4.0, -1.2, 12.0),
     "offences_per_100": ("overall", -2.0, -0.3, 4.0),
 }
-_GRADES_IN_SPAN = {"F-9": 10, "7-9": 3, "4-9": 6}
+_GRADES_IN_SPAN = {"F-9": 9, "7-9": 3, "4-9": 6, "F-6": 6}
+_SURVEY_GRADE = {"ak5": 5, "ak8": 8, "ak9": 9}
+
+
+def _teaches(span: str, grade: int) -> bool:
+    """Whether a school with grades ``span`` ('F-9', '7-9', 'F-6', …) has ``grade``."""
+    lo, _, hi = str(span).partition("-")
+    try:
+        return (0 if lo == "F" else int(lo)) <= grade <= int(hi)
+    except ValueError:
+        return True
 
 
 def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: int = 0,
@@ -986,6 +996,9 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
     term_rows: list[dict[str, Any]] = []
     out_truth: dict[str, OutcomeTruth] = {}
     n_grades = schools["grades"].map(lambda g: _GRADES_IN_SPAN.get(str(g), 9)).to_numpy()
+    # the survey's respondent group is asked only where the school has that grade
+    grade = _SURVEY_GRADE.get(group)
+    surveyed = [grade is None or _teaches(g, grade) for g in schools["grades"]]
     rate = rng.uniform(*response_rate, size=len(codes))
     # ---- Skolenkäten -------------------------------------------------------------
     # one set of respondents per school and year (every index of the year shares it)
@@ -994,6 +1007,8 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
     for sy in school_years:
         n_group = n_all = 0
         for si, sid in enumerate(codes):
+            if not surveyed[si]:
+                continue
             k = (sid, sy)
             cohort[k] = max(1, int(round(float(bg.loc[k]["n_pupils"]) / n_grades[si])))
             resp[k] = int(rng.binomial(cohort[k], rate[si]))
@@ -1021,6 +1036,8 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
             tot = wsum = 0.0
             n_all = 0
             for si, sid in enumerate(codes):
+                if not surveyed[si]:
+                    continue
                 b = bg.loc[(sid, sy)]
                 n = resp[(sid, sy)]
                 mean = (base + bgeff * (float(b["share_parents_higher_edu"]) - 60) / 10

@@ -66,6 +66,29 @@ def default_outcomes(ds: Dataset) -> list[str]:
             and not any(k in m for k in ("_antal_", "_svarsfrekvens_"))]
 
 
+#: Skolenkäten's indices -> the dimension of the default protocol they are compared with
+#: (studiero and trygghet with classroom management, stimulans and kritiskt tänkande with
+#: cognitive activation, stöd, bemötande and elevhälsa with pupil support); anything else,
+#: and any protocol without these dimensions, with the overall index.
+DEFAULT_DIMENSIONS: dict[str, str] = {
+    "studiero": "klassrumsledning", "trygghet": "klassrumsledning",
+    "forhindra_krankningar": "klassrumsledning",
+    "stimulans": "kognitiv_aktivering", "kritiskt_tankande": "kognitiv_aktivering",
+    "information": "kognitiv_aktivering",
+    "stod": "elevstod", "elevhalsa": "elevstod", "bemotande": "elevstod",
+    "bemotande_larare": "elevstod", "bemotande_elever": "elevstod",
+}
+
+
+def dimension_for(measure: str, dimensions: set[str] | frozenset[str]) -> str:
+    """The dimension a measure is compared with by default (see :data:`DEFAULT_DIMENSIONS`)."""
+    if measure.startswith("skolenkat_"):
+        for slug, dim in DEFAULT_DIMENSIONS.items():
+            if measure.startswith(f"skolenkat_{slug}_") and dim in dimensions:
+                return dim
+    return "overall"
+
+
 def link_outcomes(ds: Dataset, measures: Sequence[str] | Mapping[str, str] | None = None, *,
                   dimension: str = "overall", lag: int = 0, alpha: float = 0.05,
                   **link_kw: Any) -> OutcomesLinkResult:
@@ -205,4 +228,5 @@ class OutcomesLinkResult:
         return "<pre>" + html.escape(self._summary_text()) + "</pre>"
 
 
-__all__ = ["link_outcomes", "holm", "default_outcomes", "OutcomesLinkResult"]
+__all__ = ["link_outcomes", "holm", "default_outcomes", "dimension_for", "DEFAULT_DIMENSIONS",
+           "OutcomesLinkResult"]

@@ -39,6 +39,7 @@ from ..models.adjust import adjusted_results
 from ..models.equity import school_equity
 from ..models.growth import growth
 from ..models.link import link
+from .outcomes_context import outcome_tables
 
 DEFAULT_MEASURES: tuple[str, ...] = ("merit_17", "pass_all_subjects_pct",
                                      "eligible_vocational_pct")
@@ -429,6 +430,9 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
 
     # ---- equity -------------------------------------------------------------
     tables["equity"] = equity_table(tables, ds, ms)
+
+    # ---- outcomes beside grades (Skolenkäten, attendance, own measures) --------------
+    timed("outcomes", lambda: outcome_tables(ds, tables, notes, info, say))
 
     for name, t in tables.items():
         privacy.assert_no_teacher_columns(t, name=name)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from .. import schema
 from .._format import Z_95
-from . import charts
+from . import charts, outcomes_view
 from ._common import (
     Col,
     Table,
@@ -446,6 +446,7 @@ class SchoolView:
                          "eller parobservationer för att kalibrera bedömningarna?",
                     "why": sv("Reliabiliteten var {} under {}.",
                               self.qnum(shown[-1], OVERALL, "reliability", decimals=2), shown[-1])}))
+        cands += outcomes_view.school_questions(ctx, sid)
         cands.sort(key=lambda c: -c[0])
         chosen = [c[1] for c in cands[:5]]
         generic = [
@@ -517,6 +518,7 @@ class SchoolView:
             "quality": self.quality(),
             "results": self.results(),
             "progression": self.progression(),
+            "outcomes": outcomes_view.school_section(self.ctx, self.sid, self.muni_name),
             "reliability": self.reliability(),
             "questions": self.questions(),
             "sources": self.ctx.cached("sources", lambda: sources_table(self.ctx)),
