@@ -219,3 +219,73 @@ def test_link_outcomes_counts_comparisons_and_adjusts(outcome_ds):
     assert t.loc["problematic_absence_pct", "better"] is True
     text = res._summary_text()
     assert "3 jämförelser" in text and "Holms metod" in text
+
+
+# --------------------------------------------------------------------------
+# The reports' section
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def outcome_report():
+    from undervisning_analys import report
+
+    ds = synth.municipality(seed=11, n_schools=6, n_years=3, pupils_per_grade=(6, 40),
+                            compute_slope=False, sd_dimension=0.1)
+    ds = synth.outcomes(ds)
+    return ds, report.build_context(ds)
+
+
+def test_report_section_shows_outcomes_with_floors_and_trends(outcome_report):
+    import re
+
+    from undervisning_analys._format import number
+    from undervisning_analys.report.municipality_view import render_municipality
+    from undervisning_analys.report.school_view import SchoolView, render_school
+
+    ds, ctx = outcome_report
+    t = ctx.tables["outcomes"]
+    # every value from fewer than 10 respondents or pupils is suppressed
+    small = t[t["n"].astype(float) < 10]
+    assert len(small) > 0 and (small["status"] == "suppressed").all()
+    assert small["value"].isna().all()
+    for sid in ctx.school_ids():
+        html = render_school(ctx, sid)
+        assert "Elevernas upplevelse och närvaro" in html and 'id="upplevelse"' in html
+        section = html[html.index('id="upplevelse"'):]
+        section = section[:section.index("</section>")]
+        mine = t[t["unit"] == sid]
+        # each shown value is the table's, and '..' where the table suppressed it
+        for r in mine.itertuples(index=False):
+            ref = (f'"k": {{"unit": "{sid}", "school_year": "{r.school_year}", '
+                   f'"measure": "{r.measure}"}}, "c": "value"')
+            cells = re.findall(r'data-ref="([^"]*)"[^>]*>([^<]*)<', section)
+            shown = [txt for ref_, txt in cells if ref in ref_.replace("&#34;", '"')
+                     .replace("&quot;", '"')]
+            assert shown, (sid, r.school_year, r.measure)
+            if r.status == "suppressed":
+                assert shown[0] == ".."
+            else:
+                assert shown[0] == number(r.value, 1)
+        qs = SchoolView(ctx, sid).questions()
+        for q in qs:
+            if q.get("underlag") == "utfall":
+                assert "per läsår" in str(q["why"]) and "95 % KI" in str(q["why"])
+    m = render_municipality(ctx)
+    sec = m[m.index('id="upplevelse"'):]
+    sec = sec[:sec.index("</section>")]
+    n = ctx.info["outcome_links"]["n_comparisons"]
+    assert n == int(ctx.tables["outcome_links"]["p_value"].notna().sum()) and n >= 4
+    assert f"{n} jämförelser" in sec and "Holms metod" in sec
+
+
+def test_outcome_questions_follow_the_measures_direction(outcome_report):
+    from undervisning_analys.report.outcomes_view import school_questions
+
+    ds, ctx = outcome_report
+    tr = ctx.tables["outcome_trends"]
+    for sid in ctx.school_ids():
+        qs = school_questions(ctx, sid)
+        rows = tr[(tr["unit"] == sid) & ((tr["conf_low"] > 0) | (tr["conf_high"] < 0))]
+        assert len(qs) == len(rows)
+        for (_prio, q), r in zip(qs, rows.itertuples(index=False), strict=True):
+            better = schema.measure_info(r.measure).better(r.estimate)
+            assert ("bättre" in q["q"]) == bool(better) and q["underlag"] == "utfall"
