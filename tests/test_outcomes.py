@@ -16,7 +16,7 @@ import pytest
 from test_io_support import fake_personnummer
 
 from undervisning_analys import schema, synth
-from undervisning_analys.errors import MissingKeyError
+from undervisning_analys.errors import FileFormatError, MissingKeyError
 from undervisning_analys.io.local_measures import (
     read_local_measures,
     read_pupil_attendance,
@@ -289,3 +289,19 @@ def test_outcome_questions_follow_the_measures_direction(outcome_report):
         for (_prio, q), r in zip(qs, rows.itertuples(index=False), strict=True):
             better = schema.measure_info(r.measure).better(r.estimate)
             assert ("bättre" in q["q"]) == bool(better) and q["underlag"] == "utfall"
+
+
+def test_mall_writes_the_own_measures_template(tmp_path, monkeypatch, small_ds):
+    """`undervisning-analys mall` also writes egna_matt.xlsx (the plans' templates are
+    tested in test_plans; here they are replaced so that only the hook runs)."""
+    from undervisning_analys import cli, sample
+    from undervisning_analys.plans import mall
+
+    monkeypatch.setattr(mall, "write_templates", lambda ds, out, schools=None: [])
+    monkeypatch.setattr(sample, "load_folder", lambda folder: small_ds)
+    assert cli.main(["mall", str(tmp_path), "--ut", str(tmp_path / "ut")]) == 0
+    wb = openpyxl.load_workbook(tmp_path / "ut" / "egna_matt.xlsx")
+    assert wb.sheetnames == ["Mått", "Instruktioner"]
+    # an unfilled template in a folder is read as nothing filled in, named
+    with pytest.raises(FileFormatError, match="inga ifyllda rader"):
+        read_local_measures(tmp_path / "ut" / "egna_matt.xlsx")

@@ -200,9 +200,14 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
     decimals = c.DecimalStyle()
     recs: list[dict[str, Any]] = []
     local_info: dict[str, tuple[str | None, float | None, float | None, int]] = {}
+    unfilled = 0
     for r in data:
         def cell(role: str, r: c.Row = r) -> str:
             return r.text(roles[role]) if role in roles else ""
+
+        if not (cell("term") or cell("school_year") or cell("value") or cell("n")):
+            unfilled += 1  # a template row (school and measure only) left unfilled
+            continue
 
         code = c.pad_code(cell("school_id"), 8)
         if not re.fullmatch(r"\d{8}", code):
@@ -299,9 +304,13 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
             else schema.LOCAL_MEASURES[m].label, d or "neutral",
             (lo if lo is not None else -math.inf, hi if hi is not None else math.inf)
             if (lo is not None or hi is not None) else None, "enheter")
+    if not recs:
+        raise _err(FileFormatError, "Filen har inga ifyllda rader (termin eller läsår, värde "
+                   "och antal elever)", p=p, sheet=sheet, row=header.line, column=None)
     raw = pd.DataFrame(recs)
     return _combine(raw, p, sheet, name, rows_read=len(data), loader=LOADER,
-                    source=f"egna mått: {p.name}")
+                    source=f"egna mått: {p.name}",
+                    dropped={"ej ifyllda mallrader (bara skola och mått)": unfilled})
 
 
 def _combine(raw: pd.DataFrame, p: Path, sheet: str | None, name: dict[str, str], *,
