@@ -4,6 +4,7 @@ Run from the repository root (2 processes; a small municipality keeps it modest)
 
     .venv/bin/python benchmarks/sim_outcomes.py                 # 200 seeds, 12 schools
     .venv/bin/python benchmarks/sim_outcomes.py --seeds 20      # a quick look
+    .venv/bin/python benchmarks/sim_outcomes.py --summarise     # the summary of a stopped run
 
 For every seed: ``synth.municipality(seed, n_schools=12, n_years=5,
 sd_dimension=0.15, compute_slope=False)`` (each dimension has its own
@@ -72,6 +73,10 @@ def one_seed(seed: int, n_schools: int) -> list[dict]:
     return rows
 
 
+def _one(a: tuple[int, int]) -> list[dict]:
+    return one_seed(*a)
+
+
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for m, g in df.groupby("measure", sort=False):
@@ -97,16 +102,27 @@ def main() -> None:
     ap.add_argument("--schools", type=int, default=12)
     ap.add_argument("--first-seed", type=int, default=1000)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--summarise", action="store_true",
+                    help="only summarise benchmarks/results/sim_outcomes.csv (a stopped run)")
     args = ap.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     t0 = time.time()
-    with get_context("spawn").Pool(args.processes) as pool:
-        parts = pool.starmap(one_seed, [(s, args.schools) for s in seeds], chunksize=2)
-    df = pd.DataFrame([r for p in parts for r in p])
     OUT.mkdir(parents=True, exist_ok=True)
-    df.to_csv(OUT / "sim_outcomes.csv", index=False, float_format="%.6g")
+    csv = OUT / "sim_outcomes.csv"
+    if args.summarise:
+        df = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        df["error"] = df["error"].fillna("")
+    else:
+        # per-seed rows are written as they arrive, so a stopped run keeps what it did
+        rows: list[dict] = []
+        with get_context("spawn").Pool(args.processes) as pool:
+            for part in pool.imap_unordered(_one, [(s, args.schools) for s in seeds]):
+                rows.extend(part)
+                pd.DataFrame(rows).to_csv(csv, index=False, float_format="%.6g")
+        df = pd.DataFrame(rows)
     summ = summarise(df)
     elapsed = time.time() - t0
+    args.seeds = int(df["seed"].nunique())
     lines = ["# sim_outcomes: recovery of the outcomes' known dependence on a dimension", "",
              f"Command: `python benchmarks/sim_outcomes.py --seeds {args.seeds} --schools "
              f"{args.schools}` ({elapsed / 60:.1f} min, {args.processes} processes).", "",
