@@ -914,7 +914,7 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
     can be checked against the truth. Planned lessons per term and visit type (spontaneous,
     planned, collegial) and catalogue actions are drawn too. With
     ``results_targets``, every third school also has a target on its adjusted
-    merit value (no truth is recorded for those). The organiser's plan has one
+    merit value (no truth is recorded for those), if it has merit values. The organiser's plan has one
     target on the overall index that every school target serves.
 
     ``ds.truth.plans`` holds per school target: ``plan_id, target_id,
@@ -943,6 +943,9 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
     truth_rows: list[dict[str, Any]] = []
     org_target = "H1"
     raw = _raw_dimension_means(ds, b_term)
+    res = ds.results
+    with_results = set(res.loc[(res["measure"] == "merit_17") & (res["status"] == "ok")
+                               & (res["level"].astype(str) == "school"), "school_id"])
     # raw means run higher than the index (observers at their own school, planned visits):
     # the municipality's average gap, one constant, brings the baselines to the index's level
     gap = {d: float(np.mean([raw[(s, d)] - true_index(ds, [qs[(s, b_term)]], d)[0]
@@ -975,7 +978,7 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
                          "target_of": vt, "baseline": None, "baseline_term": None,
                          "target": float(max(n, 1)), "target_term": t_term, "actions": None,
                          "serves": None})
-        if results_targets and k % 3 == 0:
+        if results_targets and k % 3 == 0 and sid in with_results:
             rows.append({**common, "target_id": "R1", "kind": "result",
                          "target_of": "merit_17", "baseline": None, "baseline_term": None,
                          "target": float(round(2.0 + 3.0 * rng.random(), 1)),

@@ -616,6 +616,13 @@ def read_dialogue_notes(path: str | Path, *,
 def _notes_rows(meta: dict[str, Cell], agreements: list[dict[str, Cell]],
                 questions: list[dict[str, Cell]], ctx: _Ctx, dropped: dict[str, int]
                 ) -> list[dict[str, Any]]:
+    day_given = meta.get("dialogue_date")
+    if (day_given is None or day_given.text == "") and not any(
+            a["text"].text for a in agreements) and not any(
+            c.norm(q["discussed"].text) == "ja" for q in questions):
+        dropped["arbetsböcker som inte fyllts i"] = dropped.get(
+            "arbetsböcker som inte fyllts i", 0) + 1
+        return []
     cell = meta.get("school_id")
     code = c.pad_code(cell.value, 8) if cell is not None else ""
     if cell is None or not re.match(schema.SCHOOL_ID_RE, code):
