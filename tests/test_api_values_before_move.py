@@ -19,6 +19,11 @@ import pytest
 
 REF = Path(__file__).resolve().parent / "reference" / "before_move"
 RTOL, ATOL = 1e-8, 1e-10
+#: growth for a dimension was a fit of its own from the engine's default start before the
+#: move; now it reads the dimension's model that ``teaching_quality(ds, "all")`` fitted,
+#: warm-started from the overall model. Both are the same REML optimum to the optimiser's
+#: tolerance (about 1e-7 here), so that comparison is at 1e-6 relative.
+RTOL_OF = {"growth_d1": 1e-6}
 
 
 def _script():
@@ -56,7 +61,8 @@ def test_same_values_as_before_the_move(now: dict[str, pd.DataFrame], name: str)
         if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(a):
             bv, av = b.to_numpy(float), a.to_numpy(float)
             assert np.array_equal(np.isnan(bv), np.isnan(av)), f"{name}.{col}: missing values"
-            np.testing.assert_allclose(av, bv, rtol=RTOL, atol=ATOL, equal_nan=True,
+            np.testing.assert_allclose(av, bv, rtol=RTOL_OF.get(name, RTOL), atol=ATOL,
+                                       equal_nan=True,
                                        err_msg=f"{name}.{col}")
         else:
             assert b.astype(str).tolist() == a.astype(str).tolist(), f"{name}.{col}"

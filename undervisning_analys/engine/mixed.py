@@ -29,6 +29,7 @@ import pandas as pd
 
 from .._results import Result
 from ..errors import ConvergenceWarning, DataDroppedWarning, ModelError, UAWarning
+from .threads import one_blas_thread
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -95,10 +96,10 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
         ``start`` gives starting values of the relative covariance parameters
         (as lme4's ``start = list(theta = ...)``; e.g. another fit's ``.theta``):
         the optimum is the same, it is only found sooner from a good start.
-        ``blas_threads`` (default 1; ``None`` leaves it alone) limits BLAS
-        threads during the fit when ``threadpoolctl`` is installed: the
-        engine's many small dense operations are several times faster
-        single-threaded.
+        ``blas_threads`` (default 1; ``None`` leaves it alone) runs the fit
+        with one BLAS thread, the package's one rule
+        (:mod:`undervisning_analys.engine.threads`): the engine's many small
+        dense operations are several times faster single-threaded.
 
     Returns
     -------
@@ -350,20 +351,14 @@ _ENGINE_MESSAGES = [
 ]
 
 
-def _blas_threads(n: int | None):
-    """Limit BLAS threads during the fit (threadpoolctl, when installed).
-
-    The engine makes many small dense BLAS calls; with a multi-threaded
-    OpenBLAS they run 2-10x slower and with much noisier timings on a 2-core
-    machine (benchmarks/ENGINE.md). Without threadpoolctl this does nothing.
-    """
+def _blas_threads(n: int | None) -> Any:
+    """The BLAS thread rule for the fit: ``1`` the shared one-thread limit, ``None`` none."""
     if n is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=int(n), user_api="blas")
+    if n != 1:
+        raise ModelError(f"blas_threads ska vara 1 eller None, men är {n!r}",
+                         hint="Utelämna blas_threads (en tråd) eller ange None")
+    return one_blas_thread()
 
 
 def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
@@ -398,6 +393,19 @@ def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
             warnings.warn(UAWarning(text), stacklevel=3)
             texts.append(text)
     return fit, texts
+
+
+def _optimizer_path(fit: Any, converged: bool) -> dict[str, Any]:
+    """The engine's optimiser path. Its default method runs L-BFGS-B with exact
+    gradients and falls back to COBYQA from the same start when L-BFGS-B does not
+    converge cleanly; the closing message then names both."""
+    kept = str(getattr(fit, "optimizer", ""))
+    message = str(getattr(fit, "message", ""))
+    run = ["L-BFGS-B", "COBYQA"] if "after L-BFGS-B" in message else [kept]
+    return {"optimizers": run, "optimizer": kept,
+            "evaluations": int(getattr(fit, "function_evals", 0) or 0),
+            "iterations": int(getattr(fit, "n_iter", 0) or 0),
+            "converged": bool(converged), "message": message}
 
 
 def _raise_collinear(formula: str, frame: pd.DataFrame, lmer_kwargs: dict[str, Any]) -> None:
@@ -469,6 +477,8 @@ class MixedResult(Result):
         Residual standard deviation.
     converged, singular, optimizer, optimizer_message, warnings
         How the optimiser ended and every warning issued for this fit.
+    optimizer_path
+        The optimiser's path: methods run, evaluations, iterations, converged.
     """
 
     def __init__(self, *, formula: str, reml: bool, coef_names: list[str],
@@ -478,7 +488,9 @@ class MixedResult(Result):
                  singular: bool, optimizer: str, optimizer_message: str,
                  warning_texts: tuple[str, ...], n_dropped: int,
                  dropped_by_column: dict[str, int], row_index: pd.Index,
-                 engine_fit: Any = None, theta: Any = None) -> None:
+                 engine_fit: Any = None, theta: Any = None,
+                 path: dict[str, Any] | None = None) -> None:
+        self._path = dict(path or {})
         self._theta = None if theta is None else np.asarray(theta, dtype=float).copy()
         self._formula = formula
         self._reml = bool(reml)
@@ -540,7 +552,7 @@ class MixedResult(Result):
             optimizer=str(fit.optimizer), optimizer_message=str(fit.message),
             warning_texts=tuple(engine_warnings), n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, row_index=frame.index, engine_fit=fit,
-            theta=np.atleast_1d(fit.theta))
+            theta=np.atleast_1d(fit.theta), path=_optimizer_path(fit, converged))
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -660,6 +672,13 @@ class MixedResult(Result):
     def optimizer(self) -> str:
         """Name of the optimiser whose estimates were kept."""
         return self._optimizer
+
+    @property
+    def optimizer_path(self) -> dict[str, Any]:
+        """How the optimum was found: ``optimizers`` (the methods run, in order),
+        ``optimizer`` (the one whose estimates were kept), ``evaluations`` (deviance
+        evaluations over all methods), ``iterations``, ``converged`` and ``message``."""
+        return dict(self._path)
 
     @property
     def optimizer_message(self) -> str:

@@ -512,7 +512,7 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
 
     designs_of: Callable[[Dataset], pd.DataFrame] | None
     try:  # the library's own per-school design (latest school year)
-        from ..measure.reliability import _school_designs as designs_of
+        from ..measure.reliability import school_designs as designs_of
     except ImportError:  # pragma: no cover - fallback: fits the model again
         designs_of = None
     if tq_res is None or designs_of is None:  # pragma: no cover
