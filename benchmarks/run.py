@@ -260,25 +260,23 @@ DEFAULT_FORMULA = ("overall ~ time + observation_type + (1 | teacher_id) + (1 | 
 def quality_model(ds: Any) -> tuple[str, Any, str]:
     """(formula, frame, source) of the teaching-quality model behind ``teaching_quality``.
 
-    The frame and formula are made by measure/index.py itself (``score_forms``,
-    ``_model_frame``, ``_formula``: the overall score with time, observation
+    The frame and formula are made by the package itself (``score_forms``,
+    ``specify_model``: the overall score with time, observation
     type and own-school fixed, school intercept and trend, school × term,
     teacher, observer and lesson intercepts), so that lme4 fits exactly the
     model the package fits. Until index.py exists: DESIGN.md's model on
     form-level overall scores, built here.
     """
     try:
-        idx = need("undervisning_analys.measure.index")
+        mdl = need("undervisning_analys.measure.model")
+        scoring = need("undervisning_analys.measure.scoring")
     except Missing:
-        idx = None
-    if idx is not None and all(hasattr(idx, n) for n in ("score_forms", "_model_frame",
-                                                         "_formula")):
-        forms = idx.score_forms(ds)
-        frame, fixed, blocks, _ref, _own = idx._model_frame(forms, "overall")
-        formula = idx._formula(fixed, blocks)
-        cols = ["score", *fixed, *[b.group for b in blocks]]
-        return formula, frame[list(dict.fromkeys(cols))].copy(), \
-            "measure.index (score_forms, _model_frame, _formula)"
+        mdl = scoring = None
+    if mdl is not None and scoring is not None:
+        spec = mdl.specify_model(scoring.score_forms(ds), "overall")
+        cols = ["score", *spec.fixed, *[b.group for b in spec.blocks]]
+        return spec.formula, spec.frame[list(dict.fromkeys(cols))].copy(), \
+            "measure.model (score_forms, specify_model)"
     import numpy as np
 
     from undervisning_analys import schema

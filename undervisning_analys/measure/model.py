@@ -604,8 +604,7 @@ def _fit_models(forms: pd.DataFrame, dims: list[str], names: dict[str, str],
     rest in two threads.
 
     The other dimensions start from the first model's variance parameters
-    (:func:`_warm_start`), which finds the same optimum in a third of the
-    time at Göteborg's scale. Once the first model's engine fit is done, its
+    (:func:`_warm_start`), which finds the same optimum sooner. Once the first model's engine fit is done, its
     mixed-model equations and the other dimensions' fits run side by side in
     two threads (the engine's likelihood evaluations and SuperLU release the
     GIL, so two threads use two cores without copying the data). Each fit is

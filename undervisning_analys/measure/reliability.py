@@ -74,11 +74,9 @@ finite staff and a fixed set of observers the reliability has a ceiling,
 visits, only by more observers (or external observers).
 
 Checked: a Monte Carlo of the linear model under this random design matches
-the planner's curve to 0.01 (``tests/test_reliability.py``); on a synthetic
-municipality (60 schools of 25 teachers, ``benchmarks/sim_index_coverage.py``)
-the planner asks for 9 lessons per term for 0.7 and 20 for 0.8, and cutting
-every school × term to that many random lessons gives a reliability of 0.715
-and 0.817 against the known truth.
+the planner's curve (``tests/test_reliability.py``); the planner against the
+known truth of a synthetic municipality is in ``benchmarks/sim_index_coverage.py``
+(figures in ``benchmarks/RESULTS.md``).
 
 References
 ----------

@@ -252,7 +252,7 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
     terms = sorted(set(f["term"]), key=schema.term_index)
     names = dict(zip(ds.schools["school_id"].astype(str), ds.schools["school_name"].astype(str)))
     dim_names = {**ds.instrument.dimension_names(), "overall": "samlat index"}
-    info = {"formula": qm.formula, "trend_se": "joint",
+    info = {"formula": qm.formula, "trend_se": "index",
             "optimizer_path": qm.diagnostics, "n_forms": int(len(f)),
             "n_forms_missing": int(n_forms_all - len(f)), "n_schools": int(n_schools),
             "terms": tuple(terms), "scale": ds.instrument.scale,
