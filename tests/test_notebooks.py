@@ -10,6 +10,7 @@ municipality report and the exported tidy tables.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,20 @@ def _outputs(nb: dict) -> tuple[str, list[dict]]:
     return "\n".join(text), errors
 
 
+_DRAWS = re.compile(r"\bplots\.\w+\(|\.plot\(|\bplt\.")
+
+
+def _draws(cell: dict) -> bool:
+    """A code cell that draws a chart (the package's plots, a result's .plot, pyplot)."""
+    return cell["cell_type"] == "code" and bool(_DRAWS.search("".join(cell["source"])))
+
+
+def _missing_images(nb: dict) -> list[str]:
+    """The source of every drawing cell that shows no image."""
+    return ["".join(c["source"])[:80] for c in nb["cells"] if _draws(c)
+            and not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+
+
 def execute(name: str, tmp_path: Path, **parameters) -> tuple[str, Path]:
     papermill = pytest.importorskip("papermill")
     out = tmp_path / f"{name}.out.ipynb"
@@ -41,7 +56,42 @@ def execute(name: str, tmp_path: Path, **parameters) -> tuple[str, Path]:
     nb = json.loads(out.read_text(encoding="utf-8"))
     text, errors = _outputs(nb)
     assert not errors, errors
+    # every chart is shown (the package's style context once switched interactive mode
+    # off in Jupyter, so only the first chart of a notebook appeared)
+    assert any(_draws(c) for c in nb["cells"]) or name == "04_for_forskare"
+    assert not _missing_images(nb), _missing_images(nb)
     return text, tmp_path
+
+
+def test_style_context_keeps_interactive_mode_switched_on_inside():
+    """What Jupyter's inline backend does when pyplot is first imported in the style."""
+    import matplotlib
+
+    from undervisning_analys import plots
+
+    before, size = matplotlib.is_interactive(), matplotlib.rcParams["font.size"]
+    try:
+        matplotlib.interactive(False)
+        with plots._style():
+            assert matplotlib.rcParams["font.size"] == plots.STYLE["font.size"]
+            matplotlib.interactive(True)
+        assert matplotlib.is_interactive()
+        assert matplotlib.rcParams["font.size"] == size     # the style itself is undone
+        with plots._style():
+            matplotlib.interactive(False)
+        assert not matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(before)
+
+
+def test_a_cell_without_its_chart_is_caught():
+    nb = {"cells": [{"cell_type": "code", "source": ["ax = plots.funnel(res)"],
+                     "outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}]},
+                    {"cell_type": "code", "source": ["x = 1"], "outputs": []},
+                    {"cell_type": "code", "source": ["ax = r.plot()"],
+                     "outputs": [{"output_type": "display_data",
+                                  "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]}]}
+    assert _missing_images(nb) == ["ax = plots.funnel(res)"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -28,6 +28,7 @@ _LAZY = {
     "read_observations": ("undervisning_analys.io", "read_observations"),
     "read_schools": ("undervisning_analys.io", "read_schools"),
     "read_pupil_grades": ("undervisning_analys.io", "read_pupil_grades"),
+    "read_skolenkaten": ("undervisning_analys.io", "read_skolenkaten"),
     "icc": ("undervisning_analys.measure.agreement", "icc"),
     "agreement": ("undervisning_analys.measure.agreement", "agreement"),
     "fit_mixed": ("undervisning_analys.models.mixed", "fit_mixed"),
@@ -36,6 +37,11 @@ _LAZY = {
     "plan_observations": ("undervisning_analys.measure.reliability", "plan_observations"),
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
+    "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
+    "item_agreement": ("undervisning_analys.measure.pairs", "item_agreement"),
+    "plan_observations_change": ("undervisning_analys.measure.change",
+                                 "plan_observations_change"),
+    "plan_paired_observations": ("undervisning_analys.measure.pairs", "plan_paired_observations"),
 }
 
 

@@ -27,7 +27,9 @@ rated by observer ``o``::
 
 ``u`` is the teacher effect (sd ``sd_teacher``; teachers leave with
 probability ``turnover`` per year and are replaced), ``d`` the observer's
-severity (sd ``sd_observer``), ``own`` is 1 when the observer works at the
+severity (sd ``sd_observer``; with ``observer_drift_sd > 0`` it drifts,
+``d[o] + g[o] * years_since_start(t)`` with ``g`` of sd ``observer_drift_sd``
+drawn from a separate random stream, ``truth.observer_drift``), ``own`` is 1 when the observer works at the
 teacher's school (rektorer, biträdande rektorer and förstelärare rate their
 own teachers ``leniency`` higher), planned visits score higher than
 spontaneous ones. About ``paired_share`` of the lessons are paired
@@ -75,6 +77,7 @@ import pandas as pd
 from . import schema
 from .dataset import Dataset
 from .instruments import Instrument, load_instrument
+from .privacy import MIN_PUPILS
 
 SUBJECTS_16 = ["Bl", "Bi", "En", "Fy", "Ge", "Hkk", "Hi", "Idh", "Ke", "Ma", "Mu", "Re", "Sh",
                "Sl", "Sv", "Tk"]
@@ -129,6 +132,10 @@ class Truth:
     results_exact: pd.DataFrame | None = None
     """School results before Skolverket's rounding and suppression."""
     params: dict[str, Any] = field(default_factory=dict)
+    observer_drift: dict[str, float] = field(default_factory=dict)
+    """observer_id -> true change in severity per school year (rater drift; every
+    observer 0 when ``observer_drift_sd`` is 0). Severity in term ``t`` is
+    ``observer_severity.severity + observer_drift * years since the first term``."""
 
 
     def slope_per_point(self, measure: str, dimension: str = "overall") -> float:
@@ -294,7 +301,7 @@ def _round_half_up(x: float, nd: int = 1) -> float:
 
 def publish_results(exact: pd.DataFrame, *, level: str, municipality_id: str,
                     principal_type: str = "all", source: str = "synth",
-                    min_pupils: int = 10) -> pd.DataFrame:
+                    min_pupils: int = MIN_PUPILS) -> pd.DataFrame:
     """Turn exact aggregates into results rows as Skolverket publishes them.
 
     One decimal; fewer than ``min_pupils`` pupils -> ``..`` (suppressed);
@@ -338,6 +345,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                  sd_observer: float = 0.20, leniency_own: float = 0.25,
                  sd_lesson: float = 0.30, sd_rater_lesson: float = 0.15,
                  sd_item: float = 0.45, rho_background: float = 0.3,
+                 sd_school_results: float = 0.15,
+                 observer_drift_sd: float = 0.0,
                  with_pupils: bool = True, compute_slope: bool = True,
                  instrument: Instrument | str | None = None,
                  municipality_id: str = "9990", municipality_name: str = "Exempelkommun",
@@ -354,8 +363,15 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     thin_schools : schools observed far less often (rate 0.08), so that some of
         their terms fall below the privacy floors.
     paired_share : share of lessons rated by a second observer.
+    observer_drift_sd : sd of the observers' true change in severity per school
+        year (rater drift, ``truth.observer_drift``). Drawn from its own random
+        stream, so the default 0 gives exactly the data of earlier versions and any
+        value leaves every other draw unchanged.
     with_pupils : generate pupils and grades (False: results are not generated).
     compute_slope : compute ``truth.slope`` by re-grading with shifted quality.
+    sd_school_results : sd of the schools' own effect on pupils' achievement
+        beside teaching quality (``school_re``; 0: schools differ in results only
+        through their pupils and their teaching quality).
 
     Returns
     -------
@@ -418,6 +434,12 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     observers["observer_id"] = _hex_ids(rng, len(observers), "O", taken)
     observers["severity"] = sd_observer * rng.standard_normal(len(observers))
     sev = dict(zip(observers["observer_id"], observers["severity"], strict=True))
+    drift: dict[str, float] = {}
+    if observer_drift_sd > 0:  # a separate stream: the other draws stay the same
+        drift_rng = np.random.default_rng([seed, 0x5D81F7])
+        drift = dict(zip(observers["observer_id"],
+                         observer_drift_sd * drift_rng.standard_normal(len(observers)),
+                         strict=True))
 
     # ---- teachers with turnover -------------------------------------------
     n_teachers = rng.integers(*teachers_per_school, size=n_schools)
@@ -506,8 +528,11 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                 lesson_eff = sd_lesson * rng.standard_normal()
                 for r in raters:
                     own = 1.0 if r["home"] == sid else 0.0
+                    d_o = sev[r["observer_id"]]
+                    if drift:
+                        d_o = d_o + drift[r["observer_id"]] * (ti / 2)
                     # (the same sums in the same order as one expression: byte-identical data)
-                    base = (q + teacher_effect[tid] + sev[r["observer_id"]] + leniency_own * own
+                    base = (q + teacher_effect[tid] + d_o + leniency_own * own
                             + type_effects[otype] + lesson_eff
                             + sd_rater_lesson * rng.standard_normal())
                     form_base.append(base)
@@ -562,7 +587,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     background = pd.DataFrame(bg_rows)
 
     # ---- pupils and grades ----------------------------------------------
-    pupil_re = 0.15 * rng.standard_normal(n_schools)
+    pupil_re = sd_school_results * rng.standard_normal(n_schools)
     params = pd.DataFrame({"school_id": codes, "area": areas, "intercept": a, "trend": b,
                            "pupil_re": pupil_re, "share_parents_higher_edu": 100 * p_high})
     results = schema.empty("results")
@@ -673,6 +698,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                              "sd_rater_lesson": sd_rater_lesson, "sd_item": sd_item},
         slope=slope, slope_by_school_year=slope_by_school_year, score_scale=score_scale,
         results_exact=results_exact,
+        observer_drift={o: float(drift.get(o, 0.0)) for o in observers["observer_id"]},
         params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
                 "first_year": first_year, "teacher_effect_sd_realised": float(
                     np.std(list(teacher_effect.values())))})

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._format import Z_95
 from .._results import Result
 from ..errors import ConvergenceWarning, DataDroppedWarning, ModelError, UAWarning
 from .threads import one_blas_thread
@@ -36,8 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["fit_mixed", "MixedResult"]
 
-#: Two-sided 95 % normal quantile, used for the Wald intervals.
-Z_95 = 1.959963984540054
 
 #: ``fit_mixed`` options that go to the engine's ``lmer`` call itself; every
 #: other engine option must be a field of the engine's ``LmerControl``.

@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number
 from ..dataset import ProvenanceRecord
 from ..errors import FileFormatError, UAError, ValueFormatError
 
@@ -316,10 +317,6 @@ def _header_name(rows: Sequence[Row], j: int, before: int | None = None) -> str 
     return name or None
 
 
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
-
-
 def check_cells(rows: Sequence[Row], file: str | Path | None = None) -> None:
     """Refuse a BOM (U+FEFF) after the start of the file and cells over :data:`MAX_CELL`.
 
@@ -333,8 +330,8 @@ def check_cells(rows: Sequence[Row], file: str | Path | None = None) -> None:
             if len(v) > MAX_CELL:
                 name = _header_name(rows, j, before=r.line)
                 raise FileFormatError(
-                    f"En cell har {_thousands(len(v))} tecken, fler än en cell kan ha "
-                    f"({_thousands(MAX_CELL)} tecken)", file=file, row=r.line,
+                    f"En cell har {number(len(v))} tecken, fler än en cell kan ha "
+                    f"({number(MAX_CELL)} tecken)", file=file, row=r.line,
                     column=name or f"kolumn {j + 1}",
                     hint="Filen är trasig (t.ex. ett citattecken som inte stängs) eller inte "
                          "en export i rätt format; exportera den på nytt")
@@ -669,15 +666,8 @@ def show(v: Any, limit: int = 40) -> str:
     """A cell for an error message: quoted, cut after ``limit`` characters."""
     t = cell_text(v)
     if len(t) > limit:
-        return repr(t[:limit]) + f"… ({_thousands(len(t))} tecken)"
+        return repr(t[:limit]) + f"… ({number(len(t))} tecken)"
     return repr(t)
-
-
-def sv_number(x: float) -> str:
-    """A number as Swedish text (decimal comma, no needless decimals)."""
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:g}".replace(".", ",")
 
 
 _SEP_RE = re.compile(r"^[+-]?\d+([.,])\d+%?$")
@@ -750,7 +740,7 @@ def check_value(measure: str, value: float, *, file: str | Path, row: int | None
     """
     if not math.isfinite(value) or measure.startswith("kolada_"):
         return
-    shown = show(raw) if raw is not None else repr(sv_number(value))
+    shown = show(raw) if raw is not None else repr(number(value, None))
     is_count = measure in COUNT_MEASURES or (measure.startswith("np_")
                                              and measure.endswith("_n"))
     if is_count and (value < 0 or not float(value).is_integer()):
@@ -763,8 +753,8 @@ def check_value(measure: str, value: float, *, file: str | Path, row: int | None
     rng = value_range(measure)
     lo, hi = rng if rng is not None else (0.0, math.inf)
     if value < lo or value > hi:
-        span = f"{sv_number(lo)}–{sv_number(hi)}" if math.isfinite(hi) \
-            else f"{sv_number(lo)} eller större"
+        span = f"{number(lo, None)}–{number(hi, None)}" if math.isfinite(hi) \
+            else f"{number(lo, None)} eller större"
         raise ValueFormatError(
             f"Värdet {shown} ligger utanför det möjliga intervallet {span}", file=file,
             row=row, column=column,

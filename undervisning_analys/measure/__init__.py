@@ -10,12 +10,22 @@
 * :mod:`.components` – variance components and the reliability formula;
 * :mod:`.reliability` – variance components, the reliability of a school ×
   term mean and the decision study (:func:`plan_observations`);
-* :mod:`.agreement` – rater agreement from paired observations (ICC, kappa).
+* :mod:`.agreement` – rater agreement from paired observations (kappa), with
+  :mod:`.intraclass` (ICC) and :mod:`.severity` (observer severity) beside it;
+* :mod:`.pairs` – paired observations: agreement item by item
+  (:func:`item_agreement`) and the double-coding design
+  (:func:`plan_paired_observations`);
+* :mod:`.change` – reliability of change: lessons per term to detect a
+  school's change (:func:`plan_observations_change`);
+* :mod:`.drift` – rater drift: the index's model with a trend per observer
+  (:func:`rater_drift`).
 """
 
 from __future__ import annotations
 
 from .agreement import agreement, icc
+from .change import ChangePlan, change_se, plan_observations_change
+from .drift import RaterDriftResult, rater_drift
 from .index import (
     TeachingQualityResult,
     coverage,
@@ -25,6 +35,7 @@ from .index import (
     teaching_quality,
 )
 from .model import TeachingQualityModel, teaching_quality_model
+from .pairs import ItemAgreementResult, PairedDesign, item_agreement, plan_paired_observations
 from .reliability import (
     ObservationPlan,
     VarianceComponents,
@@ -39,4 +50,6 @@ __all__ = [
     "score_forms", "teaching_quality", "ObservationPlan", "VarianceComponents",
     "plan_observations", "reliability", "variance_components", "agreement", "icc",
     "TeachingQualityModel", "teaching_quality_model", "school_designs",
+    "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
+    "plan_paired_observations", "ChangePlan", "change_se", "plan_observations_change",
 ]

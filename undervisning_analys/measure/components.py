@@ -18,13 +18,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._format import number
+from .._format import text_table as _text_table
 from .._results import Result
 from ..errors import ModelError
-from ._format import fmt as _fmt
-from ._format import text_table as _text_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
+
+
+
+def _fmt(x: float | None, digits: int = 2, sign: bool = False) -> str:
+    """The shared Swedish number format; "–" for a missing figure in these tables."""
+    return number(x, digits, sign, missing="–")
+
 
 __all__ = ["VarianceComponents", "reliability", "as_components", "COMPONENTS",
            "COMPONENT_LABELS_SV"]

@@ -125,6 +125,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import Z_95
 from ..engine import mixed as engine_mixed
 from ..engine.mme import MixedModelEquations, RandomBlock, block_cov
 from ..engine.threads import one_blas_thread
@@ -142,7 +143,6 @@ __all__ = ["TeachingQualityModel", "ModelSpecification", "specify_model", "fit_m
            "teaching_quality_model", "teaching_quality_models", "MIN_PAIRED_LESSONS",
            "FIXED_LABELS_SV", "Z_95"]
 
-Z_95 = 1.959963984540054
 MIN_PAIRED_LESSONS = 20
 """Lessons with two forms needed before a lesson random effect is added."""
 
@@ -226,15 +226,6 @@ def specify_model(forms: pd.DataFrame, dim: str) -> ModelSpecification:
                          hint="Indexet behöver observationer av flera lärare eller skolor")
     own_adjusted = bool(own_var) or f["own_school"].sum() == 0
     return ModelSpecification(dim, f.reset_index(drop=True), fixed, blocks, ref, own_adjusted)
-
-
-def _formula(fixed: list[str], blocks: list[RandomBlock]) -> str:
-    rhs = " + ".join(fixed) if fixed else "1"
-    rand = []
-    for b in blocks:
-        lhs = " + ".join("1" if t == "(Intercept)" else t for t in b.terms)
-        rand.append(f"({lhs} | {b.group})")
-    return f"score ~ {rhs} + " + " + ".join(rand)
 
 
 def _with_school_slopes(spec: ModelSpecification) -> ModelSpecification:
@@ -604,7 +595,8 @@ def _fit_models(forms: pd.DataFrame, dims: list[str], names: dict[str, str],
     rest in two threads.
 
     The other dimensions start from the first model's variance parameters
-    (:func:`_warm_start`), which finds the same optimum sooner. Once the first model's engine fit is done, its
+    (:func:`_warm_start`), which finds the same optimum sooner. Once the first
+    model's engine fit is done, its
     mixed-model equations and the other dimensions' fits run side by side in
     two threads (the engine's likelihood evaluations and SuperLU release the
     GIL, so two threads use two cores without copying the data). Each fit is

@@ -100,10 +100,10 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from .._format import number
+from .._format import text_table as _text_table
 from .._results import Result
 from ..errors import ModelError
-from ._format import fmt as _fmt
-from ._format import text_table as _text_table
 from .components import (
     COMPONENTS,
     VarianceComponents,
@@ -117,6 +117,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from ..dataset import Dataset
+
+
+
+def _fmt(x: float | None, digits: int = 2, sign: bool = False) -> str:
+    """The shared Swedish number format; "–" for a missing figure in these tables."""
+    return number(x, digits, sign, missing="–")
+
 
 __all__ = ["VarianceComponents", "ObservationPlan", "variance_components", "reliability",
            "plan_observations", "school_designs", "COMPONENTS"]

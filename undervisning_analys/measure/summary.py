@@ -9,12 +9,19 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number
+from .._format import text_table as _text_table
 from ..privacy import MIN_OBS, MIN_TEACHERS
-from ._format import fmt as _fmt
-from ._format import text_table as _text_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from .index import TeachingQualityResult
+
+
+
+def _fmt(x: float | None, digits: int = 2, sign: bool = False) -> str:
+    """The shared Swedish number format; "–" for a missing figure in these tables."""
+    return number(x, digits, sign, missing="–")
+
 
 __all__ = ["index_summary", "LEVEL_SV"]
 

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import Z_95
 from .._results import Result
 from ..errors import ModelError
 from ..measure import TeachingQualityModel, score_forms, teaching_quality_model
@@ -71,7 +72,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["growth", "GrowthResult", "MIN_PAIRED_LESSONS"]
 
-Z_95 = 1.959963984540054
 
 _TIDY_COLUMNS = ["component", "level", "school_id", "term", "school_year", "estimate", "se",
                  "conf_low", "conf_high", "n_obs", "n_teachers", "reliability", "suppressed"]

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__, schema
+from .. import __version__, privacy, schema
 from ..dataset import Dataset
 from ..errors import UAError, UnknownSchoolError
 
@@ -46,9 +46,6 @@ OVERALL = "overall"
 OVERALL_SV = "Samlat index"
 INDEX_DECIMALS = 2
 MAX_NP_MEASURES = 3
-
-MIN_OBSERVERS_PER_ROLE = 3
-"""Observer severity is shown per role only for roles with at least this many observers."""
 
 MUNICIPALITY_FILE = "kommun.html"
 INDEX_FILE = "index.html"
@@ -338,8 +335,6 @@ def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: in
 def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
                    link_measure: str | None, progress: Callable[[str], None] | None
                    ) -> ReportContext:
-    from .. import privacy
-
     say = progress or (lambda _msg: None)
     notes: dict[str, str] = {}
     timings: dict[str, float] = {}
@@ -575,9 +570,7 @@ def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, st
                                       include_groups=False),
         }).reset_index()
         # a role with fewer than three observers would describe individuals: not shown
-        by_role["suppressed"] = by_role["n_observers"] < MIN_OBSERVERS_PER_ROLE
-        by_role.loc[by_role["suppressed"], "mean_deviation"] = np.nan
-        tables["severity"] = by_role
+        tables["severity"] = privacy.suppress_observer_roles(by_role)
 
 
 def equity_table(tables: Mapping[str, pd.DataFrame], ds: Dataset,

@@ -49,7 +49,8 @@ import pandas as pd
 
 from .. import __version__, privacy, schema
 from ..errors import SuppressedValueError
-from .builder import MIN_OBSERVERS_PER_ROLE, ReportContext
+from ..privacy import MIN_OBSERVERS_PER_ROLE
+from .builder import ReportContext
 
 DATA_DIR = "data"
 PROVENANCE_FILE = "proveniens.json"
