@@ -418,7 +418,7 @@ def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
         return fit1, texts, {**path1, "optimizers": ["L-BFGS-B"], "optimizer": "L-BFGS-B",
                              "stages": [path1], "accepted": True}
     kwargs2 = {**lmer_kwargs, "start": np.atleast_1d(np.asarray(fit1.theta, dtype=float))}
-    fit2, texts = _run_engine(formula, frame, reml, control, kwargs2)
+    fit2, texts = _run_engine(formula, frame, reml, control, kwargs2, stacklevel=6)
     path2 = _optimizer_path(fit2)
     return fit2, texts, {
         "optimizers": ["L-BFGS-B", *path2["optimizers"]], "optimizer": path2["optimizer"],
@@ -445,7 +445,8 @@ def _correlated_at_zero(fit: Any) -> bool:
 
 
 def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
-                lmer_kwargs: dict[str, Any], emit: bool = True) -> tuple[Any, Any]:
+                lmer_kwargs: dict[str, Any], emit: bool = True, stacklevel: int = 5
+                ) -> tuple[Any, Any]:
     """Fit with the engine. ``emit=False`` returns the engine's warnings unread
     (for :func:`_emit`) instead of translating and issuing them."""
     from mixedlm import lmer
@@ -463,11 +464,12 @@ def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
             ) from exc
     if not emit:
         return fit, list(caught)
-    return fit, _emit(caught)
+    return fit, _emit(caught, stacklevel=stacklevel)
 
 
-def _emit(caught: list[Any]) -> list[str]:
-    """Translate the engine's warnings to Swedish and issue them."""
+def _emit(caught: list[Any], stacklevel: int = 4) -> list[str]:
+    """Translate the engine's warnings to Swedish and issue them (``stacklevel``: the
+    frames between this function and the caller of ``fit_mixed``, plus one)."""
     texts: list[str] = []
     for w in caught:
         if issubclass(w.category, DeprecationWarning):
@@ -477,12 +479,12 @@ def _emit(caught: list[Any]) -> list[str]:
             match = pattern.search(message)
             if match:
                 text = f"{swedish.format(*match.groups())} (Motorns meddelande: {message})"
-                warnings.warn(category(text), stacklevel=3)
+                warnings.warn(category(text), stacklevel=stacklevel)
                 texts.append(text)
                 break
         else:
             text = f"Modellmotorn varnade: {message}"
-            warnings.warn(UAWarning(text), stacklevel=3)
+            warnings.warn(UAWarning(text), stacklevel=stacklevel)
             texts.append(text)
     return texts
 
