@@ -9,8 +9,7 @@ package gets its parallelism from fitting models side by side in Python threads
 
 The limit is process-wide (BLAS libraries have one thread setting), so nested
 and concurrent uses share one limit: the first to enter sets it, the last to
-leave restores what was there before. Without ``threadpoolctl`` nothing is
-limited.
+leave restores what was there before.
 """
 
 from __future__ import annotations
@@ -29,11 +28,8 @@ _STATE: dict[str, Any] = {"depth": 0, "limiter": None}
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Run the block with one BLAS thread (shared, reference-counted limit)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        yield
-        return
+    from threadpoolctl import threadpool_limits
+
     with _LOCK:
         if _STATE["depth"] == 0:
             _STATE["limiter"] = threadpool_limits(limits=1, user_api="blas")

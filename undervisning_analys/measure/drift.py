@@ -56,12 +56,8 @@ import pandas as pd
 from .. import schema
 from .._results import Result
 from ..errors import ModelError
+from ..privacy import MIN_OBS
 from .index import score_forms
-
-try:  # the privacy helper owns the floors
-    from ..privacy import MIN_OBS
-except ImportError:  # pragma: no cover
-    MIN_OBS = 5
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset

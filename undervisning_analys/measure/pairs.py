@@ -79,10 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from .reliability import VarianceComponents
 
-try:
-    from ..privacy import MIN_OBS
-except ImportError:  # pragma: no cover
-    MIN_OBS = 5
+from ..privacy import MIN_OBS
 
 __all__ = ["ItemAgreementResult", "PairedDesign", "item_agreement", "paired_items",
            "plan_paired_observations"]
