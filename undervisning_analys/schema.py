@@ -4,8 +4,9 @@ Every loader returns one of these tables and nothing downstream accepts
 anything else. Conventions (see DESIGN.md):
 
 * column names are snake_case English; codes are strings (``school_id`` is
-  the 8-digit skolenhetskod, ``municipality_id`` the 4-digit kommunkod with
-  ``0000`` for Sweden);
+  the 8-digit skolenhetskod, or the historical 9-digit code of exports before
+  2013, kept as written: see :data:`SCHOOL_ID_RE`; ``municipality_id`` the
+  4-digit kommunkod with ``0000`` for Sweden);
 * finite vocabularies are pandas categoricals with fixed categories;
 * shares and ``*_pct`` values are percentages 0–100, as Skolverket publishes
   them;
@@ -267,7 +268,36 @@ def measure_label(measure: str) -> str:
 # --------------------------------------------------------------------------
 # Code formats
 # --------------------------------------------------------------------------
-SCHOOL_ID_RE = r"^\d{8}$"
+SCHOOL_ID_RE = r"^\d{8,9}$"
+"""A school unit code, one of two documented formats, always kept as written:
+
+* ``12345678`` – eight digits: Skolverket's skolenhetskod (from 2013);
+* ``123412345`` – nine digits: the historical code in exports before 2013, the
+  municipality code followed by five digits (:func:`is_historical_school_id`).
+
+A nine-digit code is never shortened or mapped to an eight-digit one (there is
+no published key between them); the two forms are different units to the
+package. Loaders check the municipality prefix where the row names its
+municipality (:func:`is_school_id`)."""
+
+
+def is_historical_school_id(code: str) -> bool:
+    """True for a historical nine-digit unit code (municipality code + five digits)."""
+    return len(code) == 9 and code.isdigit()
+
+
+def is_school_id(code: str, municipality_id: str | None = None) -> bool:
+    """True for an 8-digit skolenhetskod, or a 9-digit historical code whose first four
+    digits are ``municipality_id`` (any municipality code when it is not known)."""
+    if not code.isdigit():
+        return False
+    if len(code) == 8:
+        return True
+    if len(code) == 9:
+        return municipality_id is None or code[:4] == municipality_id
+    return False
+
+
 MUNICIPALITY_ID_RE = r"^\d{4}$"
 ORGANISER_ID_RE = r"^\d{10}$"
 """Organisationsnummer of a huvudman (10 digits, no hyphen): Skolenkäten's
@@ -424,6 +454,10 @@ def background_schema() -> pa.DataFrameSchema:
             "share_foreign_background": pa.Column(float, checks=pct, nullable=True),
             "share_parents_higher_edu": pa.Column(float, checks=pct, nullable=True),
             "share_newly_arrived": pa.Column(float, checks=pct, nullable=True),
+            # Optional: the share columns of the row that read "~100" in the source
+            # (value NaN, the true share above 95 %), comma-separated, e.g.
+            # "share_parents_higher_edu": the background form of status approx_100.
+            "approx_100": _str_col(nullable=True, required=False),
         },
         coerce=True, strict=True, name="background",
     )
@@ -445,13 +479,98 @@ def pupil_results_schema() -> pa.DataFrameSchema:
     )
 
 
-TABLES = ("schools", "observations", "results", "background", "pupil_results")
+# --------------------------------------------------------------------------
+# Plans and dialogue notes (the improvement cycle, issue #15)
+# --------------------------------------------------------------------------
+PlanLevel = Literal["school", "organiser"]
+TargetKind = Literal["dimension", "item", "result", "observations"]
+NoteKind = Literal["agreement", "question"]
+AgreementStatus = Literal["ej_paborjad", "pagar", "genomford", "stalls_in"]
+PLAN_LEVELS: tuple[str, ...] = get_args(PlanLevel)
+TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
+NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
+AGREEMENT_STATUSES: tuple[str, ...] = get_args(AgreementStatus)
+LABELS_SV.update({
+    "organiser": "huvudman", "dimension": "dimension", "item": "påstående",
+    "result": "resultat", "observations": "lektionsbesök", "agreement": "överenskommelse",
+    "question": "fråga", "ej_paborjad": "ej påbörjad", "pagar": "pågår",
+    "genomford": "genomförd", "stalls_in": "ställs in",
+})
+
+
+def plans_schema() -> pa.DataFrameSchema:
+    """``plans``: one row per school (or organiser) plan × target.
+
+    ``kind`` says what ``target_of`` names: a dimension id or item id of the
+    instrument (target on the teaching-quality index), a results measure
+    (target on its adjusted result, observed − expected), or a visit type
+    (``observations``: planned lessons per term of that type). ``baseline`` is
+    the value at ``baseline_term`` (filled in from the data), ``target`` the
+    value aimed at by ``target_term``. ``serves`` names the organiser's
+    ``target_id`` a school target serves; ``actions`` are catalogue ids
+    (``undervisning_analys/plans/katalog.yaml``) or the school's own text,
+    separated by ``;``.
+    """
+    return pa.DataFrameSchema(
+        {
+            "plan_id": _str_col(),
+            "level": pa.Column(_cat(PLAN_LEVELS)),
+            "school_id": _str_col(SCHOOL_ID_RE, nullable=True),
+            "period_start": _str_col(TERM_RE),
+            "period_end": _str_col(TERM_RE),
+            "target_id": _str_col(),
+            "kind": pa.Column(_cat(TARGET_KINDS)),
+            "target_of": _str_col(),
+            "baseline": pa.Column(float, nullable=True),
+            "baseline_term": _str_col(TERM_RE, nullable=True),
+            "target": pa.Column(float),
+            "target_term": _str_col(TERM_RE),
+            "actions": _str_col(nullable=True),
+            "serves": _str_col(nullable=True),
+        },
+        checks=[
+            pa.Check(lambda d: (d["level"] != "school") | d["school_id"].notna(),
+                     name="school_plan_has_school_id"),
+            pa.Check(lambda d: _map_distinct(d["period_start"], term_index)
+                     <= _map_distinct(d["period_end"], term_index), name="period_in_order"),
+        ],
+        unique=["plan_id", "target_id"],
+        coerce=True, strict=True, name="plans",
+    )
+
+
+def dialogue_notes_schema() -> pa.DataFrameSchema:
+    """``dialogue_notes``: one row per school × dialogue × agreement (or question).
+
+    ``about`` optionally names what an agreement concerns (a plan's
+    ``target_id``, a dimension id or a results measure), so that the next
+    report can say what the data now show about it.
+    """
+    return pa.DataFrameSchema(
+        {
+            "school_id": _str_col(SCHOOL_ID_RE),
+            "dialogue_date": pa.Column("datetime64[ns]"),
+            "kind": pa.Column(_cat(NOTE_KINDS)),
+            "text": _str_col(),
+            "owner_role": _str_col(nullable=True),
+            "follow_up_date": pa.Column("datetime64[ns]", nullable=True),
+            "status": pa.Column(_cat(AGREEMENT_STATUSES), nullable=True),
+            "about": _str_col(nullable=True),
+        },
+        coerce=True, strict=True, name="dialogue_notes",
+    )
+
+
+TABLES = ("schools", "observations", "results", "background", "pupil_results", "plans",
+          "dialogue_notes")
 
 _SCHEMAS = {
     "schools": schools_schema,
     "results": results_schema,
     "background": background_schema,
     "pupil_results": pupil_results_schema,
+    "plans": plans_schema,
+    "dialogue_notes": dialogue_notes_schema,
 }
 
 _CHECK_SV = {
@@ -469,7 +588,8 @@ _CHECK_SV = {
 }
 
 _EXPECT_SV = {
-    "school_id": "en 8-siffrig skolenhetskod, t.ex. 12345678",
+    "school_id": "en 8-siffrig skolenhetskod, t.ex. 12345678 (eller en historisk "
+                 "9-siffrig kod: kommunkoden och fem siffror)",
     "municipality_id": "en 4-siffrig kommunkod, t.ex. 0604",
     "school_year": "ett läsår som 2023/24",
     "term": "en termin som HT2023 eller VT2024",
@@ -490,6 +610,8 @@ _FRAME_CHECK_COLUMN = {
     "ok_has_value": "value",
     "marker_has_no_value": "value",
     "known_measure": "measure",
+    "school_plan_has_school_id": "school_id",
+    "period_in_order": "period_end",
 }
 _CHECK_SV.update({
     "term_in_school_year": "terminen hör inte till läsåret",
@@ -497,6 +619,8 @@ _CHECK_SV.update({
     "ok_has_value": "status ok men värde saknas",
     "marker_has_no_value": "prickat eller saknat värde har ändå ett tal",
     "known_measure": "okänt mått",
+    "school_plan_has_school_id": "skolans plan utan skolenhetskod",
+    "period_in_order": "perioden slutar före den börjar",
 })
 
 

@@ -51,7 +51,7 @@ from .skolverket_api import STATISTICS, read_skolverket_api, read_skolverket_api
 
 
 def _json_kind(path: Path) -> str:
-    files = sorted(x for x in path.iterdir() if x.suffix.lower() == ".json") \
+    files = _common.json_files(path, "Skolverkets API eller Kolada") \
         if path.is_dir() else [path]
     for f in files:
         text, _enc, _notes = _common.read_text(f)

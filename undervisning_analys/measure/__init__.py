@@ -17,6 +17,8 @@
   (:func:`plan_paired_observations`);
 * :mod:`.change` – reliability of change: lessons per term to detect a
   school's change (:func:`plan_observations_change`);
+* :mod:`.items` – item by item: each school's next steps (:func:`next_steps`)
+  and differential item functioning (:func:`item_dif`);
 * :mod:`.drift` – rater drift: the index's model with a trend per observer
   (:func:`rater_drift`).
 """
@@ -34,6 +36,7 @@ from .index import (
     score_forms,
     teaching_quality,
 )
+from .items import ItemDIFResult, NextStepsResult, item_dif, next_steps
 from .model import TeachingQualityModel, teaching_quality_model
 from .pairs import ItemAgreementResult, PairedDesign, item_agreement, plan_paired_observations
 from .reliability import (
@@ -52,4 +55,5 @@ __all__ = [
     "TeachingQualityModel", "teaching_quality_model", "school_designs",
     "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
     "plan_paired_observations", "ChangePlan", "change_se", "plan_observations_change",
+    "ItemDIFResult", "NextStepsResult", "item_dif", "next_steps",
 ]
