@@ -39,7 +39,10 @@ from .components import VarianceComponents, reliability
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
-    from .model import TeachingQualityModel
+
+#: A fitted :class:`~undervisning_analys.measure.model.TeachingQualityModel` (typed
+#: loosely: the model reads this module, this module only reads the model's attributes).
+TeachingQualityModel = Any
 
 __all__ = ["school_cells", "aggregate", "cell_counts", "suppression_reason",
            "error_variance", "yearly_from_terms"]

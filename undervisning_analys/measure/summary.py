@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,10 +12,6 @@ from .. import schema
 from .._format import number
 from .._format import text_table as _text_table
 from ..privacy import MIN_OBS, MIN_TEACHERS
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .index import TeachingQualityResult
-
 
 
 def _fmt(x: float | None, digits: int = 2, sign: bool = False) -> str:
@@ -30,9 +26,10 @@ LEVEL_SV = {"school": "skola", "area": "skolområde", "municipality": "kommun"}
 _LEVEL_SV = LEVEL_SV
 
 
-def index_summary(result: TeachingQualityResult) -> str:
-    """The summary a user reads (Swedish): what the index is, the model's systematic
-    differences, the latest term per unit with its change, and what is suppressed."""
+def index_summary(result: Any) -> str:
+    """The summary a user reads (Swedish) of a ``TeachingQualityResult``: what the index
+    is, the model's systematic differences, the latest term per unit with its change,
+    and what is suppressed."""
     models = {d: result.model(d) for d in result.dimensions}
     t = result.tidy()
     dim = "overall" if "overall" in models else result.dimensions[0]
