@@ -57,15 +57,20 @@ from .instruments import Instrument, load_instrument
 SAMPLE_SEED = 2024
 SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect": 0.3,
                      "first_year": 2020, "school_types": True}
+SAMPLE_PLAN_ARGS: dict = {"seed": 1, "baseline_term": "VT2024", "target_term": "VT2026"}
+"""The sample's plans (:func:`synth.with_plans`): baseline VT2024, targets for VT2026,
+one school year after the data, and the notes of the dialogue in spring 2024."""
 SAMPLE_OUTCOMES: dict = {"group": "ak8", "lag": 0}
 """Arguments of :func:`synth.outcomes` for the sample's survey and attendance files."""
 
 
 def sample_dataset() -> Dataset:
-    """The synthetic Dataset the sample files are written from (with its truth)."""
+    """The generated sample municipality with its plans and its outcomes beside grades
+    (what ``data/sample`` holds)."""
     from . import synth
 
-    return synth.outcomes(synth.municipality(**SAMPLE_ARGS), **SAMPLE_OUTCOMES)
+    return synth.outcomes(synth.with_plans(synth.municipality(**SAMPLE_ARGS),
+                                           **SAMPLE_PLAN_ARGS), **SAMPLE_OUTCOMES)
 
 ROLE_SV = {"rektor": "Rektor", "bitradande_rektor": "Biträdande rektor",
            "forstelarare": "Förstelärare", "kollega": "Kollega", "extern": "Extern observatör",
@@ -328,6 +333,12 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
             written.append(p)
         if ds.truth.outcome_terms is not None and len(ds.truth.outcome_terms):
             put("narvaro.csv", _local_file(ds))
+    if ds.plans is not None:  # the plans and an earlier dialogue's notes (issue #15)
+        from .plans.mall import notes_to_yaml, plans_to_yaml
+
+        put("planer.yaml", plans_to_yaml(ds.plans))
+        if ds.dialogue_notes is not None:
+            put("dialog_tidigare.yaml", notes_to_yaml(ds.dialogue_notes))
     return written
 
 
@@ -637,6 +648,6 @@ def load_sample() -> Dataset:
 
 
 __all__ = ["load_sample", "load_folder", "write_sample", "sample_dataset", "SAMPLE_ARGS",
-           "SAMPLE_SEED", "SAMPLE_OUTCOMES"]
+           "SAMPLE_PLAN_ARGS", "SAMPLE_SEED", "SAMPLE_OUTCOMES"]
 
 _ = np  # numpy kept for callers that extend the writer
