@@ -166,6 +166,13 @@ def _library(ds, ctx):
     lk = ua.link(ds, measure=ctx.measures[0], lag=1, index=tq)
     tables["link"] = lk.tidy()
     tables["changes"] = lk.school_changes()
+    from undervisning_analys.models.results_trend import results_trend
+
+    for m in ctx.measures:
+        try:
+            tables[f"results_trend:{m}"] = results_trend(ds, m).tidy()
+        except ua.errors.ModelError:
+            continue
     tables["growth"] = growth(ds, index=quality[quality["dimension"] == "overall"]).tidy()
     tables["plan"] = plan_observations(ds, target=0.7).tidy()
     obs = ds.observations
@@ -269,8 +276,11 @@ def test_every_number_in_school_reports_equals_the_library(small, library):
         html = render_school(ctx, sid)
         checked |= set(check_numbers(html, library, min_refs=40))
     shown_tables = {t for t, _ in checked}
-    assert {"quality", "coverage", "municipality_results", "changes", "link", "growth",
+    assert {"quality", "coverage", "municipality_results", "link", "growth",
             "plan", "agreement"} <= shown_tables
+    # change is a trend over all years (results_trend), never two years subtracted
+    assert "changes" not in shown_tables
+    assert any(t.startswith("results_trend:") for t in shown_tables)
     assert any(t.startswith("results:") for t in shown_tables)
     assert ("quality", "estimate") in checked and ("quality", "conf_low") in checked
 

@@ -69,7 +69,7 @@ def assert_reproduced(a: Path, b: Path) -> dict:
     assert stems <= expected and {"undervisningskvalitet", "tackning", "resultat_justerade",
                                   "resultat_kommun", "trender"} <= stems
     for f in data:
-        assert f.endswith((".csv", ".parquet"))
+        assert f.endswith((".csv", ".parquet", ".xlsx"))
         assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between runs"
     pa_doc = json.loads((a / "proveniens.json").read_text(encoding="utf-8"))
     pb_doc = json.loads((b / "proveniens.json").read_text(encoding="utf-8"))

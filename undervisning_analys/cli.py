@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="antal parallella processer för skolrapporterna "
                         "(standard: antalet processorkärnor, högst 4)")
     r.add_argument("--tyst", action="store_true", help="visa ingen förloppsindikator")
+    r.add_argument("--matt", metavar="MÅTT", action="append", default=None,
+                   help="resultatmått att visa, t.ex. merit_17 eller "
+                        "grade6_pass_all_subjects_pct (kan anges flera gånger; standard: "
+                        "meritvärde, godkänt i alla ämnen, behörighet och åk 6 där de finns)")
     return parser
 
 
@@ -175,8 +179,23 @@ def _cmd_rapporter(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"Läser {folder} …", file=sys.stderr)
     ds = load_folder(folder)
+    measures = None
+    if args.matt:
+        from . import schema
+
+        have = set(ds.results.loc[ds.results["level"].astype(str) == "school",
+                                  "measure"].astype(str))
+        bad = [m for m in args.matt if m not in have]
+        if bad:
+            known = ", ".join(sorted(have)) or "(inga)"
+            raise _usage_error(
+                f"--matt {bad[0]}: måttet finns inte bland skolornas resultat i {folder}. "
+                f"Mått som finns: {known}. Exempel: --matt merit_17"
+                + ("" if schema.is_known_measure(bad[0]) else
+                   " (måttet finns inte heller i paketets vokabulär)"))
+        measures = list(dict.fromkeys(args.matt))
     written = write_all(ds, out, schools=args.skola, processes=args.processer,
-                        progress=not quiet)
+                        progress=not quiet, measures=measures)
     for key, note in written.notes.items():
         print(f"Obs: en del kunde inte beräknas ({key}): {note}", file=sys.stderr)
     if written.warnings:
