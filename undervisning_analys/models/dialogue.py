@@ -49,6 +49,7 @@ from .. import schema
 from .adjust import sv_num
 
 __all__ = ["Evidence", "dialogue_evidence", "dialogue_table", "select_questions", "RULES",
+           "result_unit",
            "UNDERLAG", "COLUMNS", "LOW_RELIABILITY"]
 
 UNDERLAG: tuple[str, ...] = ("undervisning", "resultat", "samband", "plan", "utfall",
@@ -107,7 +108,7 @@ def _row(school_id: str, underlag: str, rule: str, priority: int, text: str, why
             "unit": unit, "period": period}
 
 
-def _result_unit(measure: str) -> tuple[str, int]:
+def result_unit(measure: str) -> tuple[str, int]:
     """The unit of a measure in Swedish text and the decimals to show."""
     if measure.startswith("merit"):
         return "meritpoäng", 1
@@ -195,7 +196,7 @@ def rules_resultat(ev: Evidence) -> list[dict[str, Any]]:
     """Results: a persistent difference from the expected (pooled), and a clear trend."""
     out: list[dict[str, Any]] = []
     for measure, tab in ev.results.items():
-        unit, dec = _result_unit(measure)
+        unit, dec = result_unit(measure)
         name = _measure_name(measure)
         for r in tab[tab["component"] == "school_level"].itertuples(index=False):
             side = _excludes_zero(r.conf_low, r.conf_high)
@@ -247,7 +248,7 @@ def rules_samband(ev: Evidence) -> list[dict[str, Any]]:
         return out
     q = ev.quality_trends.set_index(ev.quality_trends["school_id"].astype(str))
     for measure, tab in ev.results.items():
-        unit, dec = _result_unit(measure)
+        unit, dec = result_unit(measure)
         name = _measure_name(measure)
         for r in tab[tab["component"] == "school_trend"].itertuples(index=False):
             sid = str(r.school_id)

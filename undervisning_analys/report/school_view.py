@@ -9,6 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import schema
+from ..models.dialogue import result_unit
 from . import charts
 from ._common import (
     Col,
@@ -264,7 +265,7 @@ class SchoolView:
         out["figure"] = Markup(charts.progressions(
             both, sid, x="x", y="y", x_se="x_se",
             xlabel="Trend i undervisningskvalitet (indexpoäng per läsår)",
-            ylabel=f"{charts.short_measure(measure)}: trend mot förväntat per läsår"))
+            ylabel="Trend i resultat mot förväntat (per läsår)"))
         lk = ctx.tables.get("link")
         w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
         if len(w):
@@ -275,16 +276,21 @@ class SchoolView:
             lm = ctx.info.get("link", {}).get("measure", measure)
             out["within"] = {
                 "measure": schema.measure_label(lm).lower(),
-                "estimate": ctx.num("link", wk, "estimate", 1, scale=0.1),
-                "ci": sv("{} till {}", ctx.num("link", wk, "conf_low", 1, scale=0.1),
-                         ctx.num("link", wk, "conf_high", 1, scale=0.1)),
+                "estimate": ctx.num("link", wk, "estimate", 2, scale=0.1),
+                "unit": result_unit(lm)[0],
+                "ci": sv("{} till {}", ctx.num("link", wk, "conf_low", 2, scale=0.1),
+                         ctx.num("link", wk, "conf_high", 2, scale=0.1)),
                 "covers_zero": bool(lo <= 0 <= hi),
-                "min_detectable": (plain(0.1 * float(mde), 1)
+                "min_detectable": (plain(0.1 * float(mde), 2)
                                    if mde is not None and np.isfinite(mde) else None),
                 "n_schools": ctx.num("link", wk, "n_schools", 0),
                 "reliability": ctx.num("link", wk, "reliability", 2),
                 "corrected": bool(np.isfinite(att) and abs(att - 1) < 1e-9),
-                "lag": ctx.info.get("link", {}).get("lag", 1)}
+                "lag": ctx.info.get("link", {}).get("lag", 1),
+                "lag_words": {0: "samma läsår", 1: "ett läsår senare",
+                              2: "två läsår senare"}.get(
+                    int(ctx.info.get("link", {}).get("lag", 1)),
+                    f"{ctx.info.get('link', {}).get('lag', 1)} läsår senare")}
         return out
 
     def reliability(self) -> dict[str, Any]:
@@ -321,8 +327,10 @@ class SchoolView:
                 needed = mine["n_obs_needed"].iloc[0]
                 if pd.notna(needed):
                     out["sentences"].append(sv(
-                        "För reliabiliteten 0,7 behövs omkring {} observerade lektioner per "
-                        "termin; senaste läsåret observerades i genomsnitt {} per termin.",
+                        "För att en termins lektioner ensamma, utan stöd från skolans trend och "
+                        "kommunen, ska ge reliabiliteten 0,7 behövs omkring {} observerade "
+                        "lektioner per termin; senaste läsåret observerades i genomsnitt {} per "
+                        "termin.",
                         ctx.num("plan", k, "n_obs_needed", 0),
                         ctx.num("plan", k, "n_obs_now", 1)))
                 else:
@@ -433,9 +441,10 @@ class SchoolView:
             if len(lv) and pd.notna(lv["estimate"].iloc[0]):
                 k = {"component": "school_level", "school_id": self.sid}
                 r = lv.iloc[0]
-                items.append(sv("I genomsnitt {} ({} läsår sammanvägda): {} jämfört med det "
-                                "förväntade (95 % KI {}).", f"{r['first_year']}–{r['last_year']}",
-                                str(int(r["n_years"])), ctx.num(tname, k, "estimate", 1),
+                items.append(sv("{}, i genomsnitt {} ({} läsår sammanvägda): avståndet till det "
+                                "förväntade är {} {} (95 % KI {}).", schema.measure_label(m),
+                                f"{r['first_year']}–{r['last_year']}", str(int(r["n_years"])),
+                                ctx.num(tname, k, "estimate", 1), result_unit(m)[0],
                                 ci(ctx, tname, k, 1)))
             break
         if self.cov is not None and len(self.cov):
