@@ -423,8 +423,13 @@ def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
     written = report.write_all(ds, tmp_path, processes=1)
     assert len(written.schools) == len(ds.schools)
     assert calls == ["all"]
-    # one mixed model per dimension: growth reuses the index's model, nothing is refitted
-    assert len(fits) == 1 + len(ds.instrument.dimensions)
+    # one mixed model per dimension: growth reuses the index's model, nothing is refitted;
+    # beside them one results-trend model per measure shown (models.results_trend)
+    trends = [f for f in fits if f.startswith("value ~")]
+    assert len(fits) - len(trends) == 1 + len(ds.instrument.dimensions)
+    _ds, ctx = small
+    assert trends and len(trends) == len([k for k in ctx.tables
+                                          if k.startswith("results_trend:")])
 
 
 def test_a_weak_link_is_explained_with_what_could_be_detected(small, tmp_path):

@@ -24,6 +24,7 @@ samband         ``samma_hall`` / ``olika_hall``: both the index trend and growth
 underlag_tunt   ``reliabilitet_lag``: the latest shown term's            index: reliability
                 reliability is below :data:`LOW_RELIABILITY`
 underlag_tunt   ``index_saknas``: no term of the school can be shown     index: suppression
+underlag_tunt   ``termin_under_golv``: the newest term cannot be shown   index: suppression
 =============== ======================================================== =====================
 
 Two bases are reserved for the plan follow-up (``plan``) and outcomes
@@ -300,12 +301,27 @@ def rules_underlag_tunt(ev: Evidence) -> list[dict[str, Any]]:
         if not len(shown):
             out.append(_row(sid, "underlag_tunt", "index_saknas", 6,
                             "Underlaget räcker inte för att visa skolans index. Hur kan "
-                            "lektionsbesöken planeras så att skolan får en egen bild av "
-                            "undervisningen?",
+                            "lektionsbesöken planeras så att underlaget räcker för en egen "
+                            "bild av undervisningen?",
                             "Ingen termin har minst 5 observerade lektioner hos minst 3 lärare; "
                             "då visas inget index för skolan.", "overall", np.nan, np.nan,
                             np.nan, "", ""))
             continue
+        # a term of the newest school year below the floors
+        year_of = {t: schema.term_school_year(str(t)) for t in part["term"]}
+        last_year = max(year_of.values())
+        thin_terms = sorted((t for t in part.loc[part["suppressed"].astype(bool), "term"]
+                             if year_of[t] == last_year), key=schema.term_index)
+        if thin_terms:
+            newest = thin_terms[0]
+            nr = part[part["term"] == newest].iloc[0]
+            n_obs = float(nr.get("n_obs", np.nan))
+            out.append(_row(sid, "underlag_tunt", "termin_under_golv", 7,
+                            "Hur kan lektionsbesöken planeras så att underlaget räcker för "
+                            "slutsatser om undervisningen nästa termin?",
+                            f"Under {newest} observerades för få lektioner eller lärare för att "
+                            "visa ett index (minst 5 lektioner hos minst 3 lärare).", "overall",
+                            n_obs, np.nan, np.nan, "observerade lektioner", str(newest)))
         last = max(shown["term"], key=schema.term_index)
         r = shown[shown["term"] == last].iloc[0]
         rel = float(r.get("reliability", np.nan))
