@@ -334,6 +334,9 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         raise FileFormatError(f"Mappen {folder} finns inte",
                               hint="Ange en mapp med filer som i data/sample.")
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    # plans and dialogue notes (plan*, dialog*: xlsx or yaml) are read last, against the data
+    plan_files = [p for p in files if _is_plan_file(p)]
+    files = [p for p in files if p not in plan_files]
     yaml_files = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
     inst = load_instrument(instrument if instrument is not None else (
         yaml_files[0] if yaml_files else None))
@@ -383,10 +386,52 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                               hint="Lägg till ett skolregister med skolenhetskoder.")
     pupil_results = _concat(pupils, "pupil_results") if pupils else None
     obs_df = _concat(obs, "observations")
+    res_df = _concat(results, "results")
+    plans, notes = _read_plan_files(plan_files, inst, known, obs_df, res_df, prov)
     return Dataset.build(
         schools=_concat(schools, "schools"), observations=obs_df,
-        results=_concat(results, "results"), background=_concat(background, "background"),
-        instrument=inst, pupil_results=pupil_results, provenance=tuple(prov))
+        results=res_df, background=_concat(background, "background"),
+        instrument=inst, pupil_results=pupil_results, provenance=tuple(prov),
+        plans=plans, dialogue_notes=notes)
+
+
+def _is_plan_file(p: Path) -> bool:
+    from .plans import layout
+
+    name = p.name.lower()
+    return p.suffix.lower() in (".xlsx", ".yaml", ".yml") and (
+        name.startswith(layout.PLAN_PREFIX) or name.startswith(layout.NOTES_PREFIX))
+
+
+def _read_plan_files(files: list[Path], inst: Instrument, schools: pd.Series | None,
+                     obs: pd.DataFrame, results: pd.DataFrame, prov: list[ProvenanceRecord]
+                     ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Plans (plan*) and dialogue notes (dialog*), checked against the data read before."""
+    if not files:
+        return None, None
+    from .io.plans import check_serves, read_dialogue_notes, read_plans
+    from .plans import layout
+
+    terms = sorted({str(t) for t in obs["term"].dropna().unique()}, key=schema.term_index)
+    measures = {str(m) for m in results["measure"].dropna().unique()} if len(results) else None
+    plans: list[pd.DataFrame] = []
+    notes: list[pd.DataFrame] = []
+    for p in files:
+        if p.name.lower().startswith(layout.PLAN_PREFIX):
+            df = read_plans(p, inst, schools=schools, terms=terms, measures=measures)
+            plans.append(df)
+        else:
+            df = read_dialogue_notes(p, schools=schools)
+            notes.append(df)
+        prov.append(df.attrs["provenance"])
+    check_serves(plans)
+    plan_df = pd.concat(plans) if plans else None
+    if plan_df is not None:
+        plan_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in plans)}
+    note_df = pd.concat(notes) if notes else None
+    if note_df is not None:
+        note_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in notes)}
+    return plan_df, note_df
 
 
 def _sample_dir() -> Path:
