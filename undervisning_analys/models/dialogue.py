@@ -210,14 +210,14 @@ def rules_resultat(ev: Evidence) -> list[dict[str, Any]]:
                    f"{_ci(r.conf_low, r.conf_high, dec)}).")
             if side > 0:
                 out.append(_row(r.school_id, "resultat", "niva_over", 4,
-                                f"Skolans resultat ({name}) har legat över vad elevsammansättningen ger "
+                                f"Skolans resultat i {name} har legat över vad elevsammansättningen ger "
                                 "anledning att vänta under perioden. Vad i skolans arbete kan "
                                 "förklara det, och vad kan andra skolor lära av det?", why,
                                 measure, r.estimate, r.conf_low, r.conf_high,
                                 f"{unit} jämfört med förväntat", period))
             else:
                 out.append(_row(r.school_id, "resultat", "niva_under", 9,
-                                f"Skolans resultat ({name}) har legat under vad elevsammansättningen ger "
+                                f"Skolans resultat i {name} har legat under vad elevsammansättningen ger "
                                 "anledning att vänta under perioden. Vad kan förklara det, och "
                                 "vad gör skolan för de elever som riskerar att inte nå målen?",
                                 why, measure, r.estimate, r.conf_low, r.conf_high,

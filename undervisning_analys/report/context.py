@@ -419,6 +419,13 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
         rt = timed(f"results_trend:{m}", trend)
         if rt is not None:
             tables[f"results_trend:{m}"] = rt.tidy()
+            models[f"results_trend:{m}"] = {
+                "namn": f"Skolornas nivå och trend mot förväntat: {schema.measure_label(m)}",
+                "formel": str(rt.info.get("formula", "")),
+                "skattning": "linjär blandad modell, REML, på skillnaden mot förväntat; "
+                             "slumpmässig nivå och trend per skola (krympta skattningar)"
+                             + ("; viktad med antalet elever" if rt.info.get("weighted")
+                                else "")}
     r = ds.results
     mres = r[(r["level"].astype(str) == "municipality") & (r["group"].astype(str) == "all")
              & (r["principal_type"].astype(str) == "all") & r["measure"].isin(ms)]
