@@ -11,6 +11,7 @@ from markupsafe import Markup
 from .. import schema
 from ..models.dialogue import result_unit
 from . import charts
+from . import plan_view as _plan_view
 from ._common import (
     Col,
     Table,
@@ -384,12 +385,18 @@ class SchoolView:
              "why": "Indexet beskriver skolan, inte enskilda lärare; värdet ligger i "
                     "samtalen om undervisningen."},
         ]
+        from .plan_view import plan_questions
+
+        # issue #15: the plan's follow-up (underlag "plan") after the first three
+        plans = [{"rule": "plan", "estimate": np.nan, "conf_low": np.nan, "conf_high": np.nan,
+                  "unit": "", "period": "", **q} for q in plan_questions(self.ctx, self.sid)]
+        chosen = chosen[:3] + plans + chosen[3:]
         for g in generic:
             if len(chosen) >= 3:
                 break
             chosen.append({**g, "underlag": "", "rule": "allman", "estimate": np.nan,
                            "conf_low": np.nan, "conf_high": np.nan, "unit": "", "period": ""})
-        return chosen
+        return chosen[:6]
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> list[Markup]:
@@ -468,6 +475,8 @@ class SchoolView:
             "progression": self.progression(),
             "reliability": self.reliability(),
             "questions": self.questions(),
+            "plan": _plan_view.school_plan(self.ctx, self.sid),
+            "last_dialogue": _plan_view.last_dialogue(self.ctx, self.sid),
             "sources": self.ctx.cached("sources", lambda: sources_table(self.ctx)),
             "period": self.ctx.cached("period", lambda: data_period(self.ctx)),
             "models": self.ctx.cached("models", lambda: models_table(self.ctx)),
