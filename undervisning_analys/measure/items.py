@@ -45,10 +45,13 @@ Differential item functioning
 -----------------------------
 For each item, the same centred score ``d`` is regressed on the grouping,
 with a random intercept per observer (observers are the units that carry
-a role, and their ratings are clustered)::
+a role, and their ratings are clustered) and per school (the school's own
+standing on the item, the effect :func:`next_steps` reports: rektorer rate
+only their own school, external observers many, so without it a school's
+profile would blur the comparison of roles)::
 
-    d ~ observer_role + (1 | observer_id)       (roles: contrast to rektor)
-    d ~ time + (1 | observer_id)                (years: change per school year)
+    d ~ observer_role + (1 | observer_id) + (1 | school_id)   (roles: contrast to rektor)
+    d ~ time + (1 | observer_id) + (1 | school_id)            (change per school year)
 
 A role contrast says the item stands higher (or lower) within the form when
 rated by, e.g., an external observer than by a rektor; a time slope that the
@@ -418,7 +421,8 @@ def item_dif(ds: Dataset, *, family_level: float = 0.95, min_forms: int = 30) ->
         for factor, rhs, frame, coefs in fits:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                fit = fit_mixed(f"d ~ {rhs} + (1 | observer_id)", frame, reml=True)
+                fit = fit_mixed(f"d ~ {rhs} + (1 | observer_id) + (1 | school_id)", frame,
+                                reml=True)
             for coef, group in coefs.items():
                 rows.append({"item_id": item, "dimension": ds.instrument.dimension_of()[item],
                              "factor": factor, "group": group,
