@@ -60,6 +60,13 @@ Bonferroni-adjusted interval over all items and contrasts excludes zero.
 Because ``d`` is centred on the form, a DIF of ``δ`` on one item appears as
 ``δ (1 − 1/k)`` on it and ``−δ/k`` on each of the other ``k − 1`` items.
 
+Checked by ``benchmarks/sim_items.py`` (12 seeds, 8 schools, 3 school years,
+school × item effects of sd 0.45 and two planted DIFs): the school × item
+estimates correlate 0.88 with the truth and their 95 % intervals cover it for
+92.8 % of school × items; every named next step had a negative truth; the
+planted DIFs were named in 11/12 and 12/12 seeds and 1 of 516 other
+contrasts was named.
+
 Missing data: unanswered items are left out; a form's mean uses its answered
 items; forms with fewer than half of the items answered are left out.
 """
