@@ -88,6 +88,8 @@ KNOWN: dict[str, list[str]] = {
     "private": [
         "undervisning_analys.report.context takes _school_designs from "
         "undervisning_analys.measure.reliability",
+        # plan follow-up's plot: use the public plots.new_axes instead of plots._axes
+        "undervisning_analys.models.followup takes _axes from undervisning_analys.plots",
     ],
     # a dead ImportError fallback that types the floors again (h12a: index)
     "floor": [
