@@ -66,7 +66,43 @@ def test_api_single_file_spot_values():
     assert math.isnan(v.loc[("eligible_vocational_pct", "2022/23"), "value"])
     assert v.loc[("special_teacher_positions", "2025/26"), "status"] == "suppressed"
     assert v.loc[("np_sva_9_avg_points", "2024/25"), "status"] == "missing"
-    assert df["municipality_id"].isna().all()  # a single statistics file does not name it
+    # the statistics body does not name the municipality: it comes from the unit's own
+    # response saved beside it, and provenance names that file
+    assert (df["municipality_id"] == "0180").all()
+    assert "kommunkoden hämtad ur school-unit-13301127.json" in df.attrs["provenance"].notes
+
+
+@needs_real
+def test_api_single_file_municipality_from_a_list_response(tmp_path):
+    import shutil
+
+    # unit 73184968 is on the saved /school-units list page of municipality 0136
+    listed = json.loads((API / "listor" / "school-units-list-0136-page0.json").read_text(
+        encoding="utf-8"))
+    units = listed["json"]["body"]["_embedded"]["listedSchoolUnits"]
+    code = units[0]["code"]
+    stats = json.loads((API / "school-unit-13301127-statistics-gr.json").read_text(
+        encoding="utf-8"))
+    stats["url"] = stats["url"].replace("13301127", code)
+    stats["json"]["body"]["schoolUnit"] = code
+    (tmp_path / "sparat").mkdir()
+    shutil.copy(API / "listor" / "school-units-list-0136-page0.json", tmp_path / "sparat")
+    f = tmp_path / f"school-unit-{code}-statistics-gr.json"
+    f.write_text(json.dumps(stats), encoding="utf-8")
+    df = read_skolverket_api(f)
+    assert (df["municipality_id"] == "0136").all()
+
+
+@needs_real
+def test_api_single_file_alone_names_the_missing_municipality(tmp_path):
+    import shutil
+
+    f = tmp_path / "school-unit-13301127-statistics-gr.json"
+    shutil.copy(API / f.name, f)
+    df = read_skolverket_api(f)
+    assert df["municipality_id"].isna().all()
+    note = next(n for n in df.attrs["provenance"].notes if n.startswith("kommunkod saknas"))
+    assert "13301127" in note and "/school-units/{kod}" in note
 
 
 @needs_real
@@ -208,3 +244,36 @@ def test_kolada_refusals(tmp_path):
     with pytest.raises(FileFormatError, match="giltig JSON"):
         (tmp_path / "t.json").write_text("{", encoding="utf-8")
         read_kolada(tmp_path / "t.json")
+
+
+@needs_real
+def test_api_folder_as_saved_lists_used_or_counted_and_every_row_has_its_municipality():
+    df = read_skolverket_api(API)
+    prov = df.attrs["provenance"]
+    assert df["municipality_id"].notna().all()
+    units = {f.name.split("-")[2] for f in API.glob("school-unit-*-statistics-gr.json")}
+    assert set(df["school_id"]) == units
+    assert prov.dropped["listsvar från /compact-school-units (saknar kommunkod; inte inläst)"] \
+        == 1
+    assert prov.dropped["listsvar från /school-units (används för skolenheternas kommunkod)"] \
+        == 1
+    assert "undermappar som lästes: listor" in prov.notes
+
+
+@needs_real
+def test_api_subfolders_are_read_and_a_foreign_json_is_named(tmp_path):
+    import shutil
+
+    root = tmp_path / "api"
+    for k, f in enumerate(sorted(API.glob("school-unit-*.json"))):
+        sub = root / ("2025" if k % 2 else "2026") / "svar"
+        sub.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, sub / f.name)
+    (root / "anteckning.json").write_text('{"att göra": "ring skolan"}', encoding="utf-8")
+    df = read_skolverket_api(root)
+    ref = read_skolverket_api(API)
+    assert len(df) == len(ref) and df["municipality_id"].notna().all()
+    prov = df.attrs["provenance"]
+    assert any(n.startswith("filer som inte lästes") and "anteckning.json" in n
+               for n in prov.notes)
+    assert any(n == "undermappar som lästes: 2025/svar, 2026/svar" for n in prov.notes)

@@ -262,7 +262,7 @@ def test_looks_like_personnummer_counts_every_cell_not_every_distinct_value():
     cells, as the elementwise rule (reference implementation below)."""
     import re as _re
 
-    from undervisning_analys.privacy import _CANDIDATE_RE, _as_text, is_personnummer
+    from undervisning_analys.privacy.personnummer import _CANDIDATE_RE, _as_text, is_personnummer
 
     def reference(s, min_share=0.5):
         s = s.dropna()

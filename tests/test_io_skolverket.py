@@ -456,3 +456,137 @@ def test_background_not_available(tmp_path):
 def test_missing_file():
     with pytest.raises(FileFormatError, match="finns inte"):
         read_skolverket("/finns/inte/fil.csv")
+
+
+# --------------------------------------------------------------------------
+# Historical nine-digit unit codes (exports before 2013)
+# --------------------------------------------------------------------------
+def test_historical_nine_digit_code_kept_as_written(tmp_path):
+    text = SLUTBETYG.replace("Valt läsår: 2023/24", "Valt läsår: 2011/12").replace(
+        "23456789", "144012345")
+    df = read_skolverket(_write(tmp_path, text))
+    assert set(df["school_id"]) == {"12345678", "144012345"}  # both formats, unchanged
+    schools = read_skolverket(_write(tmp_path, text), table="schools")
+    assert "144012345" in set(schools["school_id"])
+    assert schema.is_historical_school_id("144012345")
+    assert not schema.is_historical_school_id("12345678")
+
+
+def test_nine_digit_code_of_another_municipality_refused(tmp_path):
+    text = SLUTBETYG.replace("23456789", "148912345")
+    with pytest.raises(ValueFormatError,
+                       match="Skolenhetskoden '148912345' har nio siffror men börjar inte med "
+                             "radens kommunkod 1440.*rad 9.*Skol-enhetskod"):
+        read_skolverket(_write(tmp_path, text))
+
+
+def test_ten_digit_code_refused_naming_both_formats(tmp_path):
+    text = SLUTBETYG.replace("23456789", "1440123456")
+    with pytest.raises(ValueFormatError, match="varken åtta siffror eller en historisk"):
+        read_skolverket(_write(tmp_path, text))
+
+
+# --------------------------------------------------------------------------
+# Nothing lost without a status
+# --------------------------------------------------------------------------
+# Header variants of the measures the package knows, as real files write them
+# (full wording, the abbreviated headers of files re-saved through Excel, older wording).
+HEADER_VARIANTS = [
+    ("Andel (%) behöriga till yrkesprogram", "eligible_vocational_pct"),
+    ("Andel (%) elever behöriga till yrkesprog.", "eligible_vocational_pct"),
+    ("Andel (%) elever behöriga till yrkesprogram", "eligible_vocational_pct"),
+    ("Andel (%) behöriga till natur- och teknikprogram", "eligible_natural_science_pct"),
+    ("Andel (%) elever behöriga till naturvetenskaps- och teknikprog.",
+     "eligible_natural_science_pct"),
+    ("Andel (%) behöriga till ekonomi-, humanistiska och samhällsvetenskapsprogram",
+     "eligible_economics_pct"),
+    ("Andel (%) elever behöriga till ekon.-, hum.- och samh.prog.", "eligible_economics_pct"),
+    ("Andel (%) behöriga till estetiska programmet", "eligible_aesthetic_pct"),
+    ("Andel (%) elever behöriga till estetiska prog.", "eligible_aesthetic_pct"),
+    ("Genomsnittligt meritvärde (17 ämnen)", "merit_17"),
+    ("Genomsnittligt meritvärde (16 ämnen)", "merit_16"),
+    ("Genomsnittligt meritvärde", "merit_16"),
+    ("Andel (%) elever som uppnått kunskapskraven i alla ämnen", "pass_all_subjects_pct"),
+    ("Andel (%) elever som uppfyllt betygskriterierna i alla ämnen", "pass_all_subjects_pct"),
+    ("Andel (%) elever som nått målen i alla ämnen", "pass_all_subjects_pct"),
+]
+
+
+@pytest.mark.parametrize("header,measure", HEADER_VARIANTS)
+def test_header_variants_are_recognised(tmp_path, header, measure):
+    if measure.startswith("merit"):
+        text = SLUTBETYG.replace("Genomsnittligt meritvärde (17 ämnen)", header)
+        expected = (231.5, "ok", 240.0)
+    else:
+        text = SLUTBETYG.replace("Andel (%) elever som fått godkänt betyg i alla ämnen", header)
+        expected = (82.0, "approx_100", math.nan)
+    df = read_skolverket(_write(tmp_path, text))
+    a = df[df["school_id"] == "12345678"]
+    assert one(a, measure=measure, group="all")["value"] == expected[0]
+    girls = one(a, measure=measure, group="girls")
+    assert girls["status"] == expected[1]
+    assert girls["value"] == expected[2] or math.isnan(expected[2])
+    assert not any("kolumner som inte används" in n for n in df.attrs["provenance"].notes)
+
+
+AK6_PER_KON = """\ufeffStatistik från Skolverket, https://www.skolverket.se
+
+Grundskola - Betyg årskurs 6, andel som fått godkänt betyg (A-E), per kön
+Valt läsår: 2024/25
+
+;;;;;Antal elever;Antal elever;Antal elever;Andel (%) elever som fått godkänt betyg i alla ämnen;Andel (%) elever som fått godkänt betyg i alla ämnen;Andel (%) elever som fått godkänt betyg i alla ämnen;
+Kommun;Kommun-kod;Län;Läns-kod;Typ av huvudman;Totalt;Flickor;Pojkar;Totalt;Flickor;Pojkar;
+Ale;1440;Västra Götalands län;14;Samtliga;445;220;225;75,7;80,1;71,0;
+
+Rapportbeskrivning och definitioner
+Antal elever;Elever i årskurs 6, med betyg i minst ett ämne, vårterminen.;
+"""
+AK6_KON_ROWS = """\ufeffStatistik från Skolverket, https://www.skolverket.se
+
+Grundskola - Betyg årskurs 6, andel som fått godkänt betyg (A-E), per kön
+Valt läsår: 2024/25
+
+Kommun;Kommun-kod;Län;Läns-kod;Typ av huvudman;Kön;Antal elever;Andel (%) elever som fått godkänt betyg i alla ämnen;
+Ale;1440;Västra Götalands län;14;Samtliga;Totalt;445;75,7;
+Ale;1440;Västra Götalands län;14;Samtliga;Flickor;220;80,1;
+Ale;1440;Västra Götalands län;14;Samtliga;Pojkar;225;71,0;
+
+Rapportbeskrivning och definitioner, med komman, i fotnoten, som i verkliga filer
+"""
+
+
+@pytest.mark.parametrize("text", [AK6_PER_KON, AK6_KON_ROWS], ids=["kolumner", "rader"])
+def test_grade6_per_gender_has_n_on_girls_and_boys_rows(tmp_path, text):
+    df = read_skolverket(_write(tmp_path, text))
+    got = {r.group: (r.value, r.n) for r in df.itertuples()}
+    assert got == {"all": (75.7, 445), "girls": (80.1, 220), "boys": (71.0, 225)}
+
+
+def test_grade6_gender_row_with_unknown_group_is_counted(tmp_path):
+    text = AK6_KON_ROWS.replace("Samtliga;Pojkar", "Samtliga;Okänt")
+    df = read_skolverket(_write(tmp_path, text))
+    assert set(df["group"]) == {"all", "girls"}
+    assert df.attrs["provenance"].dropped == {"rader för könet Okänt (okänd grupp)": 1}
+
+
+@needs_real
+def test_approx_100_background_shares_are_named(tmp_path):
+    df = load(SKOLENHET / F_ELEVER_2022, None)
+    header, rows = csv_block(SKOLENHET / F_ELEVER_2022)
+    cols = {"Andel (%) flickor, årskurs 1-9": "share_girls",
+            "Andel (%) elever med utländsk bakgrund, åk 1-9": "share_foreign_background",
+            "Andel (%) elever med föräldrar med eftergymnasial utb., åk 1-9":
+                "share_parents_higher_edu"}
+    jcode = header.index("Skol-enhetskod")
+    expected = {}
+    for r in rows:
+        named = [cols[h] for j, h in enumerate(header) if h in cols and r[j] == "~100"]
+        if named:
+            expected[r[jcode]] = set(named)
+    assert expected  # the 2022/23 file has ~100 in its shares
+    got = df[df["approx_100"].notna()]
+    assert {s: set(v.split(",")) for s, v in zip(got["school_id"], got["approx_100"],
+                                                 strict=True)} == expected
+    for sid, named in expected.items():
+        row = df[df["school_id"] == sid].iloc[0]
+        assert all(math.isnan(row[c]) for c in named)

@@ -10,6 +10,8 @@ municipality report and the exported tidy tables.
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,8 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_kom_igang", "02_skolans_kvalitetsdialog", "03_kommunoversikt", "04_for_forskare"]
+#: Notebooks beside the reports (no report folder to write).
+MEASUREMENT = ["05_matkvalitet"]
 
 
 def _outputs(nb: dict) -> tuple[str, list[dict]]:
@@ -32,19 +36,75 @@ def _outputs(nb: dict) -> tuple[str, list[dict]]:
     return "\n".join(text), errors
 
 
+_DRAWS = re.compile(r"\bplots\.\w+\(|\.plot\(|\bplt\.")
+
+
+def _draws(cell: dict) -> bool:
+    """A code cell that draws a chart (the package's plots, a result's .plot, pyplot)."""
+    return cell["cell_type"] == "code" and bool(_DRAWS.search("".join(cell["source"])))
+
+
+def _missing_images(nb: dict) -> list[str]:
+    """The source of every drawing cell that shows no image."""
+    return ["".join(c["source"])[:80] for c in nb["cells"] if _draws(c)
+            and not any("image/png" in o.get("data", {}) for o in c.get("outputs", []))]
+
+
 def execute(name: str, tmp_path: Path, **parameters) -> tuple[str, Path]:
     papermill = pytest.importorskip("papermill")
     out = tmp_path / f"{name}.out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
-                               parameters=parameters, kernel_name="python3",
-                               cwd=str(tmp_path), progress_bar=False)
+    # the kernel inherits the environment: with conftest's MPLBACKEND=Agg it would draw
+    # without showing anything; a user's Jupyter uses the inline backend
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+                                   parameters=parameters, kernel_name="python3",
+                                   cwd=str(tmp_path), progress_bar=False)
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
     nb = json.loads(out.read_text(encoding="utf-8"))
     text, errors = _outputs(nb)
     assert not errors, errors
+    # every chart is shown (the package's style context once switched interactive mode
+    # off in Jupyter, so only the first chart of a notebook appeared)
+    assert any(_draws(c) for c in nb["cells"]) or name == "04_for_forskare"
+    assert not _missing_images(nb), _missing_images(nb)
     return text, tmp_path
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_style_context_keeps_interactive_mode_switched_on_inside():
+    """What Jupyter's inline backend does when pyplot is first imported in the style."""
+    import matplotlib
+
+    from undervisning_analys import plots
+
+    before, size = matplotlib.is_interactive(), matplotlib.rcParams["font.size"]
+    try:
+        matplotlib.interactive(False)
+        with plots._style():
+            assert matplotlib.rcParams["font.size"] == plots.STYLE["font.size"]
+            matplotlib.interactive(True)
+        assert matplotlib.is_interactive()
+        assert matplotlib.rcParams["font.size"] == size     # the style itself is undone
+        with plots._style():
+            matplotlib.interactive(False)
+        assert not matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(before)
+
+
+def test_a_cell_without_its_chart_is_caught():
+    nb = {"cells": [{"cell_type": "code", "source": ["ax = plots.funnel(res)"],
+                     "outputs": [{"output_type": "stream", "name": "stdout", "text": "x"}]},
+                    {"cell_type": "code", "source": ["x = 1"], "outputs": []},
+                    {"cell_type": "code", "source": ["ax = r.plot()"],
+                     "outputs": [{"output_type": "display_data",
+                                  "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}]}]}
+    assert _missing_images(nb) == ["ax = plots.funnel(res)"]
+
+
+@pytest.mark.parametrize("name", NAMES + MEASUREMENT)
 def test_committed_without_outputs(name):
     nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -66,6 +126,11 @@ def test_parameters_cells_are_tagged():
     for name in NAMES[2:]:
         assert {"data_folder", "out_dir"} <= set(
             papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+    for name in MEASUREMENT:
+        nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+        tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1, name
+        assert "data_folder" in papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
 
 
 @pytest.mark.slow
@@ -118,3 +183,14 @@ def test_04_for_forskare(tmp_path):
     assert q.loc[few, "estimate"].isna().all()
     r = pd.read_parquet(folder / "ut" / "resultat_justerade.parquet")
     assert r.loc[r["n"].astype("Float64") < privacy.MIN_PUPILS, "observed"].isna().all()
+
+
+@pytest.mark.slow
+def test_05_matkvalitet(tmp_path):
+    text, _ = execute("05_matkvalitet", tmp_path)
+    assert "Bedömarnas förändring över tid" in text                 # rater drift
+    assert "Samstämmighet i parobservationer, påstående för påstående" in text
+    assert "Förslag: parobservationer nästa termin" in text
+    assert "för att se en skolas förändring" in text                # reliability of change
+    assert "Fungerar påståendena likadant" in text                  # DIF
+    assert "teacher_id" not in text

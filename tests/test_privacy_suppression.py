@@ -32,7 +32,7 @@ from undervisning_analys.privacy import (
     teacher_columns,
 )
 
-NBSP = "\u00a0"
+NBSP = "\u202f"  # the thousands separator (narrow no-break space)
 
 
 # ---------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_quality_boundaries(n_teachers, n_obs, suppressed, reason):
     assert row["suppression_reason"] == reason
     for c in ("estimate", "se", "conf_low", "conf_high"):
         assert bool(np.isnan(row[c])) is suppressed
-    # counts and reliability stay (CONTRACTS: suppressed rows keep n_*)
+    # counts and reliability stay (ARCHITECTURE.md: suppressed rows keep n_*)
     assert row["n_teachers"] == n_teachers and row["n_obs"] == n_obs
     assert row["reliability"] == 0.6
 
@@ -431,7 +431,7 @@ def test_quality_missing_columns_refused():
 @pytest.mark.parametrize("value, status, decimals, expected", [
     (231.44, None, 1, "231,4"),
     (2.25, None, 1, "2,3"),            # half away from zero, as publications round
-    (-2.25, None, 1, "-2,3"),
+    (-2.25, None, 1, "\u22122,3"),     # a real minus sign
     (0.05, None, 1, "0,1"),
     (-0.04, None, 1, "0,0"),           # no negative zero
     (1234.5, None, 1, f"1{NBSP}234,5"),
@@ -556,3 +556,25 @@ def test_observations_table_needs_more_than_dropping(synth_ds):
     with pytest.raises(SuppressedValueError):
         assert_no_teacher_columns(obs)
     assert "teacher_id" not in drop_teacher_identifiers(obs).columns
+
+
+# ---------------------------------------------------------------------------
+# Observer roles, and one home for every floor
+# ---------------------------------------------------------------------------
+def test_observer_roles_below_the_floor_are_blanked():
+    from undervisning_analys.privacy import MIN_OBSERVERS_PER_ROLE, suppress_observer_roles
+
+    assert MIN_OBSERVERS_PER_ROLE == 3
+    by_role = pd.DataFrame({"observer_role": ["rektor", "kollega", "extern", "annan"],
+                            "n_observers": [2, 3, 7, np.nan],
+                            "n_ratings": [40, 60, 140, 10],
+                            "mean_deviation": [0.31, -0.12, 0.05, 0.2]})
+    out = suppress_observer_roles(by_role)
+    assert out["suppressed"].tolist() == [True, False, False, True]
+    assert np.isnan(out.loc[0, "mean_deviation"]) and np.isnan(out.loc[3, "mean_deviation"])
+    assert out.loc[1:2, "mean_deviation"].tolist() == [-0.12, 0.05]
+    assert out["n_ratings"].tolist() == [40, 60, 140, 10]   # counts are kept
+    assert by_role["mean_deviation"].notna().all()          # the input is not changed
+    with pytest.raises(SuppressedValueError, match="n_observers"):
+        suppress_observer_roles(by_role.drop(columns="n_observers"))
+

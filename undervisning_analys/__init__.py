@@ -28,12 +28,21 @@ _LAZY = {
     "read_observations": ("undervisning_analys.io", "read_observations"),
     "read_schools": ("undervisning_analys.io", "read_schools"),
     "read_pupil_grades": ("undervisning_analys.io", "read_pupil_grades"),
+    "read_skolenkaten": ("undervisning_analys.io", "read_skolenkaten"),
     "icc": ("undervisning_analys.measure.agreement", "icc"),
     "agreement": ("undervisning_analys.measure.agreement", "agreement"),
     "fit_mixed": ("undervisning_analys.models.mixed", "fit_mixed"),
     "teaching_quality": ("undervisning_analys.measure.index", "teaching_quality"),
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
+    "plan_followup": ("undervisning_analys.models.followup", "plan_followup"),
+    "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
+    "item_agreement": ("undervisning_analys.measure.pairs", "item_agreement"),
+    "next_steps": ("undervisning_analys.measure.items", "next_steps"),
+    "item_dif": ("undervisning_analys.measure.items", "item_dif"),
+    "plan_observations_change": ("undervisning_analys.measure.change",
+                                 "plan_observations_change"),
+    "plan_paired_observations": ("undervisning_analys.measure.pairs", "plan_paired_observations"),
 }
 
 

@@ -73,6 +73,8 @@ class Dataset:
     provenance : one :class:`ProvenanceRecord` per input file.
     truth : for synthetic data only, the known truth (see synth.py).
     seed : the random seed of a synthetic dataset (None for real data).
+    plans, dialogue_notes : optional: the schools' and the organiser's plans
+        (targets) and the notes of earlier quality dialogues (schema.py).
     """
 
     schools: pd.DataFrame
@@ -84,6 +86,8 @@ class Dataset:
     provenance: tuple[ProvenanceRecord, ...] = ()
     truth: Any = None
     seed: int | None = None
+    plans: pd.DataFrame | None = None
+    dialogue_notes: pd.DataFrame | None = None
 
     @classmethod
     def build(cls, *, schools: pd.DataFrame, observations: pd.DataFrame,
@@ -91,8 +95,9 @@ class Dataset:
               instrument: Instrument | str | None = None,
               pupil_results: pd.DataFrame | None = None,
               provenance: tuple[ProvenanceRecord, ...] | list[ProvenanceRecord] = (),
-              truth: Any = None, seed: int | None = None, check_codes: bool = True
-              ) -> Dataset:
+              truth: Any = None, seed: int | None = None, check_codes: bool = True,
+              plans: pd.DataFrame | None = None,
+              dialogue_notes: pd.DataFrame | None = None) -> Dataset:
         """Validate every table and cross-check codes; return a Dataset.
 
         Raises ValidationError (Swedish, naming table/file, row and column) on
@@ -108,8 +113,10 @@ class Dataset:
         }
         pr = schema.validate("pupil_results", pupil_results) if pupil_results is not None \
             else None
+        optional = {name: schema.validate(name, df) if df is not None else None
+                    for name, df in (("plans", plans), ("dialogue_notes", dialogue_notes))}
         ds = cls(instrument=inst, pupil_results=pr, provenance=tuple(provenance), truth=truth,
-                 seed=seed, **tables)
+                 seed=seed, **tables, **optional)
         if check_codes:
             ds.check_codes()
         return ds
@@ -146,7 +153,8 @@ class Dataset:
         if any(k in changes for k in schema.TABLES):
             fields = {f: getattr(self, f) for f in
                       ("schools", "observations", "results", "background", "pupil_results",
-                       "instrument", "provenance", "truth", "seed")}
+                       "instrument", "provenance", "truth", "seed", "plans",
+                       "dialogue_notes")}
             fields.update(changes)
             return Dataset.build(**fields)
         return replace(self, **changes)
@@ -209,6 +217,11 @@ class Dataset:
             lines.append(f"  Bakgrund: {len(b)} rader (skola × läsår)")
         if self.pupil_results is not None:
             lines.append(f"  Elevresultat: {len(self.pupil_results)} betygsrader")
+        if self.plans is not None:
+            pl = self.plans
+            lines.append(f"  Planer: {pl['plan_id'].nunique()} planer med {len(pl)} mål")
+        if self.dialogue_notes is not None:
+            lines.append(f"  Dialoganteckningar: {len(self.dialogue_notes)} rader")
         if self.provenance:
             lines.append(f"  Källfiler: {len(self.provenance)}")
             for p in self.provenance:

@@ -18,14 +18,17 @@ intervals throughout.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import schema
+from ._format import Z_95
+from ._format import number as sv_number
 
 SCHOOL = "#1f4e79"
 MUNICIPALITY = "#7f7f7f"
@@ -52,15 +55,36 @@ def _rc() -> Any:
     return STYLE
 
 
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    """``rc_context(STYLE)`` that keeps what pyplot set up inside it.
+
+    ``rc_context`` restores every rcParam on exit, ``interactive`` included. When
+    the package's first figure imports pyplot inside the context, Jupyter's inline
+    backend switches interactive mode on there, and a plain ``rc_context`` would
+    switch it off again on exit: no later figure would be shown, the user's own
+    included. The interactive state reached inside the context is kept.
+    """
+    import matplotlib
+
+    state = matplotlib.is_interactive()
+    try:
+        with matplotlib.rc_context(_rc()):
+            try:
+                yield
+            finally:
+                state = matplotlib.is_interactive()
+    finally:
+        matplotlib.interactive(state)
+
+
 def _styled(func: Any) -> Any:
     """Draw inside ``rc_context(STYLE)`` so a user's own settings are left alone."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import matplotlib
-
-        with matplotlib.rc_context(_rc()):
+        with _style():
             return func(*args, **kwargs)
 
     return wrapper
@@ -88,9 +112,7 @@ def new_axes(figsize: tuple[float, float], detached: bool = False, nrows: int = 
     Creating the axes inside the style matters: tick labels take their size
     when the axes are made.
     """
-    import matplotlib
-
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig = new_figure(figsize, detached)
         return fig.subplots(nrows, ncols, **kwargs)
 
@@ -98,10 +120,8 @@ def new_axes(figsize: tuple[float, float], detached: bool = False, nrows: int = 
 def finish(fig_or_ax: Any) -> Any:
     """Tight layout inside :data:`STYLE` (for one-off figures; reports' repeated
     figures use :func:`fixed_margins`)."""
-    import matplotlib
-
     fig = _figure_of(fig_or_ax)
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig.tight_layout()
     return fig
 
@@ -130,13 +150,6 @@ def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
     if ax is not None:
         return ax
     return new_axes(figsize)
-
-
-def sv_number(x: float, decimals: int = 1) -> str:
-    """A number with a decimal comma (for tick labels and annotations)."""
-    if x is None or not np.isfinite(x):
-        return SUPPRESSED_TEXT
-    return f"{x:.{decimals}f}".replace(".", ",").replace("-", "−")
 
 
 def _sv_formatter(decimals: int) -> Any:
@@ -396,7 +409,7 @@ def _expected_band(d: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         hi = exp + (res - d["conf_low"].to_numpy(dtype=float))
         if np.isfinite(lo).all() and np.isfinite(hi).all():
             return lo, hi
-    half = 1.96 * d["se"].fillna(0).to_numpy(dtype=float) if "se" in d.columns else 0 * exp
+    half = Z_95 * d["se"].fillna(0).to_numpy(dtype=float) if "se" in d.columns else 0 * exp
     return exp - half, exp + half
 
 
@@ -446,13 +459,13 @@ def funnel(rows: pd.DataFrame, names: Mapping[str, str] | None = None, *,
     if len(d):
         sigma = float(np.nanmedian(d["se"].astype(float) * np.sqrt(d["n"])))
         nn = np.linspace(max(5.0, float(d["n"].min()) * 0.8), float(d["n"].max()) * 1.15, 200)
-        for z, ls, lab in ((1.96, "--", "95 %"), (3.0, ":", "99,8 %")):
+        for z, ls, lab in ((Z_95, "--", "95 %"), (3.0, ":", "99,8 %")):
             ax.plot(nn, z * sigma / np.sqrt(nn), color=MUNICIPALITY, ls=ls, lw=1, label=lab)
             ax.plot(nn, -z * sigma / np.sqrt(nn), color=MUNICIPALITY, ls=ls, lw=1)
         ax.axhline(0, color="#444444", lw=0.8)
         ax.scatter(d["n"], d["residual"], color=SCHOOL, s=18, zorder=3)
         if label_outside and names is not None:
-            out = d[d["residual"].abs() > 1.96 * sigma / np.sqrt(d["n"])]
+            out = d[d["residual"].abs() > Z_95 * sigma / np.sqrt(d["n"])]
             for r in out.itertuples(index=False):
                 ax.annotate(names.get(r.school_id, r.school_id), (r.n, r.residual),
                             xytext=(4, 2), textcoords="offset points", fontsize=7)
@@ -492,7 +505,7 @@ def progressions(changes: pd.DataFrame, school_id: str | None = None, *,
     if school_id is not None:
         me = d[d["school_id"] == school_id]
         if len(me):
-            xerr = 1.96 * me[x_se].to_numpy() if x_se and x_se in me.columns else None
+            xerr = Z_95 * me[x_se].to_numpy() if x_se and x_se in me.columns else None
             ax.errorbar(me[x], me[y], xerr=xerr, fmt="o", color=SCHOOL, ms=7, capsize=3,
                         label="Skolan (95 % KI)", zorder=4)
     ax.set_xlabel(xlabel or "Förändring i undervisningskvalitet (index per år)")
@@ -632,11 +645,9 @@ def to_svg(fig_or_ax: Any, close: bool = True, tight: bool = False) -> str:
     ``tight`` crops to the drawn content (one more drawing pass); the reports'
     figures have fixed margins and do not need it.
     """
-    import matplotlib
-
     fig = _figure_of(fig_or_ax)
     buf = io.StringIO()
-    with matplotlib.rc_context(_rc()):
+    with _style():
         fig.savefig(buf, format="svg", bbox_inches="tight" if tight else None,
                     metadata={"Date": None})
     if close:

@@ -13,6 +13,9 @@ file                                format
                                     units (preamble, two-row header, ``;``,
                                     decimal comma, ``..`` and ``~100``, footer)
 ``slutbetyg_ak9_kommun_Y.csv``      the same at municipality level
+``betyg_ak6_skolenhet_Y.csv``       Skolverket export, grades år 6, school units
+                                    (one header row, ``..``, ``.``, ``~100``)
+``betyg_ak6_kommun_Y.csv``          the same at municipality level
 ``elever_skolenhet_Y.csv``          Skolverket export, pupils per school unit
                                     with background shares
 ``protokoll.yaml``                  the observation protocol
@@ -44,7 +47,7 @@ from .instruments import Instrument, load_instrument
 
 SAMPLE_SEED = 2024
 SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect": 0.3,
-                     "first_year": 2020}
+                     "first_year": 2020, "school_types": True}
 
 ROLE_SV = {"rektor": "Rektor", "bitradande_rektor": "Biträdande rektor",
            "forstelarare": "Förstelärare", "kollega": "Kollega", "extern": "Extern observatör",
@@ -128,6 +131,40 @@ def _grades_file(results: pd.DataFrame, key_cols: list[str], key_rows: list[list
     return "\n".join(lines) + "\n"
 
 
+_GRADE6_HEADERS = [
+    ("grade6_avg_subject_grades", "Antal ämnesbetyg (genomsnitt)"),
+    ("grade6_pass_all_subjects_pct", "Andel (%) elever som fått godkänt betyg i alla ämnen"),
+    ("grade6_fail_one_subject_pct", "Andel (%) elever som ej fått godkänt betyg i ett ämne"),
+    ("grade6_fail_several_subjects_pct",
+     "Andel (%) elever som ej fått godkänt betyg i fler, alternativt alla ämnen"),
+]
+
+
+def _grade6_file(results: pd.DataFrame, key_cols: list[str], key_rows: list[list[str]],
+                 keys: list[tuple], school_year: str) -> str:
+    """Skolverket's år 6 export: one header row, Antal elever and four measures."""
+    lines = [_PREAMBLE, "",
+             "Grundskola - Betyg årskurs 6, andel som fått godkänt betyg (A-E), samtliga elever",
+             f"Valt läsår: {school_year}", ""]
+    lines.append(";".join([*key_cols, "Antal elever", *[h for _, h in _GRADE6_HEADERS]]) + ";")
+    idx = {(str(k[0]), str(m)): row for k, m, row in zip(
+        results["key"], results["measure"], (r for _, r in results.iterrows()), strict=True)}
+    for krow, key in zip(key_rows, keys, strict=True):
+        cells = list(krow)
+        first = idx.get((str(key[0]), _GRADE6_HEADERS[0][0]))
+        n = None if first is None else first["n"]
+        cells.append(_sv_int(int(n)) if n is not None and pd.notna(n) else ".")
+        cells.extend(_cell(idx.get((str(key[0]), m))) for m, _ in _GRADE6_HEADERS)
+        lines.append(";".join(cells) + ";")
+    lines.append("")
+    lines.append("Rapportbeskrivning och definitioner")
+    lines.append("Antal ämnesbetyg: genomsnittligt antal ämnen med betyg per elev. Två prickar "
+                 "(..) visas om uppgiften baseras på färre än 10 elever eller på 1-4 elever; ~100 "
+                 "visas om 1-4 elever inte fått godkänt betyg i alla ämnen.")
+    lines.append("Källa: syntetiska data; genererade av undervisning_analys; inga verkliga elever.")
+    return "\n".join(lines) + "\n"
+
+
 def _background_file(ds: Dataset, school_year: str) -> str:
     header = ("Skola;Skol-enhetskod;Skolkommun;Kommun-kod;Typ av huvudman;Huvudman;"
               "Huvudman orgnr;Elever, förskoleklass;Andel (%) flickor, förskoleklass;"
@@ -144,7 +181,7 @@ def _background_file(ds: Dataset, school_year: str) -> str:
         b = bg.loc[s.school_id]
         n = int(b["n_pupils"])
         lo = {"F-9": 1, "7-9": 7, "4-9": 4}.get(str(s.grades), 1)
-        grades = list(range(lo, 10))
+        grades = list(range(lo, 7 if str(s.grades) == "F-6" else 10))
         per = [n // len(grades)] * len(grades)
         for k in range(n - sum(per)):
             per[k] += 1
@@ -229,8 +266,12 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
             key=lambda d: d["school_id"])
         keys = [(s,) for s in schools["school_id"]]
         rs = rs.assign(key=rs["school_id"].map(lambda x: (x,)))
+        g9 = rs[~rs["measure"].astype(str).str.startswith("grade6_")]
+        # a school without grade 9 (an F–6 school) is not in the grade-9 export
+        with9 = schools[schools["school_id"].isin(set(g9["school_id"]))]
+        keys = [(s,) for s in with9["school_id"]]
         rows = [[s.school_name, s.school_id, s.municipality_name, s.municipality_id,
-                 PRINCIPAL_SV[s.principal_type]] for s in schools.itertuples(index=False)]
+                 PRINCIPAL_SV[s.principal_type]] for s in with9.itertuples(index=False)]
         put(f"slutbetyg_ak9_skolenhet_{year}.csv",
             _grades_file(rs, ["Skola", "Skol-enhetskod", "Skolkommun", "Kommun-kod",
                               "Typ av huvudman"], rows, keys, sy, ""))
@@ -243,6 +284,18 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
         put(f"slutbetyg_ak9_kommun_{year}.csv",
             _grades_file(rm, ["Kommun", "Kommun-kod", "Län", "Läns-kod", "Typ av huvudman"],
                          mrows, [(p,) for p, _ in pts], sy, ", kommunnivå"))
+        r6 = rs[rs["measure"].astype(str).str.startswith("grade6_")]
+        if len(r6):
+            with6 = schools[schools["school_id"].isin(set(r6["school_id"]))]
+            put(f"betyg_ak6_skolenhet_{year}.csv", _grade6_file(
+                r6, ["Skola", "Skol-enhetskod", "Skolkommun", "Kommun-kod", "Typ av huvudman"],
+                [[s.school_name, s.school_id, s.municipality_name, s.municipality_id,
+                  PRINCIPAL_SV[s.principal_type]] for s in with6.itertuples(index=False)],
+                [(s,) for s in with6["school_id"]], sy))
+            m6 = rm[rm["measure"].astype(str).str.startswith("grade6_")]
+            put(f"betyg_ak6_kommun_{year}.csv", _grade6_file(
+                m6, ["Kommun", "Kommun-kod", "Län", "Läns-kod", "Typ av huvudman"], mrows,
+                [(p,) for p, _ in pts], sy))
     for sy in sorted(set(ds.background["school_year"])):
         put(f"elever_skolenhet_{schema.school_year_start(sy)}.csv", _background_file(ds, sy))
     return written
@@ -281,6 +334,9 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         raise FileFormatError(f"Mappen {folder} finns inte",
                               hint="Ange en mapp med filer som i data/sample.")
     files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    # plans and dialogue notes (plan*, dialog*: xlsx or yaml) are read last, against the data
+    plan_files = [p for p in files if _is_plan_file(p)]
+    files = [p for p in files if p not in plan_files]
     yaml_files = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
     inst = load_instrument(instrument if instrument is not None else (
         yaml_files[0] if yaml_files else None))
@@ -330,10 +386,52 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                               hint="Lägg till ett skolregister med skolenhetskoder.")
     pupil_results = _concat(pupils, "pupil_results") if pupils else None
     obs_df = _concat(obs, "observations")
+    res_df = _concat(results, "results")
+    plans, notes = _read_plan_files(plan_files, inst, known, obs_df, res_df, prov)
     return Dataset.build(
         schools=_concat(schools, "schools"), observations=obs_df,
-        results=_concat(results, "results"), background=_concat(background, "background"),
-        instrument=inst, pupil_results=pupil_results, provenance=tuple(prov))
+        results=res_df, background=_concat(background, "background"),
+        instrument=inst, pupil_results=pupil_results, provenance=tuple(prov),
+        plans=plans, dialogue_notes=notes)
+
+
+def _is_plan_file(p: Path) -> bool:
+    from .plans import layout
+
+    name = p.name.lower()
+    return p.suffix.lower() in (".xlsx", ".yaml", ".yml") and (
+        name.startswith(layout.PLAN_PREFIX) or name.startswith(layout.NOTES_PREFIX))
+
+
+def _read_plan_files(files: list[Path], inst: Instrument, schools: pd.Series | None,
+                     obs: pd.DataFrame, results: pd.DataFrame, prov: list[ProvenanceRecord]
+                     ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Plans (plan*) and dialogue notes (dialog*), checked against the data read before."""
+    if not files:
+        return None, None
+    from .io.plans import check_serves, read_dialogue_notes, read_plans
+    from .plans import layout
+
+    terms = sorted({str(t) for t in obs["term"].dropna().unique()}, key=schema.term_index)
+    measures = {str(m) for m in results["measure"].dropna().unique()} if len(results) else None
+    plans: list[pd.DataFrame] = []
+    notes: list[pd.DataFrame] = []
+    for p in files:
+        if p.name.lower().startswith(layout.PLAN_PREFIX):
+            df = read_plans(p, inst, schools=schools, terms=terms, measures=measures)
+            plans.append(df)
+        else:
+            df = read_dialogue_notes(p, schools=schools)
+            notes.append(df)
+        prov.append(df.attrs["provenance"])
+    check_serves(plans)
+    plan_df = pd.concat(plans) if plans else None
+    if plan_df is not None:
+        plan_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in plans)}
+    note_df = pd.concat(notes) if notes else None
+    if note_df is not None:
+        note_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in notes)}
+    return plan_df, note_df
 
 
 def _sample_dir() -> Path:

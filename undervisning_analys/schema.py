@@ -4,8 +4,9 @@ Every loader returns one of these tables and nothing downstream accepts
 anything else. Conventions (see DESIGN.md):
 
 * column names are snake_case English; codes are strings (``school_id`` is
-  the 8-digit skolenhetskod, ``municipality_id`` the 4-digit kommunkod with
-  ``0000`` for Sweden);
+  the 8-digit skolenhetskod, or the historical 9-digit code of exports before
+  2013, kept as written: see :data:`SCHOOL_ID_RE`; ``municipality_id`` the
+  4-digit kommunkod with ``0000`` for Sweden);
 * finite vocabularies are pandas categoricals with fixed categories;
 * shares and ``*_pct`` values are percentages 0–100, as Skolverket publishes
   them;
@@ -23,6 +24,7 @@ that names the table (or file), row and column.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -37,7 +39,7 @@ from .errors import ValidationError
 PrincipalType = Literal["kommunal", "enskild"]
 ObserverRole = Literal["rektor", "bitradande_rektor", "forstelarare", "kollega", "extern", "annan"]
 ObservationType = Literal["spontan", "planerad", "kollegial"]
-Level = Literal["school", "municipality", "national"]
+Level = Literal["school", "municipality", "national", "organiser"]
 Group = Literal["all", "girls", "boys"]
 ResultsPrincipalType = Literal["all", "kommunal", "enskild"]
 Status = Literal["ok", "suppressed", "missing", "approx_100", "not_published", "excluded"]
@@ -66,6 +68,7 @@ LABELS_SV: dict[str, str] = {
     "ok": "publicerat", "suppressed": "prickat (..), för få elever",
     "missing": "saknas (.)", "approx_100": "cirka 100 (~100)",
     "not_published": "ej publicerat", "excluded": "exkluderat (*)",
+    "organiser": "huvudman",
 }
 
 #: The controlled measure vocabulary: measure -> Swedish label.
@@ -95,10 +98,136 @@ MEASURES: dict[str, str] = {
     "special_educators_pct": "Andel (%) specialpedagoger/speciallärare",
     "special_teacher_positions": "Specialpedagoger/speciallärare (heltidstjänster)",
     "n_pupils_total": "Totalt antal elever",
+    "problematic_absence_pct": "Andel (%) elever med problematisk frånvaro",
+    "offences_per_100": "Anmälda kränkningar per 100 elever",
 }
 
 _NP_RE = re.compile(r"^np_[a-z]+_(3|6|9)_(avg_points|pass_pct|participation_pct|n|[a-z_]+)$")
 _KOLADA_RE = re.compile(r"^kolada_[A-Za-z0-9]+$")
+
+# --------------------------------------------------------------------------
+# Outcomes beside grades: Skolenkäten, attendance, the organiser's own measures
+# --------------------------------------------------------------------------
+#: Skolenkäten's respondent groups -> Swedish label. A measure is
+#: ``skolenkat_<index>_<group>`` (e.g. ``skolenkat_trygghet_ak8``).
+SKOLENKAT_GROUPS: dict[str, str] = {
+    "ak5": "elever i åk 5", "ak8": "elever i åk 8", "ak9": "elever i åk 9",
+    "gy2": "elever i gymnasieskolans år 2", "vh": "vårdnadshavare",
+    "vh_fsk": "vårdnadshavare i förskoleklass", "vh_gr": "vårdnadshavare i grundskolan",
+    "vh_agr": "vårdnadshavare i anpassade grundskolan",
+    "personal_gr": "personal i grundskolan", "personal_gy": "personal i gymnasieskolan",
+    "personal": "personal",
+}
+
+#: Skolenkäten's indices (and the respondent counts) -> Swedish label. Other
+#: indices in a workbook get a slug of their heading (see io/skolenkaten.py).
+SKOLENKAT_INDICES: dict[str, str] = {
+    "information": "Information om utbildningen", "stimulans": "Stimulans", "stod": "Stöd",
+    "kritiskt_tankande": "Kritiskt tänkande", "bemotande": "Bemötande",
+    "bemotande_larare": "Bemötande – lärare", "bemotande_elever": "Bemötande – elever",
+    "inflytande": "Inflytande", "studiero": "Studiero", "trygghet": "Trygghet",
+    "forhindra_krankningar": "Förhindra kränkningar", "elevhalsa": "Elevhälsa",
+    "nojdhet": "Övergripande nöjdhet",
+    "svarsfrekvens": "Svarsfrekvens (%)", "antal_svar": "Antal svarande",
+    "antal_i_gruppen": "Antal i gruppen (möjliga svarande)",
+}
+SKOLENKAT_COUNTS = frozenset({"antal_svar", "antal_i_gruppen"})
+_SKOLENKAT_RE = re.compile(
+    r"^skolenkat_([a-z][a-z0-9_]*?)_(" + "|".join(sorted(SKOLENKAT_GROUPS, key=len,
+                                                          reverse=True)) + r")$")
+_LOCAL_RE = re.compile(r"^local_[a-z][a-z0-9_]*$")
+
+Direction = Literal["higher_better", "lower_better", "neutral"]
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+
+
+@dataclass(frozen=True)
+class MeasureInfo:
+    """What a measure is: its label, which way is better and its scale.
+
+    ``direction`` lets text and charts say "better" and "worse" correctly
+    (``neutral``: counts and measures where neither way is better, or a local
+    measure whose direction was not declared). ``scale`` is the possible range
+    (``None``: open above, e.g. meritvärde has its own range check in io).
+    ``unit`` is the Swedish unit a sentence uses for a change.
+    """
+
+    measure: str
+    label: str
+    direction: Direction
+    scale: tuple[float, float] | None
+    unit: str
+
+    def better(self, change: float) -> bool | None:
+        """True if ``change`` (a difference in the measure) is an improvement."""
+        if self.direction == "neutral" or change == 0 or change != change:
+            return None
+        return (change > 0) == (self.direction == "higher_better")
+
+
+#: Declared local measures (``local_<name>``): read from the organiser's own
+#: file (io/local_measures.py), which may state direction and scale.
+LOCAL_MEASURES: dict[str, MeasureInfo] = {}
+
+_INFO: dict[str, tuple[Direction, tuple[float, float] | None, str]] = {
+    "merit_17": ("higher_better", (0.0, 340.0), "meritpoäng"),
+    "merit_16": ("higher_better", (0.0, 320.0), "meritpoäng"),
+    "attendance_pct": ("higher_better", (0.0, 100.0), "procentenheter"),
+    "problematic_absence_pct": ("lower_better", (0.0, 100.0), "procentenheter"),
+    "offences_per_100": ("lower_better", (0.0, float("inf")), "per 100 elever"),
+    "n_pupils_grade9": ("neutral", None, "elever"),
+    "n_pupils_total": ("neutral", None, "elever"),
+    "teachers_n": ("neutral", None, "lärare"), "teachers_fte": ("neutral", None, "tjänster"),
+    "first_teachers_n": ("neutral", None, "förstelärare"),
+    "pupils_per_teacher": ("neutral", None, "elever per lärare"),
+    "grade6_fail_one_subject_pct": ("lower_better", (0.0, 100.0), "procentenheter"),
+    "grade6_fail_several_subjects_pct": ("lower_better", (0.0, 100.0), "procentenheter"),
+}
+
+
+def measure_info(measure: str) -> MeasureInfo:
+    """Label, direction and scale of a measure in the controlled vocabulary.
+
+    Skolenkäten's indices are on the survey's 0–10 index scale with higher
+    better (Skolinspektionen reverses the negatively worded questions before
+    averaging); its response rate is a percentage (higher better) and its
+    counts are neutral. ``*_pct`` measures are 0–100 and higher is better
+    unless listed otherwise (e.g. ``problematic_absence_pct``). A
+    ``local_<name>`` measure is as its file declared it (neutral if it did
+    not). Unknown measures raise ``KeyError``.
+    """
+    if not is_known_measure(measure):
+        raise KeyError(measure)
+    label = measure_label(measure)
+    if measure in LOCAL_MEASURES:
+        return LOCAL_MEASURES[measure]
+    if _LOCAL_RE.match(measure):
+        return MeasureInfo(measure, label, "neutral", None, "enheter")
+    m = _SKOLENKAT_RE.match(measure)
+    if m:
+        idx = m.group(1)
+        if idx in SKOLENKAT_COUNTS:
+            return MeasureInfo(measure, label, "neutral", None, "svarande")
+        if idx == "svarsfrekvens":
+            return MeasureInfo(measure, label, "higher_better", (0.0, 100.0), "procentenheter")
+        return MeasureInfo(measure, label, "higher_better", (0.0, 10.0), "indexenheter")
+    if measure in _INFO:
+        d, sc, unit = _INFO[measure]
+        return MeasureInfo(measure, label, d, sc, unit)
+    if measure.endswith("_pct"):
+        return MeasureInfo(measure, label, "higher_better", (0.0, 100.0), "procentenheter")
+    if _NP_RE.match(measure):
+        if measure.endswith("_avg_points"):
+            return MeasureInfo(measure, label, "higher_better", (0.0, 20.0), "poäng")
+        if measure.endswith("_n"):
+            return MeasureInfo(measure, label, "neutral", None, "elever")
+    return MeasureInfo(measure, label, "neutral", None, "enheter")
+
+
+def is_outcome_measure(measure: str) -> bool:
+    """True for the outcomes beside grades (Skolenkäten, attendance, local measures)."""
+    return bool(_SKOLENKAT_RE.match(measure) or _LOCAL_RE.match(measure)) or measure in (
+        "attendance_pct", "problematic_absence_pct", "offences_per_100")
 NP_SUBJECTS_SV = {
     "sv": "svenska", "sva": "svenska som andraspråk", "en": "engelska", "ma": "matematik",
     "bi": "biologi", "fy": "fysik", "ke": "kemi", "no": "naturorienterande ämnen",
@@ -109,13 +238,24 @@ NP_SUBJECTS_SV = {
 
 def is_known_measure(measure: str) -> bool:
     """True for a measure in the controlled vocabulary (or its patterns)."""
-    return measure in MEASURES or bool(_NP_RE.match(measure)) or bool(_KOLADA_RE.match(measure))
+    return (measure in MEASURES or bool(_NP_RE.match(measure))
+            or bool(_KOLADA_RE.match(measure)) or bool(_SKOLENKAT_RE.match(measure))
+            or bool(_LOCAL_RE.match(measure)))
 
 
 def measure_label(measure: str) -> str:
     """Swedish label of a measure (falls back to the code)."""
     if measure in MEASURES:
         return MEASURES[measure]
+    if measure in LOCAL_MEASURES:
+        return LOCAL_MEASURES[measure].label
+    m = _SKOLENKAT_RE.match(measure)
+    if m:
+        idx, grp = m.group(1), m.group(2)
+        name = SKOLENKAT_INDICES.get(idx, idx.replace("_", " ").capitalize())
+        return f"Skolenkäten, {SKOLENKAT_GROUPS[grp]}: {name}"
+    if _LOCAL_RE.match(measure):
+        return "Eget mått: " + measure[6:].replace("_", " ")
     m = _NP_RE.match(measure)
     if m:
         subj = measure.split("_")[1]
@@ -128,8 +268,40 @@ def measure_label(measure: str) -> str:
 # --------------------------------------------------------------------------
 # Code formats
 # --------------------------------------------------------------------------
-SCHOOL_ID_RE = r"^\d{8}$"
+SCHOOL_ID_RE = r"^\d{8,9}$"
+"""A school unit code, one of two documented formats, always kept as written:
+
+* ``12345678`` – eight digits: Skolverket's skolenhetskod (from 2013);
+* ``123412345`` – nine digits: the historical code in exports before 2013, the
+  municipality code followed by five digits (:func:`is_historical_school_id`).
+
+A nine-digit code is never shortened or mapped to an eight-digit one (there is
+no published key between them); the two forms are different units to the
+package. Loaders check the municipality prefix where the row names its
+municipality (:func:`is_school_id`)."""
+
+
+def is_historical_school_id(code: str) -> bool:
+    """True for a historical nine-digit unit code (municipality code + five digits)."""
+    return len(code) == 9 and code.isdigit()
+
+
+def is_school_id(code: str, municipality_id: str | None = None) -> bool:
+    """True for an 8-digit skolenhetskod, or a 9-digit historical code whose first four
+    digits are ``municipality_id`` (any municipality code when it is not known)."""
+    if not code.isdigit():
+        return False
+    if len(code) == 8:
+        return True
+    if len(code) == 9:
+        return municipality_id is None or code[:4] == municipality_id
+    return False
+
+
 MUNICIPALITY_ID_RE = r"^\d{4}$"
+ORGANISER_ID_RE = r"^\d{10}$"
+"""Organisationsnummer of a huvudman (10 digits, no hyphen): Skolenkäten's
+organiser rows carry it in the optional ``results.organiser_id`` column."""
 SCHOOL_YEAR_RE = r"^(19|20)\d{2}/\d{2}$"
 TERM_RE = r"^(HT|VT)(19|20)\d{2}$"
 
@@ -255,6 +427,7 @@ def results_schema() -> pa.DataFrameSchema:
             "n": pa.Column("Int64", checks=[pa.Check.ge(0)], nullable=True),
             "status": pa.Column(_cat(STATUSES)),
             "source": _str_col(nullable=True),
+            "organiser_id": _str_col(ORGANISER_ID_RE, nullable=True, required=False),
         },
         checks=[
             pa.Check(lambda d: (d["level"] != "school") | d["school_id"].notna(),
@@ -281,6 +454,10 @@ def background_schema() -> pa.DataFrameSchema:
             "share_foreign_background": pa.Column(float, checks=pct, nullable=True),
             "share_parents_higher_edu": pa.Column(float, checks=pct, nullable=True),
             "share_newly_arrived": pa.Column(float, checks=pct, nullable=True),
+            # Optional: the share columns of the row that read "~100" in the source
+            # (value NaN, the true share above 95 %), comma-separated, e.g.
+            # "share_parents_higher_edu": the background form of status approx_100.
+            "approx_100": _str_col(nullable=True, required=False),
         },
         coerce=True, strict=True, name="background",
     )
@@ -302,13 +479,98 @@ def pupil_results_schema() -> pa.DataFrameSchema:
     )
 
 
-TABLES = ("schools", "observations", "results", "background", "pupil_results")
+# --------------------------------------------------------------------------
+# Plans and dialogue notes (the improvement cycle, issue #15)
+# --------------------------------------------------------------------------
+PlanLevel = Literal["school", "organiser"]
+TargetKind = Literal["dimension", "item", "result", "observations"]
+NoteKind = Literal["agreement", "question"]
+AgreementStatus = Literal["ej_paborjad", "pagar", "genomford", "stalls_in"]
+PLAN_LEVELS: tuple[str, ...] = get_args(PlanLevel)
+TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
+NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
+AGREEMENT_STATUSES: tuple[str, ...] = get_args(AgreementStatus)
+LABELS_SV.update({
+    "organiser": "huvudman", "dimension": "dimension", "item": "påstående",
+    "result": "resultat", "observations": "lektionsbesök", "agreement": "överenskommelse",
+    "question": "fråga", "ej_paborjad": "ej påbörjad", "pagar": "pågår",
+    "genomford": "genomförd", "stalls_in": "ställs in",
+})
+
+
+def plans_schema() -> pa.DataFrameSchema:
+    """``plans``: one row per school (or organiser) plan × target.
+
+    ``kind`` says what ``target_of`` names: a dimension id or item id of the
+    instrument (target on the teaching-quality index), a results measure
+    (target on its adjusted result, observed − expected), or a visit type
+    (``observations``: planned lessons per term of that type). ``baseline`` is
+    the value at ``baseline_term`` (filled in from the data), ``target`` the
+    value aimed at by ``target_term``. ``serves`` names the organiser's
+    ``target_id`` a school target serves; ``actions`` are catalogue ids
+    (``undervisning_analys/plans/katalog.yaml``) or the school's own text,
+    separated by ``;``.
+    """
+    return pa.DataFrameSchema(
+        {
+            "plan_id": _str_col(),
+            "level": pa.Column(_cat(PLAN_LEVELS)),
+            "school_id": _str_col(SCHOOL_ID_RE, nullable=True),
+            "period_start": _str_col(TERM_RE),
+            "period_end": _str_col(TERM_RE),
+            "target_id": _str_col(),
+            "kind": pa.Column(_cat(TARGET_KINDS)),
+            "target_of": _str_col(),
+            "baseline": pa.Column(float, nullable=True),
+            "baseline_term": _str_col(TERM_RE, nullable=True),
+            "target": pa.Column(float),
+            "target_term": _str_col(TERM_RE),
+            "actions": _str_col(nullable=True),
+            "serves": _str_col(nullable=True),
+        },
+        checks=[
+            pa.Check(lambda d: (d["level"] != "school") | d["school_id"].notna(),
+                     name="school_plan_has_school_id"),
+            pa.Check(lambda d: _map_distinct(d["period_start"], term_index)
+                     <= _map_distinct(d["period_end"], term_index), name="period_in_order"),
+        ],
+        unique=["plan_id", "target_id"],
+        coerce=True, strict=True, name="plans",
+    )
+
+
+def dialogue_notes_schema() -> pa.DataFrameSchema:
+    """``dialogue_notes``: one row per school × dialogue × agreement (or question).
+
+    ``about`` optionally names what an agreement concerns (a plan's
+    ``target_id``, a dimension id or a results measure), so that the next
+    report can say what the data now show about it.
+    """
+    return pa.DataFrameSchema(
+        {
+            "school_id": _str_col(SCHOOL_ID_RE),
+            "dialogue_date": pa.Column("datetime64[ns]"),
+            "kind": pa.Column(_cat(NOTE_KINDS)),
+            "text": _str_col(),
+            "owner_role": _str_col(nullable=True),
+            "follow_up_date": pa.Column("datetime64[ns]", nullable=True),
+            "status": pa.Column(_cat(AGREEMENT_STATUSES), nullable=True),
+            "about": _str_col(nullable=True),
+        },
+        coerce=True, strict=True, name="dialogue_notes",
+    )
+
+
+TABLES = ("schools", "observations", "results", "background", "pupil_results", "plans",
+          "dialogue_notes")
 
 _SCHEMAS = {
     "schools": schools_schema,
     "results": results_schema,
     "background": background_schema,
     "pupil_results": pupil_results_schema,
+    "plans": plans_schema,
+    "dialogue_notes": dialogue_notes_schema,
 }
 
 _CHECK_SV = {
@@ -326,7 +588,8 @@ _CHECK_SV = {
 }
 
 _EXPECT_SV = {
-    "school_id": "en 8-siffrig skolenhetskod, t.ex. 12345678",
+    "school_id": "en 8-siffrig skolenhetskod, t.ex. 12345678 (eller en historisk "
+                 "9-siffrig kod: kommunkoden och fem siffror)",
     "municipality_id": "en 4-siffrig kommunkod, t.ex. 0604",
     "school_year": "ett läsår som 2023/24",
     "term": "en termin som HT2023 eller VT2024",
@@ -336,7 +599,7 @@ _EXPECT_SV = {
     "principal_type": "kommunal eller enskild (resultat: även all)",
     "status": "en av " + ", ".join(STATUSES),
     "group": "all, girls eller boys",
-    "level": "school, municipality eller national",
+    "level": "school, municipality, national eller organiser",
     "measure": "ett mått i vokabulären (se schema.MEASURES)",
 }
 
@@ -347,6 +610,8 @@ _FRAME_CHECK_COLUMN = {
     "ok_has_value": "value",
     "marker_has_no_value": "value",
     "known_measure": "measure",
+    "school_plan_has_school_id": "school_id",
+    "period_in_order": "period_end",
 }
 _CHECK_SV.update({
     "term_in_school_year": "terminen hör inte till läsåret",
@@ -354,6 +619,8 @@ _CHECK_SV.update({
     "ok_has_value": "status ok men värde saknas",
     "marker_has_no_value": "prickat eller saknat värde har ändå ett tal",
     "known_measure": "okänt mått",
+    "school_plan_has_school_id": "skolans plan utan skolenhetskod",
+    "period_in_order": "perioden slutar före den börjar",
 })
 
 

@@ -27,7 +27,9 @@ rated by observer ``o``::
 
 ``u`` is the teacher effect (sd ``sd_teacher``; teachers leave with
 probability ``turnover`` per year and are replaced), ``d`` the observer's
-severity (sd ``sd_observer``), ``own`` is 1 when the observer works at the
+severity (sd ``sd_observer``; with ``observer_drift_sd > 0`` it drifts,
+``d[o] + g[o] * years_since_start(t)`` with ``g`` of sd ``observer_drift_sd``
+drawn from a separate random stream, ``truth.observer_drift``), ``own`` is 1 when the observer works at the
 teacher's school (rektorer, biträdande rektorer and förstelärare rate their
 own teachers ``leniency`` higher), planned visits score higher than
 spontaneous ones. About ``paired_share`` of the lessons are paired
@@ -75,6 +77,7 @@ import pandas as pd
 from . import schema
 from .dataset import Dataset
 from .instruments import Instrument, load_instrument
+from .privacy import MIN_PUPILS
 
 SUBJECTS_16 = ["Bl", "Bi", "En", "Fy", "Ge", "Hkk", "Hi", "Idh", "Ke", "Ma", "Mu", "Re", "Sh",
                "Sl", "Sv", "Tk"]
@@ -129,6 +132,13 @@ class Truth:
     results_exact: pd.DataFrame | None = None
     """School results before Skolverket's rounding and suppression."""
     params: dict[str, Any] = field(default_factory=dict)
+    plans: pd.DataFrame | None = None
+    """Set by :func:`with_plans`: per plan target, the true index at the target term
+    (``true_value``) and whether the target is reached in truth (``reached``)."""
+    observer_drift: dict[str, float] = field(default_factory=dict)
+    """observer_id -> true change in severity per school year (rater drift; every
+    observer 0 when ``observer_drift_sd`` is 0). Severity in term ``t`` is
+    ``observer_severity.severity + observer_drift * years since the first term``."""
 
 
     def slope_per_point(self, measure: str, dimension: str = "overall") -> float:
@@ -294,7 +304,7 @@ def _round_half_up(x: float, nd: int = 1) -> float:
 
 def publish_results(exact: pd.DataFrame, *, level: str, municipality_id: str,
                     principal_type: str = "all", source: str = "synth",
-                    min_pupils: int = 10) -> pd.DataFrame:
+                    min_pupils: int = MIN_PUPILS) -> pd.DataFrame:
     """Turn exact aggregates into results rows as Skolverket publishes them.
 
     One decimal; fewer than ``min_pupils`` pupils -> ``..`` (suppressed);
@@ -326,6 +336,98 @@ def publish_results(exact: pd.DataFrame, *, level: str, municipality_id: str,
     return pd.DataFrame(rows)
 
 
+def _school_types(rng: np.random.Generator, n: int) -> np.ndarray:
+    """School types when the municipality has them: about 30 % F–6, 25 % 7–9, the rest F–9."""
+    n6, n79 = max(1, round(0.3 * n)), max(1, round(0.25 * n))
+    types = np.array(["F-6"] * n6 + ["7-9"] * n79 + ["F-9"] * (n - n6 - n79))
+    return types[rng.permutation(n)]
+
+
+_SUBJECTS_6 = SUBJECTS_16 + MODERN_LANGUAGES
+
+
+def _grade6_pupils(rng: np.random.Generator, schools: list[str], school_years: list[str],
+                   comp: dict[tuple[str, str], tuple[float, float, float, float]],
+                   size: dict[str, int], school_re: dict[str, float],
+                   quality_shift: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """Grade-6 pupils' grades: one row per pupil with the counts the år 6 export needs.
+
+    The same achievement model as grade 9 (background, the school's own effect and
+    ``effect`` × last year's teaching quality), graded A–F in the 16 subjects and a
+    modern language (85 %), with ``-`` (no grade could be set) now and then.
+    """
+    diffs = np.array([_SUBJECT_DIFFICULTY[s] for s in _SUBJECTS_6])
+    rows = []
+    for sid in schools:
+        for sy in school_years:
+            ph, pf, pn, pg = comp[(sid, sy)]
+            n = max(3, int(round(size[sid] * rng.uniform(0.9, 1.1))))
+            foreign = rng.random(n) < pf
+            newly = foreign & (rng.random(n) < pn / max(pf, 1e-9))
+            high = rng.random(n) < ph
+            girl = rng.random(n) < pg
+            theta = (-0.1 + 0.55 * high - 0.25 * foreign - 0.9 * newly + 0.15 * girl
+                     + school_re[sid] + quality_shift[(sid, sy)] + 0.85 * rng.standard_normal(n))
+            latent = theta[:, None] - diffs[None, :] + 0.5 * rng.standard_normal((n, len(diffs)))
+            grades = _GRADES_ASC[np.searchsorted(_CUTS, latent)]
+            grades = np.where(rng.random(grades.shape) < 0.003, "-", grades)
+            taken_ml = rng.random(n) < 0.85
+            graded = np.ones_like(grades, dtype=bool)
+            graded[:, -1] = taken_ml
+            n_grades = ((grades != "-") & graded).sum(axis=1)
+            n_fail = (np.isin(grades, ["F", "-"]) & graded).sum(axis=1)
+            rows.append(pd.DataFrame({"school_id": sid, "school_year": sy,
+                                      "n_grades": n_grades, "n_fail": n_fail}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def aggregate_grade6(pupils: pd.DataFrame) -> pd.DataFrame:
+    """Exact grade-6 results per school × year from :func:`_grade6_pupils` rows."""
+    g = pupils.groupby(["school_id", "school_year"])
+    out = g.agg(n=("n_fail", "size"), grade6_avg_subject_grades=("n_grades", "mean"),
+                n_pass_all=("n_fail", lambda x: int((x == 0).sum())),
+                n_fail_one=("n_fail", lambda x: int((x == 1).sum())),
+                n_fail_several=("n_fail", lambda x: int((x >= 2).sum()))).reset_index()
+    out["grade6_pass_all_subjects_pct"] = 100 * out["n_pass_all"] / out["n"]
+    out["grade6_fail_one_subject_pct"] = 100 * out["n_fail_one"] / out["n"]
+    out["grade6_fail_several_subjects_pct"] = 100 * out["n_fail_several"] / out["n"]
+    return out
+
+
+def publish_grade6(exact: pd.DataFrame, *, level: str, municipality_id: str,
+                   principal_type: str = "all", min_pupils: int = 10) -> pd.DataFrame:
+    """Grade-6 results as Skolverket publishes them (the år 6 export's markers).
+
+    Fewer than ``min_pupils`` pupils: ``..`` for every value. The share passing
+    all subjects is ``~100`` when 1–4 pupils did not; a share of pupils failing
+    (one / several subjects) is ``..`` when it counts 1–4 pupils and ``.`` when
+    none, as the real export shows.
+    """
+    rows = []
+    for r in exact.itertuples(index=False):
+        for measure in ("grade6_avg_subject_grades", "grade6_pass_all_subjects_pct",
+                        "grade6_fail_one_subject_pct", "grade6_fail_several_subjects_pct"):
+            v, status = float(getattr(r, measure)), "ok"
+            count = {"grade6_pass_all_subjects_pct": r.n - r.n_pass_all,
+                     "grade6_fail_one_subject_pct": r.n_fail_one,
+                     "grade6_fail_several_subjects_pct": r.n_fail_several}.get(measure)
+            if r.n < min_pupils:
+                status, v = "suppressed", np.nan
+            elif measure == "grade6_pass_all_subjects_pct" and 1 <= count <= 4:
+                status, v = "approx_100", np.nan
+            elif count is not None and measure != "grade6_pass_all_subjects_pct" and count == 0:
+                status, v = "missing", np.nan
+            elif count is not None and measure != "grade6_pass_all_subjects_pct" and count <= 4:
+                status, v = "suppressed", np.nan
+            else:
+                v = _round_half_up(v)
+            rows.append({"level": level, "school_id": r.school_id if level == "school" else None,
+                         "municipality_id": municipality_id, "school_year": r.school_year,
+                         "measure": measure, "group": "all", "principal_type": principal_type,
+                         "value": v, "n": int(r.n), "status": status, "source": "synth"})
+    return pd.DataFrame(rows)
+
+
 def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: float = 0.3, *,
                  first_year: int = 2020, lag: int = 1, n_areas: int = 4,
                  teachers_per_school: tuple[int, int] = (14, 36),
@@ -338,6 +440,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                  sd_observer: float = 0.20, leniency_own: float = 0.25,
                  sd_lesson: float = 0.30, sd_rater_lesson: float = 0.15,
                  sd_item: float = 0.45, rho_background: float = 0.3,
+                 sd_school_results: float = 0.15, school_types: bool = False,
+                 observer_drift_sd: float = 0.0,
                  with_pupils: bool = True, compute_slope: bool = True,
                  instrument: Instrument | str | None = None,
                  municipality_id: str = "9990", municipality_name: str = "Exempelkommun",
@@ -354,8 +458,20 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     thin_schools : schools observed far less often (rate 0.08), so that some of
         their terms fall below the privacy floors.
     paired_share : share of lessons rated by a second observer.
+    observer_drift_sd : sd of the observers' true change in severity per school
+        year (rater drift, ``truth.observer_drift``). Drawn from its own random
+        stream, so the default 0 gives exactly the data of earlier versions and any
+        value leaves every other draw unchanged.
     with_pupils : generate pupils and grades (False: results are not generated).
     compute_slope : compute ``truth.slope`` by re-grading with shifted quality.
+    school_types : give the municipality F–6 schools (grade-6 results only), 7–9 and
+        F–9 schools (grade-9 results; F–9 also grade 6), with grade-6 results
+        (``grade6_*`` measures, :func:`grade6_results`) beside grade 9. Off by default,
+        which keeps the generated data byte for byte as before; the draws it adds
+        come from a second generator seeded from ``seed``.
+    sd_school_results : sd of the schools' own effect on pupils' achievement
+        beside teaching quality (``school_re``; 0: schools differ in results only
+        through their pupils and their teaching quality).
 
     Returns
     -------
@@ -375,6 +491,9 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     names = _school_names(rng, n_schools)
     areas = [_AREAS[i % n_areas] for i in range(n_schools)]
     grades_span = rng.choice(["F-9", "7-9", "4-9"], size=n_schools, p=[0.5, 0.35, 0.15])
+    trng = np.random.default_rng([seed, 6]) if school_types else None
+    if trng is not None:
+        grades_span = _school_types(trng, n_schools)
     schools = pd.DataFrame({
         "school_id": codes, "school_name": names, "municipality_id": municipality_id,
         "municipality_name": municipality_name, "principal_type": "kommunal",
@@ -418,6 +537,12 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     observers["observer_id"] = _hex_ids(rng, len(observers), "O", taken)
     observers["severity"] = sd_observer * rng.standard_normal(len(observers))
     sev = dict(zip(observers["observer_id"], observers["severity"], strict=True))
+    drift: dict[str, float] = {}
+    if observer_drift_sd > 0:  # a separate stream: the other draws stay the same
+        drift_rng = np.random.default_rng([seed, 0x5D81F7])
+        drift = dict(zip(observers["observer_id"],
+                         observer_drift_sd * drift_rng.standard_normal(len(observers)),
+                         strict=True))
 
     # ---- teachers with turnover -------------------------------------------
     n_teachers = rng.integers(*teachers_per_school, size=n_schools)
@@ -459,7 +584,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     n_items = len(items)
     reverse = np.array([it.reverse for it in items])
     diff_vec = np.array([difficulty[i] for i in item_ids])
-    span_lo = {"F-9": 1, "7-9": 7, "4-9": 4}
+    span_lo = {"F-9": 1, "7-9": 7, "4-9": 4, "F-6": 1}
+    span_hi = {"F-6": 7}
     forms: dict[str, list[Any]] = {k: [] for k in (
         "observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
         "observation_type", "date", "subject", "grade_level")}
@@ -502,12 +628,16 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                     otype = "planerad" if rng.random() < 0.4 else "spontan"
                 date = _school_day(rng, term)
                 subject = _SUBJECT_NAMES[int(rng.integers(len(_SUBJECT_NAMES)))]
-                grade_level = int(rng.integers(span_lo[grades_span[si]], 10))
+                grade_level = int(rng.integers(span_lo[grades_span[si]],
+                                               span_hi.get(grades_span[si], 10)))
                 lesson_eff = sd_lesson * rng.standard_normal()
                 for r in raters:
                     own = 1.0 if r["home"] == sid else 0.0
+                    d_o = sev[r["observer_id"]]
+                    if drift:
+                        d_o = d_o + drift[r["observer_id"]] * (ti / 2)
                     # (the same sums in the same order as one expression: byte-identical data)
-                    base = (q + teacher_effect[tid] + sev[r["observer_id"]] + leniency_own * own
+                    base = (q + teacher_effect[tid] + d_o + leniency_own * own
                             + type_effects[otype] + lesson_eff
                             + sd_rater_lesson * rng.standard_normal())
                     form_base.append(base)
@@ -550,7 +680,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
             pn = float(p_newly[si] * pf / p_foreign[si])
             comp[(sid, sy)] = (ph, pf, pn, float(p_girls[si]))
             span = grades_span[si]
-            n_grades = {"F-9": 9, "7-9": 3, "4-9": 6}[span]
+            n_grades = {"F-9": 9, "7-9": 3, "4-9": 6, "F-6": 6}[span]
             n_pupils = int(size9[si] * n_grades * rng.uniform(0.93, 1.07))
             bg_rows.append({
                 "level": "school", "school_id": sid, "municipality_id": municipality_id,
@@ -562,7 +692,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     background = pd.DataFrame(bg_rows)
 
     # ---- pupils and grades ----------------------------------------------
-    pupil_re = 0.15 * rng.standard_normal(n_schools)
+    pupil_re = sd_school_results * rng.standard_normal(n_schools)
     params = pd.DataFrame({"school_id": codes, "area": areas, "intercept": a, "trend": b,
                            "pupil_re": pupil_re, "share_parents_higher_edu": 100 * p_high})
     results = schema.empty("results")
@@ -583,6 +713,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         pupils, theta_base, qterm, noise_cols = [], [], [], []
         subjects_all = SUBJECTS_16 + ["Sva"] + MODERN_LANGUAGES
         for si, sid in enumerate(codes):
+            if grades_span[si] == "F-6":  # no grade 9 (only with school_types)
+                continue
             for yi, sy in enumerate(school_years):
                 ph, pf, pn, pg = comp[(sid, sy)]
                 n = max(3, int(round(size9[si] * rng.uniform(0.9, 1.1))))
@@ -646,6 +778,25 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
             principal_type="enskild", value=np.nan, n=pd.NA, status="missing")
         muni = pd.concat([muni, enskild], ignore_index=True)
         results = pd.concat([school_res, muni], ignore_index=True)
+        if trng is not None:
+            has6 = [si for si in range(n_schools) if grades_span[si] in ("F-6", "F-9")]
+            g6 = _grade6_pupils(trng, [codes[si] for si in has6], school_years,
+                                {(codes[si], sy): comp[(codes[si], sy)] for si in has6
+                                 for sy in school_years},
+                                {codes[si]: int(size9[si]) for si in has6},
+                                {codes[si]: float(pupil_re[si]) for si in has6},
+                                {(codes[si], sy): effect * (q_year(si, yi) - q0) for si in has6
+                                 for yi, sy in enumerate(school_years)})
+            ex6 = aggregate_grade6(g6)
+            muni6 = pd.concat([publish_grade6(aggregate_grade6(g6.assign(
+                school_id=municipality_id)), level="municipality",
+                municipality_id=municipality_id, principal_type=pt)
+                for pt in ("all", "kommunal")], ignore_index=True)
+            enskild6 = muni6[muni6["principal_type"] == "all"].assign(
+                principal_type="enskild", value=np.nan, n=pd.NA, status="missing")
+            results = pd.concat([
+                results, publish_grade6(ex6, level="school", municipality_id=municipality_id),
+                muni6, enskild6], ignore_index=True)
         if compute_slope:
             # central difference, the same pupils and noise (common random numbers)
             h = 0.1
@@ -673,9 +824,184 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                              "sd_rater_lesson": sd_rater_lesson, "sd_item": sd_item},
         slope=slope, slope_by_school_year=slope_by_school_year, score_scale=score_scale,
         results_exact=results_exact,
+        observer_drift={o: float(drift.get(o, 0.0)) for o in observers["observer_id"]},
         params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
+                "school_types": bool(school_types),
                 "first_year": first_year, "teacher_effect_sd_realised": float(
                     np.std(list(teacher_effect.values())))})
     return Dataset.build(schools=schools, observations=observations, results=results,
                          background=background, instrument=inst,
                          pupil_results=pupil_results, truth=truth, seed=seed)
+
+
+# --------------------------------------------------------------------------
+# Plans with a known truth (issue #15)
+# --------------------------------------------------------------------------
+PLAN_STREAM = 15
+"""The plans are drawn from their own random stream (``default_rng([seed, 15])``), so
+that :func:`municipality` is unchanged by them."""
+
+
+def true_index(ds: Dataset, quality: np.ndarray | pd.Series, dimension: str = "overall"
+               ) -> np.ndarray:
+    """The true teaching-quality index (score scale) of latent quality ``quality``.
+
+    The index is the expected form score of a spontaneous visit by an observer
+    who does not work at the school, averaged over the school's teachers,
+    lessons, observers and item noise (as the index model's reference
+    conditions average over its random effects): for every item ``k`` of the
+    dimension, ``min + sum_c Φ((centre + q + difficulty_k − c) / σ)`` over the
+    thresholds ``c = min + 0.5, …, max − 0.5``, with ``σ²`` the sum of the
+    teacher, observer, lesson, rater-lesson and item variances; the dimension's
+    value is the mean over its items, ``overall`` the mean over dimensions.
+    """
+    from scipy.stats import norm
+
+    truth = ds.truth
+    if truth is None:
+        raise ValueError("true_index needs a synthetic Dataset (ds.truth)")
+    inst = ds.instrument
+    vc = truth.variance_components
+    sigma = float(np.sqrt(sum(vc[k] ** 2 for k in (
+        "sd_teacher", "sd_observer", "sd_lesson", "sd_rater_lesson", "sd_item"))))
+    centre = (inst.scale_min + inst.scale_max) / 2 + 0.1
+    cuts = np.arange(inst.scale_min, inst.scale_max) + 0.5
+    q = np.asarray(quality, dtype=float)
+
+    def dim_value(d: Any) -> np.ndarray:
+        diffs = np.array([truth.item_difficulty[it.id] for it in d.items])
+        x = centre + q[:, None] + diffs[None, :]
+        e = inst.scale_min + sum(norm.cdf((x - c) / sigma) for c in cuts)
+        return np.asarray(e.mean(axis=1))
+
+    if dimension == "overall":
+        return np.mean([dim_value(d) for d in inst.dimensions], axis=0)
+    dims = {d.id: d for d in inst.dimensions}
+    return dim_value(dims[dimension])
+
+
+def _raw_dimension_means(ds: Dataset, term: str) -> dict[tuple[str, str], float]:
+    """(school, dimension) -> mean form score in ``term`` (what anyone reads off the data)."""
+    inst = ds.instrument
+    o = ds.observations[ds.observations["term"] == term]
+    lo, hi = inst.scale
+    rev = set(inst.reversed_items())
+    score = np.where(o["item_id"].isin(rev), lo + hi - o["score"], o["score"])
+    dim_of = inst.dimension_of()
+    d = pd.DataFrame({"school_id": o["school_id"].to_numpy(),
+                      "dimension": o["item_id"].map(dim_of).to_numpy(), "score": score})
+    return {k: float(v) for k, v in d.groupby(["school_id", "dimension"])["score"].mean().items()}
+
+
+def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
+               target_term: str | None = None, aim: tuple[float, float] = (0.0, 0.4),
+               planned_per_term: tuple[int, int] = (4, 12), results_targets: bool = True,
+               notes: bool = True) -> Dataset:
+    """A synthetic Dataset with plans (and dialogue notes) whose truth is known.
+
+    Every school gets a plan with one target on a focus dimension of the
+    instrument (drawn at random): the baseline is what the school reads off
+    its data at ``baseline_term`` (default: the fourth term), the mean form
+    score of the dimension that term (less the municipality's average gap
+    between such raw means and the index, one constant), and the target is
+    the baseline plus an
+    aim drawn uniformly from ``aim`` (index points), rounded to two decimals.
+    The target is reached in truth when the true index
+    (:func:`true_index`) at ``target_term`` (default: the last term) is at or
+    above it; the school's true trend and term noise decide, so some schools
+    reach their target and others do not. The target depends on the truth only
+    through the data (never on the future), so that a follow-up's probability
+    can be checked against the truth. Planned lessons per term and visit type (spontaneous,
+    planned, collegial) and catalogue actions are drawn too. With
+    ``results_targets``, every third school also has a target on its adjusted
+    merit value (no truth is recorded for those). The organiser's plan has one
+    target on the overall index that every school target serves.
+
+    ``ds.truth.plans`` holds per school target: ``plan_id, target_id,
+    school_id, target_of, target_term, target, true_value, reached``. Drawn
+    from its own random stream (:data:`PLAN_STREAM`): ``municipality`` is not
+    changed.
+    """
+    from dataclasses import replace as _replace
+
+    if ds.truth is None:
+        raise ValueError("with_plans needs a synthetic Dataset (ds.truth)")
+    rng = np.random.default_rng([seed if ds.seed is None else ds.seed, seed, PLAN_STREAM])
+    sq = ds.truth.school_quality
+    terms = sorted(set(sq["term"]), key=schema.term_index)
+    b_term = baseline_term or terms[min(3, len(terms) - 1)]
+    t_term = target_term or terms[-1]
+    dims = [d.id for d in ds.instrument.dimensions]
+    qs = sq.set_index(["school_id", "term"])["quality"]
+    schools = list(ds.schools.sort_values("school_id")["school_id"])
+    rows: list[dict[str, Any]] = []
+    truth_rows: list[dict[str, Any]] = []
+    first = terms[0] if schema.term_index(terms[0]) <= schema.term_index(b_term) else b_term
+    org_target = "H1"
+    raw = _raw_dimension_means(ds, b_term)
+    # raw means run higher than the index (observers at their own school, planned visits):
+    # the municipality's average gap, one constant, brings the baselines to the index's level
+    gap = {d: float(np.mean([raw[(s, d)] - true_index(ds, [qs[(s, b_term)]], d)[0]
+                             for s in schools if (s, d) in raw])) for d in dims}
+    for k, sid in enumerate(schools):
+        dim = dims[int(rng.integers(len(dims)))]
+        true_t = float(true_index(ds, [qs[(sid, t_term)]], dim)[0])
+        base = raw[(sid, dim)] - gap[dim] if (sid, dim) in raw else float("nan")
+        aim_k = float(rng.uniform(*aim))
+        fallback = float(np.mean([raw[(s, dim)] for s in schools if (s, dim) in raw])) - gap[dim]
+        target = round((base if np.isfinite(base) else fallback) + aim_k, 2)
+        plan_id = f"P-{sid}"
+        actions = "; ".join(sorted(rng.choice(["U1", "U2", "U3", "U5", "U6", "F1", "F3"],
+                                              size=3, replace=False)))
+        common = {"plan_id": plan_id, "level": "school", "school_id": sid,
+                  "period_start": b_term, "period_end": t_term}
+        rows.append({**common, "target_id": "M1", "kind": "dimension", "target_of": dim,
+                     "baseline": round(base, 2) if np.isfinite(base) else None,
+                     "baseline_term": b_term, "target": target,
+                     "target_term": t_term, "actions": actions, "serves": org_target})
+        truth_rows.append({"plan_id": plan_id, "target_id": "M1", "school_id": sid,
+                           "target_of": dim, "target_term": t_term, "target": target,
+                           "true_value": true_t, "reached": bool(true_t >= target)})
+        for j, vt in enumerate(("spontan", "planerad", "kollegial")):
+            n = int(rng.integers(*planned_per_term)) // (1 + j)
+            rows.append({**common, "target_id": f"B{j + 1}", "kind": "observations",
+                         "target_of": vt, "baseline": None, "baseline_term": None,
+                         "target": float(max(n, 1)), "target_term": t_term, "actions": None,
+                         "serves": None})
+        if results_targets and k % 3 == 0:
+            rows.append({**common, "target_id": "R1", "kind": "result",
+                         "target_of": "merit_17", "baseline": None, "baseline_term": None,
+                         "target": float(round(2.0 + 3.0 * rng.random(), 1)),
+                         "target_term": t_term, "actions": "F1; F2", "serves": None})
+    overall_t = float(np.mean(true_index(ds, [qs[(s, t_term)] for s in schools])))
+    rows.append({"plan_id": "P-huvudman", "level": "organiser", "school_id": None,
+                 "period_start": first, "period_end": t_term, "target_id": org_target,
+                 "kind": "dimension", "target_of": "overall", "baseline": None,
+                 "baseline_term": None, "target": round(overall_t + 0.05, 2),
+                 "target_term": t_term, "actions": "F3; F5", "serves": None})
+    plans = pd.DataFrame(rows)
+    dialogue = None
+    if notes:
+        dates = sq.loc[sq["term"] == b_term, "term"]
+        year = int(b_term[2:])
+        day = pd.Timestamp(year=year, month=11 if b_term.startswith("HT") else 4, day=15)
+        note_rows = []
+        for sid in schools:
+            dim_of = plans[(plans["school_id"] == sid) & (plans["target_id"] == "M1")]
+            dim = str(dim_of["target_of"].iloc[0])
+            note_rows.append({"school_id": sid, "dialogue_date": day, "kind": "agreement",
+                              "text": "Rektor genomför planerade lektionsbesök med för- och "
+                                      "eftersamtal med fokus på "
+                                      + ds.instrument.dimension_names()[dim].lower() + ".",
+                              "owner_role": "rektor",
+                              "follow_up_date": day + pd.Timedelta(days=180),
+                              "status": "pagar", "about": "M1"})
+            note_rows.append({"school_id": sid, "dialogue_date": day, "kind": "agreement",
+                              "text": "Ledningen gör parobservationer varje termin för att "
+                                      "bedöma lika.", "owner_role": "biträdande rektor",
+                              "follow_up_date": day + pd.Timedelta(days=180),
+                              "status": "ej_paborjad", "about": None})
+        dialogue = pd.DataFrame(note_rows)
+        _ = dates
+    truth = _replace(ds.truth, plans=pd.DataFrame(truth_rows))
+    return ds.replace(plans=plans, dialogue_notes=dialogue, truth=truth)

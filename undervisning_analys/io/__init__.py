@@ -27,7 +27,9 @@ Loaders (function -> what it reads -> table):
 * :func:`read_pupil_grades` – pupil grades in SCB's record format ->
   ``pupil_results`` (pseudonymised);
 * :func:`aggregate_pupil_grades` – ``pupil_results`` -> school results as
-  Skolverket computes them (``results``).
+  Skolverket computes them (``results``);
+* :func:`read_skolenkaten` – Skolinspektionen's Skolenkäten "excelrapport"
+  workbooks -> ``results`` (``skolenkat_<index>_<group>``).
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ from .kolada import KPI_BACKGROUND, KPI_MEASURES, read_kolada
 from .observations import read_observations
 from .pupils import aggregate_pupil_grades, concat_pupil_grades, read_pupil_grades
 from .schools import read_schools
+from .skolenkaten import read_skolenkaten
 from .skolverket import KNOWN_REPORTS, read_skolverket
 from .skolverket_api import STATISTICS, read_skolverket_api, read_skolverket_api_schools
 
 
 def _json_kind(path: Path) -> str:
-    files = sorted(x for x in path.iterdir() if x.suffix.lower() == ".json") \
+    files = _common.json_files(path, "Skolverkets API eller Kolada") \
         if path.is_dir() else [path]
     for f in files:
         text, _enc, _notes = _common.read_text(f)
@@ -86,6 +89,6 @@ def read_json_source(path: str | Path) -> pd.DataFrame:
 __all__ = [
     "read_skolverket", "read_skolverket_api", "read_skolverket_api_schools", "read_kolada",
     "read_observations", "read_schools", "read_pupil_grades", "aggregate_pupil_grades",
-    "concat_pupil_grades", "read_json_source", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
+    "concat_pupil_grades", "read_json_source", "read_skolenkaten", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
     "KPI_BACKGROUND",
 ]

@@ -19,8 +19,11 @@ Decisions
   (semikolonavgränsad)"); latin-1 as the last resort. Text that was UTF-8
   decoded as cp1252 once too often (``FÃ¶rstelÃ¤rare``) is repaired and the
   repair is noted in provenance.
-* Delimiters: the candidate (``;``, ``,``, tab) that splits the most lines
-  into the same number (> 1) of fields wins; ties go to ``;`` (Skolverket).
+* Delimiters: judged by the header row and the data rows, not the footer
+  (:func:`sniff_delimiter`): the candidate (``;``, ``,``, tab) under which a row
+  holds a key column (``Kommun-kod``, ``Skol-enhetskod``, …) and the rows under
+  it are as wide wins; without a key column, the candidate that splits the
+  most lines into the same number (> 1) of fields; ties go to ``;``.
 * Numbers: decimal comma or point, spaces (also no-break and thin spaces) as
   thousands separators (``3 877``), ``cirka 140`` (the API's rounded pupil
   counts) read as 140, a trailing ``%`` ignored. Integers are fine where a
@@ -72,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number
 from ..dataset import ProvenanceRecord
 from ..errors import FileFormatError, UAError, ValueFormatError
 
@@ -137,13 +141,16 @@ _CONTROL_RE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def json_files(path: str | Path, source_sv: str) -> list[Path]:
-    """A JSON file, or the JSON files of a folder (sorted); an empty folder is refused.
+    """A JSON file, or the JSON files of a folder and its subfolders (sorted by their path
+    in the folder; hidden files and folders left out); an empty folder is refused.
 
     ``source_sv`` names the source in the message, e.g. "Koladas API".
     """
     p = Path(path)
     if p.is_dir():
-        files = sorted(x for x in p.iterdir() if x.is_file() and x.suffix.lower() == ".json")
+        files = sorted((x for x in p.rglob("*") if x.is_file() and x.suffix.lower() == ".json"
+                        and not any(part.startswith(".") for part in x.relative_to(p).parts)),
+                       key=lambda x: x.relative_to(p).parts)
         if not files:
             raise FileFormatError(f"Mappen {p} har inga JSON-filer", file=p,
                                   hint=f"Ange en mapp med sparade svar från {source_sv}")
@@ -223,9 +230,49 @@ def read_text(path: str | Path) -> tuple[str, str, list[str]]:
     return decode_bytes(p.read_bytes(), p)
 
 
+def _split_line(line: str, d: str) -> list[str] | None:
+    try:
+        return next(csv.reader([line], delimiter=d))
+    except (csv.Error, StopIteration):
+        return None
+
+
+def _header_score(lines: Sequence[str], d: str) -> tuple[int, int] | None:
+    """(data rows as wide as the header, header width) for the first key-header row under
+    delimiter ``d``; None when no row splits into a known key column (Kommun-kod, …)."""
+    for i, ln in enumerate(lines):
+        cells = _split_line(ln, d)
+        if not cells or len(cells) < 2 or not ({fold(x) for x in cells} & _KEY_HEADERS):
+            continue
+        width = len(cells)
+        fits = 0
+        for nxt in lines[i + 1:]:
+            if not nxt.strip().strip(d).strip():
+                break
+            row = _split_line(nxt, d)
+            if row is not None and len(row) == width:
+                fits += 1
+        return fits, width
+    return None
+
+
 def sniff_delimiter(text: str, candidates: Sequence[str] = (";", ",", "\t"),
                     max_lines: int = 60) -> str:
-    """The delimiter that splits most sample lines into the same number (> 1) of fields."""
+    """The delimiter of a table, judged by its header row and data rows, never its footer.
+
+    First choice: the candidate under which a row splits into a known key column
+    (``Kommun-kod``, ``Skol-enhetskod``, …; see ``_KEY_HEADERS``) and most of the rows
+    after it, up to the first blank line, are as wide as that header. A long free-text
+    footer whose lines hold commas under a short export (one municipality, two data
+    rows) therefore cannot outvote the table. Without such a header: the candidate that
+    splits most sample lines into the same number (> 1) of fields; ties go to the first
+    candidate (``;``, Skolverket's).
+    """
+    head_lines = text.splitlines()[:400]
+    scored = [(s, d) for d in candidates if (s := _header_score(head_lines, d)) is not None]
+    if scored:
+        best = max(scored, key=lambda t: t[0])[0]
+        return next(d for s, d in scored if s == best)
     lines = [ln for ln in text.splitlines() if ln.strip()][:max_lines]
     sample = "\n".join(lines)
     best, best_score = candidates[0], (-1, -1)
@@ -316,10 +363,6 @@ def _header_name(rows: Sequence[Row], j: int, before: int | None = None) -> str 
     return name or None
 
 
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", " ")
-
-
 def check_cells(rows: Sequence[Row], file: str | Path | None = None) -> None:
     """Refuse a BOM (U+FEFF) after the start of the file and cells over :data:`MAX_CELL`.
 
@@ -333,8 +376,8 @@ def check_cells(rows: Sequence[Row], file: str | Path | None = None) -> None:
             if len(v) > MAX_CELL:
                 name = _header_name(rows, j, before=r.line)
                 raise FileFormatError(
-                    f"En cell har {_thousands(len(v))} tecken, fler än en cell kan ha "
-                    f"({_thousands(MAX_CELL)} tecken)", file=file, row=r.line,
+                    f"En cell har {number(len(v))} tecken, fler än en cell kan ha "
+                    f"({number(MAX_CELL)} tecken)", file=file, row=r.line,
                     column=name or f"kolumn {j + 1}",
                     hint="Filen är trasig (t.ex. ett citattecken som inte stängs) eller inte "
                          "en export i rätt format; exportera den på nytt")
@@ -669,15 +712,8 @@ def show(v: Any, limit: int = 40) -> str:
     """A cell for an error message: quoted, cut after ``limit`` characters."""
     t = cell_text(v)
     if len(t) > limit:
-        return repr(t[:limit]) + f"… ({_thousands(len(t))} tecken)"
+        return repr(t[:limit]) + f"… ({number(len(t))} tecken)"
     return repr(t)
-
-
-def sv_number(x: float) -> str:
-    """A number as Swedish text (decimal comma, no needless decimals)."""
-    if float(x).is_integer():
-        return str(int(x))
-    return f"{x:g}".replace(".", ",")
 
 
 _SEP_RE = re.compile(r"^[+-]?\d+([.,])\d+%?$")
@@ -750,7 +786,7 @@ def check_value(measure: str, value: float, *, file: str | Path, row: int | None
     """
     if not math.isfinite(value) or measure.startswith("kolada_"):
         return
-    shown = show(raw) if raw is not None else repr(sv_number(value))
+    shown = show(raw) if raw is not None else repr(number(value, None))
     is_count = measure in COUNT_MEASURES or (measure.startswith("np_")
                                              and measure.endswith("_n"))
     if is_count and (value < 0 or not float(value).is_integer()):
@@ -763,8 +799,8 @@ def check_value(measure: str, value: float, *, file: str | Path, row: int | None
     rng = value_range(measure)
     lo, hi = rng if rng is not None else (0.0, math.inf)
     if value < lo or value > hi:
-        span = f"{sv_number(lo)}–{sv_number(hi)}" if math.isfinite(hi) \
-            else f"{sv_number(lo)} eller större"
+        span = f"{number(lo, None)}–{number(hi, None)}" if math.isfinite(hi) \
+            else f"{number(lo, None)} eller större"
         raise ValueFormatError(
             f"Värdet {shown} ligger utanför det möjliga intervallet {span}", file=file,
             row=row, column=column,

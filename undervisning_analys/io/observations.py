@@ -344,10 +344,11 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
 
     for t in ("observation_id", "school_id", "teacher_id", "observer_id"):
         refuse_blank(t)
-    school = c.map_unique(txt["school_id"], lambda v: c.pad_code(v, 8))
-    bad = [(i, v) for i, v in school.items() if not (v.isdigit() and len(v) == 8)]
+    school = c.map_unique(txt["school_id"], lambda v: v if len(v) == 9 else c.pad_code(v, 8))
+    bad = [(i, v) for i, v in school.items() if not schema.is_school_id(v)]
     if bad:
-        raise c.rows_error(ValueFormatError, "Skolenhetskoden ska vara 8 siffror", file=p,
+        raise c.rows_error(ValueFormatError, "Skolenhetskoden ska vara 8 siffror (eller en "
+                           "historisk 9-siffrig kod)", file=p,
                            column=col_of["school_id"], bad=bad,
                            hint="Rätta skolenhetskoden (8 siffror, t.ex. 12345678)")
     known = _school_codes(schools)

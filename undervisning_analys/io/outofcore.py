@@ -56,6 +56,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from ..errors import FileFormatError, UAError
+from ..privacy import MIN_PUPILS
 from .pupils import _PASS, COMPULSORY, MODERN_LANGUAGES, published_rows, results_table
 
 __all__ = ["to_parquet", "pupil_grades_to_parquet", "aggregate_parquet", "PARQUET_COLUMNS"]
@@ -247,7 +248,7 @@ GROUP BY ALL
 
 def aggregate_parquet(source: str | Path | Sequence[str | Path], *,
                       level: Literal["school", "municipality"] = "school",
-                      municipality_id: str | None = None, min_pupils: int = 10,
+                      municipality_id: str | None = None, min_pupils: int = MIN_PUPILS,
                       source_name: str | None = None, memory_limit: str | None = None,
                       threads: int | None = None,
                       temp_directory: str | Path | None = None) -> pd.DataFrame:

@@ -76,6 +76,7 @@ from .. import schema
 from ..dataset import ProvenanceRecord
 from ..errors import DuplicateRowsError, FileFormatError, MissingColumnError, ValueFormatError
 from ..privacy import (
+    MIN_PUPILS,
     get_key,
     normalise_personnummer,
     pseudonymise,
@@ -640,7 +641,7 @@ def _sexes(pupils: pd.Index, sex_map: Mapping[str, str]) -> tuple[np.ndarray, np
 def aggregate_pupil_grades(pupil_results: pd.DataFrame,
                            sex: Mapping[str, str] | None = None, *,
                            level: Literal["school", "municipality"] = "school",
-                           municipality_id: str | None = None, min_pupils: int = 10,
+                           municipality_id: str | None = None, min_pupils: int = MIN_PUPILS,
                            source: str | None = None) -> pd.DataFrame:
     """School (or municipality) results from pupils' final grades, as Skolverket computes them.
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import schema
 from ..dataset import ProvenanceRecord
 from ..errors import DuplicateRowsError, FileFormatError, MissingColumnError, ValueFormatError
 from ..privacy import refuse_personnummer_columns
@@ -114,11 +115,13 @@ def _load(path: str | Path, columns: Mapping[str, str | None] | None = None
             hint="Lägg till kolumnen eller ange columns={'ditt namn': '" + missing[0] + "'}")
     df = raw[list(canon)].rename(columns=canon)
     df = df.apply(lambda s: s.map(c.cell_text))
-    df["school_id"] = df["school_id"].map(lambda v: c.pad_code(v, 8))
+    df["school_id"] = df["school_id"].map(lambda v: v if len(v) == 9 else c.pad_code(v, 8))
     df["municipality_id"] = df["municipality_id"].map(lambda v: c.pad_code(v, 4))
-    bad = [(i, v) for i, v in df["school_id"].items() if not (v.isdigit() and len(v) == 8)]
+    bad = [(i, v) for i, v in df["school_id"].items()
+           if not schema.is_school_id(v, df.at[i, "municipality_id"])]
     if bad:
-        raise c.rows_error(ValueFormatError, "Skolenhetskoden ska vara 8 siffror", file=p,
+        raise c.rows_error(ValueFormatError, "Skolenhetskoden ska vara 8 siffror (eller en "
+                           "historisk 9-siffrig kod som börjar med kommunkoden)", file=p,
                            column="Skolenhetskod", bad=bad,
                            hint="Rätta koden; skolenhetskoder finns i Skolverkets skolenhetsregister")
     bad = [(i, v) for i, v in df["municipality_id"].items() if not (v.isdigit() and len(v) == 4)]

@@ -60,7 +60,10 @@ Decisions
   2014/15). Value columns the loader has no measure for are left out and
   named in provenance.
 * Background tables have no status column: markers become NaN and their
-  counts are written in provenance (``markörer: .. 52, . 217``). Only the
+  counts are written in provenance (``markörer: .. 52, . 217``); a share that
+  reads ``~100`` is also named in the row's ``approx_100`` column (the
+  background form of status ``approx_100``; the column is there when a file
+  has such a share). Only the
   ``Samtliga`` rows of municipality-level exports are background; the others
   are counted as left out. The ``over_tid`` background is about pupils in
   år 9 (``Totalt antal elever årskurs 9``), the ``elever`` background about
@@ -90,6 +93,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .. import schema
 from ..dataset import ProvenanceRecord
 from ..errors import (
     DuplicateRowsError,
@@ -125,19 +129,23 @@ _GROUP = {"totalt": "all", "samtliga": "all", "alla": "all", "flickor": "girls",
 
 # Ordered (pattern, measure) rules per report; the first match wins.
 _SLUTBETYG_RULES: list[tuple[str, str]] = [
+    (r"^antal (elever|flickor|pojkar)", "n_pupils_grade9"),
     (r"antal elever", "n_pupils_grade9"),
     (r"meritvärde.*17", "merit_17"),
     (r"meritvärde.*16", "merit_16"),
     (r"meritvärde", "merit_16"),
-    (r"behörig.*yrkesprogram", "eligible_vocational_pct"),
-    (r"behörig.*(naturvetenskap|teknik)", "eligible_natural_science_pct"),
-    (r"behörig.*(ekonomi|humanist|samhällsvetenskap)", "eligible_economics_pct"),
-    (r"behörig.*estetisk", "eligible_aesthetic_pct"),
+    # full and abbreviated headers (files re-saved through Excel: "yrkesprog.")
+    (r"behörig.*yrkes ?prog", "eligible_vocational_pct"),
+    (r"behörig.*(naturvetenskap|natur\.?-? ?och tekn|teknikprog|na ?/ ?te)",
+     "eligible_natural_science_pct"),
+    (r"behörig.*(ekonomi|ekon\.|humanist|hum\.|samhällsvetenskap|samh\.|ek ?/ ?hu ?/ ?sa)",
+     "eligible_economics_pct"),
+    (r"behörig.*estet", "eligible_aesthetic_pct"),
     (r"(godkänt betyg|godkända betyg|uppnått kunskapskraven|uppfyllt betygskriterierna|"
      r"nått målen|uppnått målen).*alla ämnen", "pass_all_subjects_pct"),
 ]
 _AK6_RULES: list[tuple[str, str]] = [
-    (r"^antal elever", "_n"),
+    (r"^antal (elever|flickor|pojkar)", "_n"),
     (r"antal ämnesbetyg", "grade6_avg_subject_grades"),
     (r"ej (fått )?godkänt betyg i ett ämne|inte (fått )?godkänt betyg i ett ämne",
      "grade6_fail_one_subject_pct"),
@@ -187,7 +195,7 @@ _ID_COLUMNS = {
     "kommunkod": "municipality_id", "lan": "_county", "lanskod": "_county_id",
     "typavhuvudman": "principal", "huvudman": "_principal_name",
     "huvudmanorgnr": "_principal_orgnr", "huvudmannensorgnr": "_principal_orgnr",
-    "amne": "subject", "uppgift": "indicator",
+    "amne": "subject", "uppgift": "indicator", "kon": "gender",
 }
 _BACKGROUND_COLUMNS = ["level", "school_id", "municipality_id", "school_year", "n_pupils",
                        "share_girls", "share_foreign_background", "share_parents_higher_edu",
@@ -438,10 +446,16 @@ def _identify(sheet: _Sheet, row: c.Row, path: Path, principal_default: str | No
             hint="Kontrollera att raden hör till tabellen och att koden inte ändrats "
                  "(Excel tar bort inledande nollor: 604 ska vara 0604)")
     if level == "school":
-        sid = c.pad_code(row.cells[js], 8) if js is not None and js < len(row.cells) else ""
-        if not (sid.isdigit() and len(sid) == 8):
+        raw_sid = c.cell_text(row.cells[js]) if js is not None and js < len(row.cells) else ""
+        sid = raw_sid if len(raw_sid) == 9 else c.pad_code(raw_sid, 8)
+        if not schema.is_school_id(sid, mid or None):
+            nine = len(sid) == 9 and sid.isdigit()
             raise ValueFormatError(
-                f"Skolenhetskoden {sid!r} är inte åtta siffror", file=path, row=row.line,
+                f"Skolenhetskoden {sid!r} " + (
+                    f"har nio siffror men börjar inte med radens kommunkod {mid}"
+                    if nine else "är varken åtta siffror eller en historisk niosiffrig kod "
+                                 "(kommunkoden och fem siffror)"),
+                file=path, row=row.line,
                 column=sheet.headers[js] if js is not None else "Skol-enhetskod",
                 hint="Kontrollera att raden hör till tabellen och att koden är oförändrad")
     elif not mid:
@@ -496,7 +510,7 @@ def _group_of(header: str, category: str) -> tuple[str, str]:
         return (category or header), _GROUP[h]
     text = category + " " + header if category else header
     nt = c.norm(text)
-    if re.search(r"\bflickor\b", nt) and not nt.startswith("andel (%) flickor"):
+    if re.search(r"\bflickor\b", nt) and not re.match(r"^andel \(%\) flickor(,|$)", nt):
         return text, "girls"
     if re.search(r"\bpojkar\b", nt):
         return text, "boys"
@@ -593,6 +607,7 @@ def _wide_report(sheet: _Sheet, path: Path, out: _Out, school_year: str) -> None
         raise MissingColumnError("Kolumnen Ämne saknas", file=path, row=sheet.header.line,
                                  column="Ämne",
                                  hint="Resultat från nationella prov har en rad per ämne")
+    j_gender = sheet.col("gender")
     source = path.name
     for row in sheet.data:
         out.rows_read += 1
@@ -610,17 +625,26 @@ def _wide_report(sheet: _Sheet, path: Path, out: _Out, school_year: str) -> None
             if subj is None:
                 out.dropped[f"rader för ämnet {sname or '(tomt)'} (okänt ämne)"] += 1
                 continue
+        row_plan = plan
+        if j_gender is not None:
+            # one row per unit and gender (a "Kön" column): the row's gender is the group
+            graw = row.text(j_gender)
+            g = _GROUP.get(c.norm(graw))
+            if g is None:
+                out.dropped[f"rader för könet {graw or '(tomt)'} (okänd grupp)"] += 1
+                continue
+            row_plan = {j: (t, g if grp == "all" else grp) for j, (t, grp) in plan.items()}
         parsed = {j: _number(sheet, row, j, path, out,
                              f"np_{subj}_{sheet.grade}_{plan[j][0]}" if subj else plan[j][0])
                   for j in plan}
         # n per group: the report's pupil count for the same row
         n_by_group: dict[str, float] = {}
-        for j, (target, group) in plan.items():
+        for j, (target, group) in row_plan.items():
             if target in ("n_pupils_grade9", "_n", "n"):
                 v, st = parsed[j]
                 if st == "ok":
                     n_by_group[group] = v
-        for j, (target, group) in plan.items():
+        for j, (target, group) in row_plan.items():
             v, st = parsed[j]
             if c.cell_text(row.cells[j] if j < len(row.cells) else "") == "":
                 out.blank_cells += 1
@@ -651,6 +675,8 @@ def _background_row(sheet: _Sheet, row: c.Row, path: Path, out: _Out, ident: _Id
         if m:
             out.markers_background[m] += 1
         rec[target] = v if st == "ok" else math.nan
+        if st == "approx_100" and target.startswith("share_"):
+            rec["approx_100"] = ",".join(filter(None, [rec.get("approx_100"), target]))
     out.background.append(rec)
     out.background_index.append(row.line)
 
@@ -720,9 +746,11 @@ def _over_tid(sheet: _Sheet, path: Path, out: _Out) -> None:
                 m = c.marker_of(row.cells[j] if j < len(row.cells) else "")
                 if m:
                     out.markers_background[m] += 1
-                out.background.append({"_key": (ident.level, ident.school_id,
-                                                ident.municipality_id, years[j]),
-                                       "_line": row.line, bg: v if _st == "ok" else math.nan})
+                rec = {"_key": (ident.level, ident.school_id, ident.municipality_id,
+                                years[j]), "_line": row.line, bg: v if _st == "ok" else math.nan}
+                if _st == "approx_100" and bg.startswith("share_"):
+                    rec["approx_100"] = bg
+                out.background.append(rec)
         if not used:
             out.dropped[f"rader för uppgiften {indicator or '(tom)'} (inget mått i "
                         f"vokabulären)"] += 1
@@ -740,7 +768,9 @@ def _collapse_over_tid_background(out: _Out) -> None:
                                          "municipality_id": key[2], "school_year": key[3]})
         lines.setdefault(key, rec["_line"])
         for k, v in rec.items():
-            if not k.startswith("_"):
+            if k == "approx_100":
+                target[k] = ",".join(filter(None, [target.get(k), v]))
+            elif not k.startswith("_"):
                 target[k] = v
     out.background = list(merged.values())
     out.background_index = [lines[k] for k in merged]
@@ -871,7 +901,11 @@ def _load(path: str | Path, table: TableName | None = None
         for col in _BACKGROUND_COLUMNS:
             if col not in df.columns:
                 df[col] = math.nan if col.startswith(("share", "n_")) else None
-        df = df[_BACKGROUND_COLUMNS]
+        approx = "approx_100" in df.columns and df["approx_100"].notna().any()
+        df = df[_BACKGROUND_COLUMNS + (["approx_100"] if approx else [])]
+        if approx:
+            df["approx_100"] = df["approx_100"].astype(object).where(df["approx_100"].notna(),
+                                                                    None)
         df["n_pupils"] = pd.to_numeric(df["n_pupils"]).round().astype("Int64")
         for col in ("share_girls", "share_foreign_background", "share_parents_higher_edu",
                     "share_newly_arrived"):

@@ -9,10 +9,21 @@ HTTP cache writes them) or as the bare ``body``:
 * ``/school-units/{code}`` -> the ``schools`` table
   (:func:`read_skolverket_api_schools`).
 
-A folder is read file by file (``*.json``, sorted by name). In a folder, the
-school-unit responses fill ``municipality_id`` of the statistics rows; a
-single statistics file leaves it empty (the statistics body does not name the
-municipality).
+A folder is read file by file (``*.json`` in the folder and its subfolders,
+sorted by path), as people save them:
+
+* ``/school-units/{code}`` responses fill ``municipality_id`` of the
+  statistics rows; list responses from ``/school-units?…`` (``listedSchoolUnits``,
+  which name each unit's ``geographicalAreaCode``) fill it for units without a
+  response of their own; ``/compact-school-units`` pages name no municipality
+  and are skipped; each kind is counted in provenance;
+* a statistics file read on its own gets the municipality code from the
+  responses saved beside it (its folder and subfolders, the unit's own
+  ``school-unit-{code}.json`` first), and the files used are named in
+  provenance; where none is found the unit is named in a provenance note
+  (the statistics body does not name the municipality);
+* in a folder, a JSON file that is not an API v4 response is not read and is
+  named in provenance (a single such file is refused).
 
 Decisions
 ---------
@@ -134,6 +145,12 @@ def _unwrap(doc: Any, p: Path) -> tuple[str, dict[str, Any], str | None]:
         raise FileFormatError("API-svaret saknar ett `body`-objekt", file=p,
                               hint="Filen ska vara ett svar från Skolverkets API v4 "
                                    "(planned-educations)")
+    embedded = body.get("_embedded")
+    if isinstance(embedded, dict):
+        if isinstance(embedded.get("listedSchoolUnits"), list):
+            return "list", body, url
+        if isinstance(embedded.get("compactSchoolUnits"), list):
+            return "compact", body, url
     if url and _STATS_URL.search(url):
         return "statistics", body, url
     if url and _UNIT_URL.search(url):
@@ -223,10 +240,22 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
             file_of_row.append(p.name)
 
 
+_MAYBE_PNR = re.compile(r"\d{6}")
+
+
 def _guard(body: dict[str, Any], p: Path) -> None:
-    """The personnummer guard over the raw values of a statistics body."""
+    """The personnummer guard over the raw values of a statistics body.
+
+    Only the statistics with a value holding six digits in a row can hold a
+    personnummer (10 or 12 digits, or SCB's ``ååååmmddTFxx``); those go through
+    :func:`privacy.refuse_personnummer_columns`, the rest are passed without
+    building a table (the guard took about 80 % of a folder's load time).
+    """
     cols = {k: [e.get("value") if isinstance(e, dict) else e for e in v]
             for k, v in body.items() if isinstance(v, list) and v}
+    cols = {k: v for k, v in cols.items()
+            if any(_MAYBE_PNR.search(x if isinstance(x, str) else str(x)) for x in v
+                   if x is not None)}
     if cols:
         width = max(len(v) for v in cols.values())
         raw = pd.DataFrame({k: v + [None] * (width - len(v)) for k, v in cols.items()},
@@ -234,21 +263,85 @@ def _guard(body: dict[str, Any], p: Path) -> None:
         refuse_personnummer_columns(raw, p)
 
 
+def _list_municipalities(body: dict[str, Any]) -> dict[str, str]:
+    """School unit code -> municipality code from a ``/school-units`` list page."""
+    out: dict[str, str] = {}
+    for u in body["_embedded"]["listedSchoolUnits"]:
+        if not isinstance(u, dict):
+            continue
+        code = c.cell_text(u.get("code"))
+        mid = c.pad_code(u.get("geographicalAreaCode"), 4)
+        if code.isdigit() and len(code) == 8 and mid.isdigit() and len(mid) == 4:
+            out[code] = mid
+    return out
+
+
+def _sibling_municipalities(p: Path, codes: set[str]) -> tuple[dict[str, str], list[str]]:
+    """For a statistics file read on its own: the municipality of its school units from the
+    responses saved beside it (``/school-units/{code}`` responses, list pages), searched in
+    the file's folder and its subfolders. Returns (code -> municipality, files used)."""
+    found: dict[str, str] = {}
+    used: list[str] = []
+    folder = p.parent
+    try:
+        candidates = sorted(x for x in folder.rglob("*.json") if x.is_file() and x != p)
+    except OSError:
+        return found, used
+    # files that name the unit first (school-unit-{code}.json), then the rest
+    candidates.sort(key=lambda x: (not any(code in x.name for code in codes), str(x)))
+    for f in candidates:
+        if codes <= found.keys():
+            break
+        try:
+            kind, body, _url = _unwrap(_read_json(f), f)
+        except (FileFormatError, ValueFormatError, UnicodeError, OSError):
+            continue
+        if kind == "unit":
+            code = c.cell_text(body.get("code"))
+            mid = c.pad_code(body.get("geographicalAreaCode"), 4)
+            if code in codes and mid.isdigit() and len(mid) == 4:
+                found[code] = mid
+                used.append(f.name)
+        elif kind == "list":
+            hits = {k: v for k, v in _list_municipalities(body).items() if k in codes}
+            if hits:
+                found.update(hits)
+                used.append(f.name)
+    return found, used
+
+
 def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
     files = _files(path)
+    single = not Path(path).is_dir()
     docs = [(f, *_unwrap(_read_json(f), f)) for f in files]
     municipality: dict[str, str | None] = {}
+    from_lists: dict[str, str] = {}
     for f, kind, body, _url in docs:
         if kind == "unit":
             s = _school_of(body, f)
             municipality[s["school_id"]] = s["municipality_id"]
+        elif kind == "list":
+            from_lists.update(_list_municipalities(body))
+    for code, mid in from_lists.items():
+        if municipality.get(code) is None:
+            municipality[code] = mid
+    extra_notes: list[str] = []
+    if single and docs and docs[0][1] == "statistics":
+        code = c.cell_text(docs[0][2].get("schoolUnit"))
+        if municipality.get(code) is None:
+            found, used = _sibling_municipalities(docs[0][0], {code})
+            municipality.update(found)
+            if used:
+                extra_notes.append("kommunkoden hämtad ur " + ", ".join(used))
     rows: list[dict] = []
     index: list[int] = []
     file_of_row: list[str] = []
     dropped: Counter = Counter()
     unknown: Counter = Counter()
     notes: Counter = Counter()
+    not_read: list[str] = []
     n_stats = 0
+    n_lists = 0
     for f, kind, body, _url in docs:
         if kind == "statistics":
             n_stats += 1
@@ -257,21 +350,45 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
                              file_of_row)
         elif kind == "unit":
             dropped["skolenhetssvar (läs dem med read_skolverket_api_schools)"] += 1
-        else:
+        elif kind == "list":
+            n_lists += 1
+            dropped["listsvar från /school-units (används för skolenheternas kommunkod)"] += 1
+        elif kind == "compact":
+            n_lists += 1
+            dropped["listsvar från /compact-school-units (saknar kommunkod; inte inläst)"] += 1
+        elif single:
             raise FileFormatError(
                 "Filen är inte ett svar från /school-units/{kod}/statistics/gr eller "
                 "/school-units/{kod}", file=f,
                 hint="Läs Kolada-filer med read_kolada och Skolverkets exporter med "
                      "read_skolverket")
+        else:
+            not_read.append(f.name)
+            dropped["filer som inte är svar från Skolverkets API v4 (se anteckningen)"] += 1
     df = pd.DataFrame(rows, index=index, columns=_RESULTS_COLUMNS)
     df["value"] = df["value"].astype(float)
     df["n"] = df["n"].astype("Int64")
     _refuse_duplicates(df, file_of_row, files)
-    note_list = [f"{len(files)} filer, {n_stats} med statistik"]
+    note_list = [f"{len(files)} filer, {n_stats} med statistik"
+                 + (f", {n_lists} listsvar" if n_lists else "")]
+    if not single and any(f.parent != Path(path) for f in files):
+        subs = sorted({str(f.parent.relative_to(Path(path))) for f in files
+                       if f.parent != Path(path)})
+        note_list.append("undermappar som lästes: " + ", ".join(subs))
+    note_list += extra_notes
     note_list += [f"{k}: {v}" for k, v in notes.items()]
     if unknown:
         note_list.append("statistik utan mått i vokabulären (inte inläst): "
                          + ", ".join(f"{k} ({v})" for k, v in sorted(unknown.items())))
+    if not_read:
+        note_list.append("filer som inte lästes (inte svar från /school-units): "
+                         + ", ".join(not_read))
+    no_mid = sorted(set(df.loc[df["municipality_id"].isna(), "school_id"]))
+    if no_mid:
+        note_list.append(
+            f"kommunkod saknas för {len(no_mid)} skolenheter ({', '.join(no_mid[:10])}"
+            f"{' …' if len(no_mid) > 10 else ''}): spara svaret från /school-units/{{kod}} "
+            "bredvid statistiksvaret")
     counts = Counter(df["status"])
     note_list.append("status: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     p = Path(path)
@@ -333,6 +450,9 @@ def _load_schools(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
     dropped: Counter = Counter()
     for k, f in enumerate(files, start=1):
         kind, body, _url = _unwrap(_read_json(f), f)
+        if kind == "list":
+            dropped["listsvar (skolenheterna läses ur sina egna svar)"] += 1
+            continue
         if kind != "unit":
             dropped["filer som inte är skolenhetssvar"] += 1
             continue

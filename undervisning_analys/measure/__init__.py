@@ -4,11 +4,24 @@
   (:func:`teaching_quality`) and observation coverage;
 * :mod:`.reliability` – variance components, the reliability of a school ×
   term mean and the decision study (:func:`plan_observations`);
-* :mod:`.agreement` – rater agreement from paired observations (ICC, kappa).
+* :mod:`.agreement` – rater agreement from paired observations (kappa), with
+  :mod:`.intraclass` (ICC) and :mod:`.severity` (observer severity) beside it;
+* :mod:`.pairs` – paired observations: agreement item by item
+  (:func:`item_agreement`) and the double-coding design
+  (:func:`plan_paired_observations`);
+* :mod:`.change` – reliability of change: lessons per term to detect a
+  school's change (:func:`plan_observations_change`);
+* :mod:`.items` – item by item: each school's next steps (:func:`next_steps`)
+  and differential item functioning (:func:`item_dif`);
+* :mod:`.drift` – rater drift: the index's model with a trend per observer
+  (:func:`rater_drift`).
 """
 
 from __future__ import annotations
 
+from .agreement import agreement, icc
+from .change import ChangePlan, change_se, plan_observations_change
+from .drift import RaterDriftResult, rater_drift
 from .index import (
     TeachingQualityResult,
     coverage,
@@ -17,6 +30,8 @@ from .index import (
     score_forms,
     teaching_quality,
 )
+from .items import ItemDIFResult, NextStepsResult, item_dif, next_steps
+from .pairs import ItemAgreementResult, PairedDesign, item_agreement, plan_paired_observations
 from .reliability import (
     ObservationPlan,
     VarianceComponents,
@@ -25,13 +40,11 @@ from .reliability import (
     variance_components,
 )
 
-try:  # measure/agreement.py is built alongside
-    from .agreement import agreement, icc
-except ImportError:  # pragma: no cover
-    pass
-
 __all__ = [
     "TeachingQualityResult", "coverage", "infer_home_schools", "observer_coverage",
     "score_forms", "teaching_quality", "ObservationPlan", "VarianceComponents",
     "plan_observations", "reliability", "variance_components", "agreement", "icc",
+    "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
+    "plan_paired_observations", "ChangePlan", "change_se", "plan_observations_change",
+    "ItemDIFResult", "NextStepsResult", "item_dif", "next_steps",
 ]

@@ -64,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number as sv_num
 from .._results import Result
 from ..errors import ModelError
 
@@ -94,7 +95,7 @@ MIN_COVERAGE = 0.8
 
 CONTRACT_COLUMNS: list[str] = ["school_id", "school_year", "measure", "observed", "expected",
                                "residual", "se", "conf_low", "conf_high", "n", "status"]
-"""The columns docs/CONTRACTS.md promises (``se_expected`` and ``note`` follow)."""
+"""The columns docs/ARCHITECTURE.md promises (``se_expected`` and ``note`` follow)."""
 _TIDY_COLUMNS = [*CONTRACT_COLUMNS, "se_expected", "note"]
 
 _STATUS_NOTE = {
@@ -104,14 +105,6 @@ _STATUS_NOTE = {
     "not_published": "resultatet är inte publicerat",
     "excluded": "resultatet är exkluderat (*)",
 }
-
-
-def sv_num(x: float | None, decimals: int = 1, sign: bool = False) -> str:
-    """A number with a decimal comma for Swedish text ('..' when missing)."""
-    if x is None or not np.isfinite(x):
-        return ".."
-    text = f"{x:+.{decimals}f}" if sign else f"{x:.{decimals}f}"
-    return text.replace(".", ",").replace("-", "−")
 
 
 # --------------------------------------------------------------------------- #

@@ -11,7 +11,8 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from .. import __version__, schema
-from .builder import ReportContext, fmt
+from .._format import number
+from .context import ReportContext
 
 
 def sv(template: str, *args: Any) -> Markup:
@@ -22,12 +23,7 @@ def sv(template: str, *args: Any) -> Markup:
 
 def plain(x: float | None, decimals: int = 1, sign: bool = False) -> str:
     """A number for running text that is not read from a table cell (e.g. a count)."""
-    if x is None or not np.isfinite(x):
-        return ".."
-    text = fmt(float(x), None, decimals)
-    if sign and x > 0:
-        text = "+" + text
-    return text.replace("-", "−")
+    return number(None if x is None else float(x), decimals, sign=sign)
 
 
 @dataclass

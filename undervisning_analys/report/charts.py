@@ -1,13 +1,13 @@
 """Light vector charts for the per-school reports, written directly as SVG.
 
 The school reports are written for every school of a municipality (200 in a
-large one), each with four figures; drawing them with matplotlib costs about
-a second per report. These charts draw the same figures as
+large one), each with four figures, and matplotlib is slow for that many
+(``benchmarks/`` measures it). These charts draw the same figures as
 :mod:`undervisning_analys.plots` (same colours, labels, ``..`` markers and
-95 % intervals) as plain SVG elements in about a millisecond, inline in the
-HTML, so that the reports stay fast, small, sharp in print and free of
-external assets. The municipality report, the notebooks and the results
-objects' ``.plot()`` use :mod:`~undervisning_analys.plots` (matplotlib).
+95 % intervals) as plain SVG elements, inline in the HTML, so that the
+reports stay fast, small, sharp in print and free of external assets. The
+municipality report, the notebooks and the results objects' ``.plot()`` use
+:mod:`~undervisning_analys.plots` (matplotlib).
 
 Every chart takes the library's tidy tables (already privacy-checked) and
 returns an ``<svg>`` string; nothing here computes an estimate.
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import Z_95, number
 from ..plots import EXPECTED, MUNICIPALITY, OTHERS, SCHOOL, SUPPRESSED_TEXT
 
 FONT = ('font-family="Source Sans 3, Segoe UI, Helvetica Neue, Arial, Liberation Sans, '
@@ -38,9 +39,7 @@ def _f(x: float) -> str:
 
 def sv_tick(x: float, decimals: int) -> str:
     """A tick label with decimal comma and a real minus sign."""
-    if abs(x) < 1e-12:
-        x = 0.0
-    return f"{x:.{decimals}f}".replace(".", ",").replace("-", "−")
+    return number(0.0 if abs(x) < 1e-12 else float(x), decimals)
 
 
 def nice_ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], int]:
@@ -442,7 +441,7 @@ def progressions(changes: pd.DataFrame, school_id: str | None, *,
     if not len(d):
         return ""
     me = d[d["school_id"].astype(str) == str(school_id)]
-    half = (1.959963984540054 * me[x_se]).to_numpy(dtype=float) if x_se in me.columns \
+    half = (Z_95 * me[x_se]).to_numpy(dtype=float) if x_se in me.columns \
         else np.zeros(len(me))
     xv = list(d[x]) + [0.0] + list(me[x].to_numpy(float) - half) + list(me[x].to_numpy(float)
                                                                          + half)

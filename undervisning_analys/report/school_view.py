@@ -9,6 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import schema
+from .._format import Z_95
 from . import charts
 from ._common import (
     Col,
@@ -23,9 +24,8 @@ from ._common import (
     sv,
     terms_sorted,
 )
-from .builder import INDEX_DECIMALS, MUNICIPALITY_FILE, OVERALL, Num, ReportContext, render
-
-Z = 1.96
+from .context import INDEX_DECIMALS, MUNICIPALITY_FILE, OVERALL, Num, ReportContext
+from .templating import render
 
 
 class SchoolView:
@@ -351,14 +351,14 @@ class SchoolView:
             why = sv("{}: {} under {} mot {} under {} (95 % KI {} respektive {}).", name,
                      self.qnum(t1, dim), t1, self.qnum(t0, dim), t0, self.qci(t1, dim),
                      self.qci(t0, dim))
-            if zval <= -Z:
+            if zval <= -Z_95:
                 cands.append((9, {"q": f"{name} har sjunkit tydligt. Vad ligger bakom, och "
                                        "vilket stöd behöver lärarna?", "why": why}))
             elif zval <= -1.0:
                 cands.append((6, {"q": f"{name} tycks ha sjunkit, men skillnaden är osäker. "
                                        "Känner ni igen bilden från era egna iakttagelser?",
                                   "why": why}))
-            elif zval >= Z:
+            elif zval >= Z_95:
                 cands.append((5, {"q": f"{name} har stärkts tydligt. Vad har bidragit till "
                                        "det, och hur kan det spridas till fler lärare?",
                                   "why": why}))

@@ -1,0 +1,70 @@
+"""The public API gives the numbers it gave before the engine/one-model move (issue #12).
+
+tests/reference/before_move/*.csv were written by the script beside them on the
+code before the move (commit on branch h12a, 2026-12-02). Each front door's
+tidy table is compared cell by cell: text exactly, numbers to 1e-8 relative
+(missing values where they were).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REF = Path(__file__).resolve().parent / "reference" / "before_move"
+RTOL, ATOL = 1e-8, 1e-10
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("make_before_move",
+                                                  REF / "make_before_move.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def now() -> dict[str, pd.DataFrame]:
+    mod = _script()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mod.frames(mod.dataset())
+
+
+def _round_trip(df: pd.DataFrame) -> pd.DataFrame:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, float_format="%.17g")
+    buf.seek(0)
+    return pd.read_csv(buf)
+
+
+@pytest.mark.parametrize("name", ["teaching_quality", "growth", "growth_d1", "link",
+                                  "plan_observations"])
+def test_same_values_as_before_the_move(now: dict[str, pd.DataFrame], name: str) -> None:
+    before = pd.read_csv(REF / f"{name}.csv")
+    after = _round_trip(now[name])
+    assert list(after.columns) == list(before.columns)
+    assert after.shape == before.shape
+    for col in before.columns:
+        b, a = before[col], after[col]
+        if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(a):
+            bv, av = b.to_numpy(float), a.to_numpy(float)
+            assert np.array_equal(np.isnan(bv), np.isnan(av)), f"{name}.{col}: missing values"
+            np.testing.assert_allclose(av, bv, rtol=RTOL, atol=ATOL, equal_nan=True,
+                                       err_msg=f"{name}.{col}")
+        else:
+            assert b.astype(str).tolist() == a.astype(str).tolist(), f"{name}.{col}"
+
+
+def test_reference_is_not_trivial() -> None:
+    tq = pd.read_csv(REF / "teaching_quality.csv")
+    assert tq["dimension"].nunique() > 2
+    assert tq["estimate"].notna().sum() > 50
+    link = pd.read_csv(REF / "link.csv")
+    assert set(link["term"]) >= {"within", "between"}

@@ -1,0 +1,346 @@
+"""Rater drift: observers whose severity changes over time.
+
+:func:`rater_drift` fits the teaching-quality model with one term changed: the
+observer's severity gets a trend of its own. It is the index's model
+(:mod:`.index`, same scores from :func:`~.index.score_forms`, same fixed effects
+and random terms, built by the same rules) with ``(1 | observer_id)`` replaced by
+``(1 + time | observer_id)``::
+
+    score ~ time + type_planerad + type_kollegial + own_school
+            + (1 + time | school_id) + (1 | school_term)
+            + (1 | teacher_id) + (1 + time | observer_id) + (1 | observation_id)
+
+``time`` is years since the first term (HT → VT is half a year), so an
+observer's random slope is their change in severity per school year, relative
+to the average observer: the municipality's own trend (fixed ``time``) and the
+schools' trends stay where the index has them, so a drift common to *all*
+observers cannot be told from a change in teaching and is not what this
+measures. The slope is the conditional mode (BLUP) of the model, shrunk
+towards zero for observers with few forms or a short span of terms; its
+standard error is lme4's conditional standard deviation (``condsd``), and
+the interval is ``estimate ± 1.96 · se``. An observer is *named for
+calibration* when that interval excludes zero and the observer has at least
+five forms (``privacy.MIN_OBS``). The truth the slopes estimate is each
+observer's drift minus the mean drift of the observers in the data. With the index's terms
+unchanged, the index itself is not affected by this option except through
+the observer term; the index keeps its own model (fitted by
+:func:`~.index.teaching_quality`) and this module is the drift view of it.
+
+The per-term table beside the result is descriptive: per observer and term,
+the number of forms and the observer's mean residual severity in that term –
+the form scores minus the model's prediction without the observer's own
+effects (fixed part plus the school, term, teacher and lesson effects) – with
+its standard error ``sd / √n`` (not shown for a term with fewer than five
+forms, the privacy floor for observations), and the model's fitted severity line
+(intercept + slope · time) for comparison.
+
+Observers are leaders (rektorer, biträdande rektorer, förstelärare, external
+observers); nothing here is reported per teacher. The synthetic generator
+plants drift with ``observer_drift_sd`` (``truth.observer_drift``);
+``tests/test_drift.py`` and ``benchmarks/sim_drift.py`` check the recovery.
+
+Missing data: forms without a score for the dimension (the instrument's half
+rule) are left out. Observers with forms from a single term contribute to the
+model, but their slope is shrunk to about zero with a wide interval; they are
+listed with ``n_terms = 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .. import schema
+from .._results import Result
+from ..errors import ModelError
+from ..privacy import MIN_OBS
+from .index import score_forms
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import Dataset
+    from ..models.mixed import MixedResult
+
+__all__ = ["RaterDriftResult", "rater_drift", "drift_formula"]
+
+Z_95 = 1.959963984540054
+_MIN_PAIRED = 20  # as the index: a lesson term needs 20 paired lessons
+
+_ROLE_SV = {"rektor": "rektor", "bitradande_rektor": "biträdande rektor",
+            "forstelarare": "förstelärare", "kollega": "kollega", "extern": "extern",
+            "annan": "annan"}
+
+
+def _fmt(x: float, digits: int = 2) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    return f"{x:+.{digits}f}".replace(".", ",").replace("-", "−")
+
+
+def _model_frame(forms: pd.DataFrame, dim: str) -> tuple[pd.DataFrame, list[str],
+                                                          list[tuple[str, tuple[str, ...]]]]:
+    """The index's model frame and terms (see :mod:`.index`), observer with a slope."""
+    f = forms[forms[dim].notna()].copy()
+    if len(f) == 0:
+        raise ModelError(f"Inga protokoll har poäng för {dim!r}", table="observations",
+                         column="score", hint="Kontrollera att observationerna har poäng")
+    f["score"] = f[dim].astype(float)
+    n_terms = f["term"].nunique()
+    if n_terms < 3:
+        raise ModelError(
+            f"Bedömarnas förändring över tid kräver observationer från minst tre terminer, "
+            f"men data har {n_terms}",
+            table="observations", column="term",
+            hint="Ta med fler terminers observationer")
+    types = f["observation_type"].value_counts()
+    ref = "spontan" if types.get("spontan", 0) > 0 else str(types.index[0])
+    fixed = ["time"]
+    for t in schema.OBSERVATION_TYPES:
+        if t == ref:
+            continue
+        col = f"type_{t}"
+        f[col] = (f["observation_type"] == t).astype(float)
+        if 0 < f[col].sum() < len(f):
+            fixed.append(col)
+    if 0 < f["own_school"].sum() < len(f):
+        fixed.append("own_school")
+    n_schools = f["school_id"].nunique()
+    n_obs = f["observer_id"].nunique()
+    if n_obs < 3:
+        raise ModelError(
+            f"Bedömarnas förändring över tid kräver minst tre observatörer, men data har {n_obs}",
+            table="observations", column="observer_id",
+            hint="Ta med observationer från fler observatörer")
+    blocks: list[tuple[str, tuple[str, ...]]] = []
+    if n_schools >= 2:
+        blocks.append(("school_id", ("1", "time") if n_schools >= 5 else ("1",)))
+    if f["school_term"].nunique() > n_schools:
+        blocks.append(("school_term", ("1",)))
+    if 2 <= f["teacher_id"].nunique() < len(f):
+        blocks.append(("teacher_id", ("1",)))
+    mid = (f["time"].min() + f["time"].max()) / 2
+    f["time_c"] = f["time"] - mid  # the observer's severity at mid-span, and its trend
+    blocks.append(("observer_id", ("1", "time_c")))
+    if (f.groupby("observation_id").size() > 1).sum() >= _MIN_PAIRED:
+        blocks.append(("observation_id", ("1",)))
+    return f.reset_index(drop=True), fixed, blocks
+
+
+def _formula(fixed: list[str], blocks: list[tuple[str, tuple[str, ...]]]) -> str:
+    rand = " + ".join(f"({' + '.join(terms)} {'||' if g == 'observer_id' else '|'} {g})"
+                      for g, terms in blocks)
+    return f"score ~ {' + '.join(fixed)} + {rand}"
+
+
+def drift_formula(ds: Dataset, dimension: str = "overall") -> str:
+    """The lme4 formula :func:`rater_drift` fits to ``ds`` (the index's, with drift)."""
+    f, fixed, blocks = _model_frame(score_forms(ds), dimension)
+    return _formula(fixed, blocks)
+
+
+@dataclass(frozen=True, eq=False)
+class RaterDriftResult(Result):
+    """Observers' change in severity per school year (see :func:`rater_drift`).
+
+    ``.tidy()``: one row per observer; ``.per_term()``: observer × term;
+    ``.flagged()``: the observers whose drift interval excludes zero.
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    term_table: pd.DataFrame = field(repr=False)
+    dimension: str
+    formula: str
+    fit: MixedResult = field(repr=False)
+    drift_sd: float = float("nan")
+    """The model's sd of drift between observers (per school year)."""
+    conf_level: float = 0.95
+
+    def _tidy(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def per_term(self) -> pd.DataFrame:
+        """Observer × term: n_forms, residual severity (mean, se) and the fitted line."""
+        return self.term_table.copy()
+
+    def flagged(self) -> pd.DataFrame:
+        """Observers whose drift is clearly away from zero (interval excludes 0)."""
+        t = self.table
+        return t[t["flagged"]].reset_index(drop=True)
+
+    def _summary_text(self) -> str:
+        t = self.table
+        fl = t[t["flagged"]]
+        lines = [
+            "Bedömarnas förändring över tid (bedömardrift)",
+            f"{len(t)} observatörer, {int(t['n_forms'].sum())} protokoll "
+            f"({'totalpoäng' if self.dimension == 'overall' else self.dimension}).",
+            f"Spridningen i förändring mellan observatörer: {_fmt(self.drift_sd).lstrip('+')} "
+            "poäng per läsår (standardavvikelse).",
+            "",
+        ]
+        if fl.empty:
+            lines.append("Ingen observatör har en förändring som tydligt skiljer sig från "
+                         "noll (alla 95 %-intervall omfattar noll).")
+        else:
+            lines.append(f"{len(fl)} observatörer har en förändring vars 95 %-intervall inte "
+                         "omfattar noll – förslag till kalibrering:")
+            for _, r in fl.iterrows():
+                way = "mildare" if r["drift"] > 0 else "strängare"
+                lines.append(
+                    f"  {r['observer_id']} ({_ROLE_SV.get(str(r['observer_role']), r['observer_role'])}): "
+                    f"{_fmt(r['drift'])} poäng per läsår ({way}), 95 % KI "
+                    f"{_fmt(r['conf_low'])} till {_fmt(r['conf_high'])}, {int(r['n_forms'])} protokoll")
+        lines += [
+            "",
+            "Förändring per läsår = hur observatörens poängsättning har ändrats jämfört med "
+            "den genomsnittliga observatören, när skolornas egen utveckling, lärarna och "
+            "besökstypen är medräknade (undervisningsmodellen med en trend per observatör). "
+            "Positivt: ger allt högre poäng (mildare); negativt: allt lägre (strängare). "
+            "Få protokoll eller få terminer drar skattningen mot noll och ger breda intervall.",
+            "Detta beskriver observatörerna (skolledare och andra bedömare), inte lärarna, och "
+            "är ett underlag för kalibrering, inte en bedömning av någon.",
+        ]
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Drift per observer (in id order, never ranked) with 95 % intervals."""
+        import matplotlib.pyplot as plt
+
+        t = self.table
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 1.5 + 0.22 * len(t)))
+        y = np.arange(len(t))[::-1]
+        colors = np.where(t["flagged"], "#c0392b", "#1f4e79")
+        err = np.vstack([t["drift"] - t["conf_low"], t["conf_high"] - t["drift"]])
+        for yi, x, e0, e1, c in zip(y, t["drift"], err[0], err[1], colors, strict=True):
+            ax.errorbar(x, yi, xerr=[[e0], [e1]], fmt="o", color=c, capsize=2, ms=4)
+        ax.axvline(0, color="#888888", lw=1, ls="--")
+        ax.set_yticks(y)
+        ax.set_yticklabels([f"{o} ({_ROLE_SV.get(str(r), r)})"
+                            for o, r in zip(t["observer_id"], t["observer_role"], strict=True)],
+                           fontsize=7)
+        ax.set_xlabel("Förändring i poängsättning per läsår (95 % KI); positivt = mildare")
+        ax.set_title("Bedömardrift per observatör (rött: intervallet utesluter noll)")
+        return ax
+
+
+def rater_drift(ds: Dataset, dimension: str = "overall", *,
+                conf_level: float = 0.95) -> RaterDriftResult:
+    """Observers' severity changing over time: the teaching-quality model with drift.
+
+    Parameters
+    ----------
+    ds : a Dataset with observations from at least three terms.
+    dimension : ``"overall"`` (default) or one of the instrument's dimension ids.
+    conf_level : level of the intervals (normal quantile on the conditional sd).
+
+    Returns
+    -------
+    RaterDriftResult
+        ``.tidy()``, one row per observer (sorted by id, never by value):
+        observer_id, observer_role (most frequent), n_forms, n_terms,
+        first_term, last_term, drift (change in severity per school year,
+        positive = milder over time), se, conf_low, conf_high, flagged (the
+        interval excludes zero), severity (the observer's level at the first
+        term, for reference) and severity_se. ``.per_term()``: observer × term
+        with n_forms, residual (mean residual severity), residual_se and
+        fitted (the model's severity line).
+
+    Raises
+    ------
+    ModelError
+        Fewer than three terms or three observers, or an unknown dimension.
+
+    Notes
+    -----
+    See the module docstring for the model (the index's model with
+    ``(1 + time | observer_id)``) and what the drift is relative to.
+    Missing data: forms without a score for the dimension are left out.
+    """
+    from scipy import stats
+
+    from ..models.mixed import fit_mixed
+
+    if not 0 < conf_level < 1:
+        raise ModelError(f"`conf_level` ska ligga mellan 0 och 1, men är {conf_level!r}")
+    dims = ["overall", *(d.id for d in ds.instrument.dimensions)]
+    if dimension not in dims:
+        raise ModelError(f"Okänd dimension {dimension!r} för protokollet {ds.instrument.name}",
+                         hint="Ange \"overall\" eller en av protokollets dimensioner: "
+                              + ", ".join(dims[1:]))
+    forms = score_forms(ds)
+    frame, fixed, blocks = _model_frame(forms, dimension)
+    formula = _formula(fixed, blocks)
+    import warnings
+
+    from ..errors import ConvergenceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit = fit_mixed(formula, frame, reml=True)
+    z = float(stats.norm.ppf(0.5 + conf_level / 2))
+    modes = fit.conditional_modes(cond_var=True)
+    obs_modes = modes[modes["group"] == "observer_id"]
+    slope = obs_modes[obs_modes["term"] == "time_c"].set_index("level")
+    inter = obs_modes[obs_modes["term"] == "(Intercept)"].set_index("level")
+    vc = fit.varcorr
+    sd_row = vc[vc["group"].astype(str).str.startswith("observer_id")
+                & (vc["term1"] == "time_c") & vc["term2"].isna()]
+    drift_sd = float(sd_row["sd_cor"].iloc[0]) if len(sd_row) else float("nan")
+
+    g = frame.groupby("observer_id", sort=True)
+    role = g["observer_role"].agg(lambda s: s.value_counts().index[0])
+    term_key = frame["term"].map(schema.term_index)
+    tbl = pd.DataFrame({
+        "observer_id": role.index.astype(str),
+        "observer_role": role.to_numpy(),
+        "n_forms": g.size().to_numpy(),
+        "n_terms": g["term"].nunique().to_numpy(),
+        "first_term": frame.assign(k=term_key).sort_values("k").groupby("observer_id")["term"]
+        .first().reindex(role.index).to_numpy(),
+        "last_term": frame.assign(k=term_key).sort_values("k").groupby("observer_id")["term"]
+        .last().reindex(role.index).to_numpy(),
+    })
+    ids = tbl["observer_id"]
+    tbl["drift"] = slope["estimate"].reindex(ids).to_numpy()
+    tbl["se"] = slope["std_error"].reindex(ids).to_numpy()
+    tbl["conf_low"] = tbl["drift"] - z * tbl["se"]
+    tbl["conf_high"] = tbl["drift"] + z * tbl["se"]
+    tbl["flagged"] = (((tbl["conf_low"] > 0) | (tbl["conf_high"] < 0))
+                      & (tbl["n_forms"] >= MIN_OBS))
+    tbl["severity"] = inter["estimate"].reindex(ids).to_numpy()
+    tbl["severity_se"] = inter["std_error"].reindex(ids).to_numpy()
+
+    # residual severity per observer × term (prediction without the observer's effects)
+    beta = fit.fixef
+    pred = np.full(len(frame), float(beta.get("(Intercept)", 0.0)))
+    for name in fixed:
+        pred += float(beta[name]) * frame[name].to_numpy(dtype=float)
+    for group, terms in blocks:
+        if group == "observer_id":
+            continue
+        m = modes[modes["group"] == group]
+        for term in terms:
+            tname = "(Intercept)" if term == "1" else term
+            est = m[m["term"] == tname].set_index("level")["estimate"]
+            val = frame[group].astype(str).map(est).fillna(0.0).to_numpy(dtype=float)
+            pred += val if term == "1" else val * frame[term].to_numpy(dtype=float)
+    res = frame.assign(__r__=frame["score"].to_numpy() - pred)
+    pt = (res.groupby(["observer_id", "term"], sort=False)
+          .agg(school_year=("school_year", "first"), time=("time", "first"),
+               n_forms=("__r__", "size"), residual=("__r__", "mean"), sd=("__r__", "std"))
+          .reset_index())
+    pt["residual_se"] = pt["sd"] / np.sqrt(pt["n_forms"])
+    few = pt["n_forms"] < MIN_OBS  # a term's residual from < 5 lessons is not shown
+    pt.loc[few, ["residual", "residual_se"]] = np.nan
+    pt["observer_id"] = pt["observer_id"].astype(str)
+    mid = float(frame["time"].min() + frame["time"].max()) / 2
+    pt["fitted"] = (pt["observer_id"].map(inter["estimate"])
+                    + pt["observer_id"].map(slope["estimate"]) * (pt["time"] - mid))
+    pt = (pt.assign(k=pt["term"].map(schema.term_index))
+          .sort_values(["observer_id", "k"]).drop(columns=["k", "sd"]).reset_index(drop=True))
+    pt["school_year"] = pt["school_year"].astype(str)
+    pt["term"] = pt["term"].astype(str)
+    return RaterDriftResult(table=tbl, term_table=pt, dimension=dimension, formula=formula,
+                            fit=fit, drift_sd=drift_sd, conf_level=conf_level)
