@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import Z_95
+from .._format import number as sv_num
 from .._results import Result
-from .adjust import sv_num
 from .link_panel import YearlyIndex
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,8 +134,8 @@ class LinkResult(Result):
                 "results_last_year": last["school_year"].to_numpy(dtype=object).tolist(),
                 "n_years": n_years, "span": span, "quality_first": x0, "quality_last": x1,
                 "quality_change": dq, "quality_change_se": se,
-                "quality_change_conf_low": dq - 1.959963984540054 * se,
-                "quality_change_conf_high": dq + 1.959963984540054 * se,
+                "quality_change_conf_low": dq - Z_95 * se,
+                "quality_change_conf_high": dq + Z_95 * se,
                 "quality_change_per_year": dq / per, "quality_change_per_year_se": se / per,
                 "results_first": y0, "results_last": y1, "results_change": dy,
                 "results_change_per_year": dy / per, "suppressed": np.zeros(len(sids), bool),
