@@ -263,9 +263,12 @@ class LinkResult(Result):
         cw_row, cb_row = self._row("within", method), self._row("between", method)
         text = (head + " Korrigerat för indexets kända mätfel ("
                 + CORRECTION_LABELS.get(method, method).split("(")[-1].rstrip(")")
-                + f"): inom skolorna {eff(cw_row)}; mellan skolorna {eff(cb_row)}. "
-                "De korrigerade intervallen är bredare eftersom de också bär osäkerheten i "
-                "korrigeringen.")
+                + f") blir sambanden: inom skolorna {eff(cw_row)} per "
+                f"{sv_num(0.1, 1)} indexpoäng, mellan skolorna {eff(cb_row)}. Det är "
+                "skattningar av sambanden med den verkliga undervisningskvaliteten, och "
+                "intervallen bär också osäkerheten i korrigeringen. Korrigeringen bygger på "
+                "indexets angivna medelfel: underskattar de mätfelet blir också "
+                "korrigeringen för liten.")
         return [text]
 
     def plot(self, ax: Axes | None = None, *, school_id: str | None = None,
