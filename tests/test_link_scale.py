@@ -134,7 +134,7 @@ def dense_measurement(panel, yi):
     years = panel["school_year"].to_numpy()
     Z = np.column_stack([np.ones(len(groups))] + [P @ (years == t).astype(float)
                                                   for t in sorted(set(years))])
-    A = (np.eye(len(groups)) - Z @ np.linalg.pinv(Z)) @ P
+    A = (np.eye(len(groups)) - Z @ np.linalg.pinv(Z, rcond=1e-10)) @ P  # Z is rank-deficient
     xbr, ybr = A @ x, A @ y
     ASA = A @ S @ A.T
     VBr, EBr = float(xbr @ xbr), float(np.trace(ASA))

@@ -110,12 +110,17 @@ intervals with ``G - 1`` degrees of freedom
 (:func:`~undervisning_analys.engine.robust.moment_corrected_slope`). The
 default ``"auto"`` adds them for an unshrunken index and not for a shrunken
 one (already calibrated). SIMEX (simulation–extrapolation) was the
-alternative; ``benchmarks/sim_link_correction.py`` compares both on a
-municipality observed thinly (index reliability about 0.5): the quadratic
-SIMEX extrapolant stays well short of the truth at that reliability (it
-recovers only part of the attenuation), the method-of-moments calibration is
-unbiased within its Monte-Carlo error with intervals that cover; figures in
-``benchmarks/results/sim_link_correction.md``. The corrected estimate is a
+alternative; ``benchmarks/sim_link_correction.py`` compares both on the
+synthetic municipality with an index of within reliability about 0.5: with
+classical error of known variance, the method-of-moments calibration is
+unbiased within its Monte-Carlo error with intervals that cover, while the
+quadratic SIMEX extrapolant recovers only part of the attenuation at that
+reliability (figures in ``benchmarks/LINK_CORRECTION.md``). The correction
+is only as good as the stated error: a plain mean's standard error from the
+lessons' spread treats the lessons as independent although a term's lessons
+share a few observers, and in the simulation the plain-means index is more
+attenuated than its stated reliability predicts, so the correction falls
+short there. The corrected estimate is a
 ratio with an estimated denominator: when the index's variation within
 schools is mostly error the denominator is small and the estimate unstable
 (NaN when ``x'Mx <= E``), which the summary says.
