@@ -382,6 +382,7 @@ def test_write_all_index_and_parallel_identical(small, tmp_path):
 
 def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
     ds, _ = small
+    ds = ds.replace(observations=ds.observations)  # a new Dataset: no model fitted yet
     from undervisning_analys.report import context as context_mod
 
     calls = []
@@ -392,7 +393,7 @@ def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(context_mod, "teaching_quality", counting)
-    from undervisning_analys.models import mixed
+    from undervisning_analys.engine import mixed
 
     fits = []
     real_fit = mixed.fit_mixed

@@ -1,7 +1,14 @@
-"""The engine beneath ``measure`` and ``models``: generic estimation machinery.
+"""The engine layer: statistical machinery beneath ``measure`` and ``models``.
 
-Modules here import only the foundation (``errors``, ``_results``, ``schema``
-and the formatting helpers), never a stage. Import the modules directly
-(``from undervisning_analys.engine import robust``); nothing is imported
-eagerly here.
+It imports only the foundation (``errors``, ``_results``, ``schema``) and never a
+stage above it.
+
+* :mod:`.mixed` – ``fit_mixed`` / ``MixedResult``: linear mixed models in lme4's
+  syntax (the engine package behind it is imported only there);
+* :mod:`.mme` – Henderson's mixed-model equations of a fitted model, the exact
+  Schur elimination of a diagonal block and the Kackar–Harville term;
+* :mod:`.threads` – the one rule for BLAS threads;
+* :mod:`.robust` – cluster-robust covariance (CR2, CR1), Bell–McCaffrey degrees of
+  freedom, the two-way within transformation and the method-of-moments slope
+  corrected for measurement error (used by the link).
 """

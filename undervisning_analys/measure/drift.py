@@ -61,7 +61,7 @@ from .index import score_forms
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
-    from ..models.mixed import MixedResult
+    from ..engine.mixed import MixedResult
 
 __all__ = ["RaterDriftResult", "rater_drift", "drift_formula"]
 
@@ -261,7 +261,7 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
     """
     from scipy import stats
 
-    from ..models.mixed import fit_mixed
+    from ..engine.mixed import fit_mixed
 
     if not 0 < conf_level < 1:
         raise ModelError(f"`conf_level` ska ligga mellan 0 och 1, men är {conf_level!r}")

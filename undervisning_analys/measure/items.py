@@ -232,7 +232,7 @@ def next_steps(ds: Dataset, *, school_years: int = 1, conf_level: float = 0.95
     """
     from scipy import stats
 
-    from ..models.mixed import fit_mixed
+    from ..engine.mixed import fit_mixed
 
     if int(school_years) != school_years or school_years < 1:
         raise ModelError(f"`school_years` ska vara ett helt antal läsår (minst 1), men är "
@@ -387,7 +387,7 @@ def item_dif(ds: Dataset, *, family_level: float = 0.95, min_forms: int = 30) ->
     """
     from scipy import stats
 
-    from ..models.mixed import fit_mixed
+    from ..engine.mixed import fit_mixed
 
     d = centred_item_scores(ds)
     roles = [r for r in schema.OBSERVER_ROLES if r in set(d["observer_role"])]

@@ -79,7 +79,7 @@ def estimate(panel: pd.DataFrame, inference: str, vcov: str, dof: str) -> dict[s
         s = dict(zip(names, se))
         model = None
     else:
-        from .mixed import fit_mixed
+        from ..engine.mixed import fit_mixed
 
         d = pd.DataFrame(X[:, 1:], columns=[n.replace("/", "_") for n in names[1:]])
         d["y"] = y

@@ -34,7 +34,7 @@ from ..dataset import Dataset
 from ..errors import UAError
 from ..measure.agreement import agreement, icc, observer_severity
 from ..measure.index import coverage, teaching_quality
-from ..measure.reliability import _school_designs, plan_observations
+from ..measure.reliability import plan_observations, school_designs
 from ..models.adjust import adjusted_results
 from ..models.equity import school_equity
 from ..models.growth import growth
@@ -501,7 +501,7 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
     comp = tq_res.components(OVERALL)
     frames = []
     # the library's own per-school design (latest school year)
-    for d in _school_designs(ds).itertuples(index=False):
+    for d in school_designs(ds).itertuples(index=False):
         t = plan_observations(comp, target=0.7, n_teachers=d.n_teachers,
                                   n_observers=d.n_observers, paired_share=d.paired_share).tidy()
         frames.append(t.assign(unit=d.unit, school_name=d.school_name, n_obs_now=d.n_obs_now))
