@@ -37,6 +37,7 @@ from ..measure.index import coverage, teaching_quality
 from ..measure.reliability import plan_observations, school_designs
 from ..models.adjust import adjusted_results
 from ..models.equity import school_equity
+from ..models.followup import plan_followup
 from ..models.growth import growth
 from ..models.link import link
 
@@ -390,6 +391,16 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             models["growth"] = _growth_spec(gr)
     else:
         notes["quality"] = "Datamängden har inga lektionsobservationer."
+
+    # ---- plans and their targets (issue #15) ----------------------------------
+    if ds.plans is not None and len(ds.plans):
+        say("Planerna och målen")
+        pf = timed("plans", lambda: _attempt(notes, "plans", lambda: plan_followup(
+            ds, quality=tq_res)))
+        if pf is not None:
+            tables["planuppfoljning"] = pf.tidy()
+            tables["planuppfoljning_besok"] = pf.adherence()
+            tables["planuppfoljning_dimensioner"] = pf.other_dimensions()
 
     # ---- results -----------------------------------------------------------
     say("Resultat jämförda med förväntat utifrån bakgrund")
