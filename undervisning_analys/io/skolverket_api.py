@@ -311,7 +311,12 @@ def _sibling_municipalities(p: Path, codes: set[str]) -> tuple[dict[str, str], l
 
 
 def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
-    files = _files(path)
+    return load_files(_files(path), Path(path))
+
+
+def load_files(files: list[Path], path: Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
+    """Read the given response files as one set (``path``: the folder they are in, or the
+    single file); the folder reader's entry, which picks the API files of a folder."""
     single = not Path(path).is_dir()
     docs = [(f, *_unwrap(_read_json(f), f)) for f in files]
     municipality: dict[str, str | None] = {}
