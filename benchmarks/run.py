@@ -530,7 +530,7 @@ def stage_rapporter(ctx: dict[str, Any], clock: Clock) -> dict[str, Any]:
     write_all = getattr(report, "write_all", None)
     build_context = getattr(report, "build_context", None)
     if write_all is None:
-        builder = need("undervisning_analys.report.builder")
+        builder = need("undervisning_analys.report.write")
         write_all = getattr(builder, "write_all", None)
         build_context = getattr(builder, "build_context", None)
     if write_all is None:

@@ -10,6 +10,7 @@ municipality report and the exported tidy tables.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = ["01_kom_igang", "02_skolans_kvalitetsdialog", "03_kommunoversikt", "04_for_forskare"]
+#: Notebooks beside the reports (no report folder to write).
+MEASUREMENT = ["05_matkvalitet"]
 
 
 def _outputs(nb: dict) -> tuple[str, list[dict]]:
@@ -50,9 +53,16 @@ def _missing_images(nb: dict) -> list[str]:
 def execute(name: str, tmp_path: Path, **parameters) -> tuple[str, Path]:
     papermill = pytest.importorskip("papermill")
     out = tmp_path / f"{name}.out.ipynb"
-    papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
-                               parameters=parameters, kernel_name="python3",
-                               cwd=str(tmp_path), progress_bar=False)
+    # the kernel inherits the environment: with conftest's MPLBACKEND=Agg it would draw
+    # without showing anything; a user's Jupyter uses the inline backend
+    saved = os.environ.pop("MPLBACKEND", None)
+    try:
+        papermill.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+                                   parameters=parameters, kernel_name="python3",
+                                   cwd=str(tmp_path), progress_bar=False)
+    finally:
+        if saved is not None:
+            os.environ["MPLBACKEND"] = saved
     nb = json.loads(out.read_text(encoding="utf-8"))
     text, errors = _outputs(nb)
     assert not errors, errors
@@ -94,7 +104,7 @@ def test_a_cell_without_its_chart_is_caught():
     assert _missing_images(nb) == ["ax = plots.funnel(res)"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + MEASUREMENT)
 def test_committed_without_outputs(name):
     nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -116,6 +126,11 @@ def test_parameters_cells_are_tagged():
     for name in NAMES[2:]:
         assert {"data_folder", "out_dir"} <= set(
             papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")))
+    for name in MEASUREMENT:
+        nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+        tagged = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+        assert len(tagged) == 1, name
+        assert "data_folder" in papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
 
 
 @pytest.mark.slow
@@ -168,3 +183,14 @@ def test_04_for_forskare(tmp_path):
     assert q.loc[few, "estimate"].isna().all()
     r = pd.read_parquet(folder / "ut" / "resultat_justerade.parquet")
     assert r.loc[r["n"].astype("Float64") < privacy.MIN_PUPILS, "observed"].isna().all()
+
+
+@pytest.mark.slow
+def test_05_matkvalitet(tmp_path):
+    text, _ = execute("05_matkvalitet", tmp_path)
+    assert "Bedömarnas förändring över tid" in text                 # rater drift
+    assert "Samstämmighet i parobservationer, påstående för påstående" in text
+    assert "Förslag: parobservationer nästa termin" in text
+    assert "för att se en skolas förändring" in text                # reliability of change
+    assert "Fungerar påståendena likadant" in text                  # DIF
+    assert "teacher_id" not in text

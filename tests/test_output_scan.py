@@ -2,7 +2,7 @@
 
 Two parts:
 
-* the scanner itself (``undervisning_analys._scan``) on crafted files: it must
+* the scanner itself (``tests/_scan.py``) on crafted files: it must
   find a planted personnummer in HTML, CSV, JSON, XLSX, Parquet (cells and
   metadata) and PNG metadata (also a PNG embedded in HTML), a planted teacher
   pseudonym and name, a teacher column and cells shown below the floors, and
@@ -23,14 +23,14 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-
-from undervisning_analys._scan import (
+from _scan import (
     Scanner,
     find_personnummer,
     html_tables,
     png_text_chunks,
     scan_outputs,
 )
+
 from undervisning_analys.privacy import format_table, is_personnummer, suppress_results
 
 matplotlib.use("Agg")

@@ -389,7 +389,7 @@ def test_quality_boundaries(n_teachers, n_obs, suppressed, reason):
     assert row["suppression_reason"] == reason
     for c in ("estimate", "se", "conf_low", "conf_high"):
         assert bool(np.isnan(row[c])) is suppressed
-    # counts and reliability stay (CONTRACTS: suppressed rows keep n_*)
+    # counts and reliability stay (ARCHITECTURE.md: suppressed rows keep n_*)
     assert row["n_teachers"] == n_teachers and row["n_obs"] == n_obs
     assert row["reliability"] == 0.6
 

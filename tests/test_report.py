@@ -382,16 +382,16 @@ def test_write_all_index_and_parallel_identical(small, tmp_path):
 
 def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
     ds, _ = small
-    from undervisning_analys.measure import index as index_mod
+    from undervisning_analys.report import context as context_mod
 
     calls = []
-    real = index_mod.teaching_quality
+    real = context_mod.teaching_quality
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("dimension"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(index_mod, "teaching_quality", counting)
+    monkeypatch.setattr(context_mod, "teaching_quality", counting)
     from undervisning_analys.models import mixed
 
     fits = []

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _scan import scan_outputs
 
 import undervisning_analys as ua
 from undervisning_analys import synth
-from undervisning_analys._scan import scan_outputs
 from undervisning_analys.report.export import EXPORTS
 from undervisning_analys.sample import load_folder, write_sample
 

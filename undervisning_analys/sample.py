@@ -13,6 +13,9 @@ file                                format
                                     units (preamble, two-row header, ``;``,
                                     decimal comma, ``..`` and ``~100``, footer)
 ``slutbetyg_ak9_kommun_Y.csv``      the same at municipality level
+``betyg_ak6_skolenhet_Y.csv``       Skolverket export, grades år 6, school units
+                                    (one header row, ``..``, ``.``, ``~100``)
+``betyg_ak6_kommun_Y.csv``          the same at municipality level
 ``elever_skolenhet_Y.csv``          Skolverket export, pupils per school unit
                                     with background shares
 ``protokoll.yaml``                  the observation protocol
@@ -43,7 +46,7 @@ from .instruments import Instrument
 
 SAMPLE_SEED = 2024
 SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect": 0.3,
-                     "first_year": 2020}
+                     "first_year": 2020, "school_types": True}
 
 ROLE_SV = {"rektor": "Rektor", "bitradande_rektor": "Biträdande rektor",
            "forstelarare": "Förstelärare", "kollega": "Kollega", "extern": "Extern observatör",
@@ -127,6 +130,40 @@ def _grades_file(results: pd.DataFrame, key_cols: list[str], key_rows: list[list
     return "\n".join(lines) + "\n"
 
 
+_GRADE6_HEADERS = [
+    ("grade6_avg_subject_grades", "Antal ämnesbetyg (genomsnitt)"),
+    ("grade6_pass_all_subjects_pct", "Andel (%) elever som fått godkänt betyg i alla ämnen"),
+    ("grade6_fail_one_subject_pct", "Andel (%) elever som ej fått godkänt betyg i ett ämne"),
+    ("grade6_fail_several_subjects_pct",
+     "Andel (%) elever som ej fått godkänt betyg i fler, alternativt alla ämnen"),
+]
+
+
+def _grade6_file(results: pd.DataFrame, key_cols: list[str], key_rows: list[list[str]],
+                 keys: list[tuple], school_year: str) -> str:
+    """Skolverket's år 6 export: one header row, Antal elever and four measures."""
+    lines = [_PREAMBLE, "",
+             "Grundskola - Betyg årskurs 6, andel som fått godkänt betyg (A-E), samtliga elever",
+             f"Valt läsår: {school_year}", ""]
+    lines.append(";".join([*key_cols, "Antal elever", *[h for _, h in _GRADE6_HEADERS]]) + ";")
+    idx = {(str(k[0]), str(m)): row for k, m, row in zip(
+        results["key"], results["measure"], (r for _, r in results.iterrows()), strict=True)}
+    for krow, key in zip(key_rows, keys, strict=True):
+        cells = list(krow)
+        first = idx.get((str(key[0]), _GRADE6_HEADERS[0][0]))
+        n = None if first is None else first["n"]
+        cells.append(_sv_int(int(n)) if n is not None and pd.notna(n) else ".")
+        cells.extend(_cell(idx.get((str(key[0]), m))) for m, _ in _GRADE6_HEADERS)
+        lines.append(";".join(cells) + ";")
+    lines.append("")
+    lines.append("Rapportbeskrivning och definitioner")
+    lines.append("Antal ämnesbetyg: genomsnittligt antal ämnen med betyg per elev. Två prickar "
+                 "(..) visas om uppgiften baseras på färre än 10 elever eller på 1-4 elever; ~100 "
+                 "visas om 1-4 elever inte fått godkänt betyg i alla ämnen.")
+    lines.append("Källa: syntetiska data; genererade av undervisning_analys; inga verkliga elever.")
+    return "\n".join(lines) + "\n"
+
+
 def _background_file(ds: Dataset, school_year: str) -> str:
     header = ("Skola;Skol-enhetskod;Skolkommun;Kommun-kod;Typ av huvudman;Huvudman;"
               "Huvudman orgnr;Elever, förskoleklass;Andel (%) flickor, förskoleklass;"
@@ -143,7 +180,7 @@ def _background_file(ds: Dataset, school_year: str) -> str:
         b = bg.loc[s.school_id]
         n = int(b["n_pupils"])
         lo = {"F-9": 1, "7-9": 7, "4-9": 4}.get(str(s.grades), 1)
-        grades = list(range(lo, 10))
+        grades = list(range(lo, 7 if str(s.grades) == "F-6" else 10))
         per = [n // len(grades)] * len(grades)
         for k in range(n - sum(per)):
             per[k] += 1
@@ -228,8 +265,12 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
             key=lambda d: d["school_id"])
         keys = [(s,) for s in schools["school_id"]]
         rs = rs.assign(key=rs["school_id"].map(lambda x: (x,)))
+        g9 = rs[~rs["measure"].astype(str).str.startswith("grade6_")]
+        # a school without grade 9 (an F–6 school) is not in the grade-9 export
+        with9 = schools[schools["school_id"].isin(set(g9["school_id"]))]
+        keys = [(s,) for s in with9["school_id"]]
         rows = [[s.school_name, s.school_id, s.municipality_name, s.municipality_id,
-                 PRINCIPAL_SV[s.principal_type]] for s in schools.itertuples(index=False)]
+                 PRINCIPAL_SV[s.principal_type]] for s in with9.itertuples(index=False)]
         put(f"slutbetyg_ak9_skolenhet_{year}.csv",
             _grades_file(rs, ["Skola", "Skol-enhetskod", "Skolkommun", "Kommun-kod",
                               "Typ av huvudman"], rows, keys, sy, ""))
@@ -242,6 +283,18 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
         put(f"slutbetyg_ak9_kommun_{year}.csv",
             _grades_file(rm, ["Kommun", "Kommun-kod", "Län", "Läns-kod", "Typ av huvudman"],
                          mrows, [(p,) for p, _ in pts], sy, ", kommunnivå"))
+        r6 = rs[rs["measure"].astype(str).str.startswith("grade6_")]
+        if len(r6):
+            with6 = schools[schools["school_id"].isin(set(r6["school_id"]))]
+            put(f"betyg_ak6_skolenhet_{year}.csv", _grade6_file(
+                r6, ["Skola", "Skol-enhetskod", "Skolkommun", "Kommun-kod", "Typ av huvudman"],
+                [[s.school_name, s.school_id, s.municipality_name, s.municipality_id,
+                  PRINCIPAL_SV[s.principal_type]] for s in with6.itertuples(index=False)],
+                [(s,) for s in with6["school_id"]], sy))
+            m6 = rm[rm["measure"].astype(str).str.startswith("grade6_")]
+            put(f"betyg_ak6_kommun_{year}.csv", _grade6_file(
+                m6, ["Kommun", "Kommun-kod", "Län", "Läns-kod", "Typ av huvudman"], mrows,
+                [(p,) for p, _ in pts], sy))
     for sy in sorted(set(ds.background["school_year"])):
         put(f"elever_skolenhet_{schema.school_year_start(sy)}.csv", _background_file(ds, sy))
     return written

@@ -333,6 +333,98 @@ def publish_results(exact: pd.DataFrame, *, level: str, municipality_id: str,
     return pd.DataFrame(rows)
 
 
+def _school_types(rng: np.random.Generator, n: int) -> np.ndarray:
+    """School types when the municipality has them: about 30 % F–6, 25 % 7–9, the rest F–9."""
+    n6, n79 = max(1, round(0.3 * n)), max(1, round(0.25 * n))
+    types = np.array(["F-6"] * n6 + ["7-9"] * n79 + ["F-9"] * (n - n6 - n79))
+    return types[rng.permutation(n)]
+
+
+_SUBJECTS_6 = SUBJECTS_16 + MODERN_LANGUAGES
+
+
+def _grade6_pupils(rng: np.random.Generator, schools: list[str], school_years: list[str],
+                   comp: dict[tuple[str, str], tuple[float, float, float, float]],
+                   size: dict[str, int], school_re: dict[str, float],
+                   quality_shift: dict[tuple[str, str], float]) -> pd.DataFrame:
+    """Grade-6 pupils' grades: one row per pupil with the counts the år 6 export needs.
+
+    The same achievement model as grade 9 (background, the school's own effect and
+    ``effect`` × last year's teaching quality), graded A–F in the 16 subjects and a
+    modern language (85 %), with ``-`` (no grade could be set) now and then.
+    """
+    diffs = np.array([_SUBJECT_DIFFICULTY[s] for s in _SUBJECTS_6])
+    rows = []
+    for sid in schools:
+        for sy in school_years:
+            ph, pf, pn, pg = comp[(sid, sy)]
+            n = max(3, int(round(size[sid] * rng.uniform(0.9, 1.1))))
+            foreign = rng.random(n) < pf
+            newly = foreign & (rng.random(n) < pn / max(pf, 1e-9))
+            high = rng.random(n) < ph
+            girl = rng.random(n) < pg
+            theta = (-0.1 + 0.55 * high - 0.25 * foreign - 0.9 * newly + 0.15 * girl
+                     + school_re[sid] + quality_shift[(sid, sy)] + 0.85 * rng.standard_normal(n))
+            latent = theta[:, None] - diffs[None, :] + 0.5 * rng.standard_normal((n, len(diffs)))
+            grades = _GRADES_ASC[np.searchsorted(_CUTS, latent)]
+            grades = np.where(rng.random(grades.shape) < 0.003, "-", grades)
+            taken_ml = rng.random(n) < 0.85
+            graded = np.ones_like(grades, dtype=bool)
+            graded[:, -1] = taken_ml
+            n_grades = ((grades != "-") & graded).sum(axis=1)
+            n_fail = (np.isin(grades, ["F", "-"]) & graded).sum(axis=1)
+            rows.append(pd.DataFrame({"school_id": sid, "school_year": sy,
+                                      "n_grades": n_grades, "n_fail": n_fail}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def aggregate_grade6(pupils: pd.DataFrame) -> pd.DataFrame:
+    """Exact grade-6 results per school × year from :func:`_grade6_pupils` rows."""
+    g = pupils.groupby(["school_id", "school_year"])
+    out = g.agg(n=("n_fail", "size"), grade6_avg_subject_grades=("n_grades", "mean"),
+                n_pass_all=("n_fail", lambda x: int((x == 0).sum())),
+                n_fail_one=("n_fail", lambda x: int((x == 1).sum())),
+                n_fail_several=("n_fail", lambda x: int((x >= 2).sum()))).reset_index()
+    out["grade6_pass_all_subjects_pct"] = 100 * out["n_pass_all"] / out["n"]
+    out["grade6_fail_one_subject_pct"] = 100 * out["n_fail_one"] / out["n"]
+    out["grade6_fail_several_subjects_pct"] = 100 * out["n_fail_several"] / out["n"]
+    return out
+
+
+def publish_grade6(exact: pd.DataFrame, *, level: str, municipality_id: str,
+                   principal_type: str = "all", min_pupils: int = 10) -> pd.DataFrame:
+    """Grade-6 results as Skolverket publishes them (the år 6 export's markers).
+
+    Fewer than ``min_pupils`` pupils: ``..`` for every value. The share passing
+    all subjects is ``~100`` when 1–4 pupils did not; a share of pupils failing
+    (one / several subjects) is ``..`` when it counts 1–4 pupils and ``.`` when
+    none, as the real export shows.
+    """
+    rows = []
+    for r in exact.itertuples(index=False):
+        for measure in ("grade6_avg_subject_grades", "grade6_pass_all_subjects_pct",
+                        "grade6_fail_one_subject_pct", "grade6_fail_several_subjects_pct"):
+            v, status = float(getattr(r, measure)), "ok"
+            count = {"grade6_pass_all_subjects_pct": r.n - r.n_pass_all,
+                     "grade6_fail_one_subject_pct": r.n_fail_one,
+                     "grade6_fail_several_subjects_pct": r.n_fail_several}.get(measure)
+            if r.n < min_pupils:
+                status, v = "suppressed", np.nan
+            elif measure == "grade6_pass_all_subjects_pct" and 1 <= count <= 4:
+                status, v = "approx_100", np.nan
+            elif count is not None and measure != "grade6_pass_all_subjects_pct" and count == 0:
+                status, v = "missing", np.nan
+            elif count is not None and measure != "grade6_pass_all_subjects_pct" and count <= 4:
+                status, v = "suppressed", np.nan
+            else:
+                v = _round_half_up(v)
+            rows.append({"level": level, "school_id": r.school_id if level == "school" else None,
+                         "municipality_id": municipality_id, "school_year": r.school_year,
+                         "measure": measure, "group": "all", "principal_type": principal_type,
+                         "value": v, "n": int(r.n), "status": status, "source": "synth"})
+    return pd.DataFrame(rows)
+
+
 def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: float = 0.3, *,
                  first_year: int = 2020, lag: int = 1, n_areas: int = 4,
                  teachers_per_school: tuple[int, int] = (14, 36),
@@ -345,7 +437,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                  sd_observer: float = 0.20, leniency_own: float = 0.25,
                  sd_lesson: float = 0.30, sd_rater_lesson: float = 0.15,
                  sd_item: float = 0.45, rho_background: float = 0.3,
-                 sd_school_results: float = 0.15,
+                 sd_school_results: float = 0.15, school_types: bool = False,
                  observer_drift_sd: float = 0.0,
                  with_pupils: bool = True, compute_slope: bool = True,
                  instrument: Instrument | str | None = None,
@@ -369,6 +461,11 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         value leaves every other draw unchanged.
     with_pupils : generate pupils and grades (False: results are not generated).
     compute_slope : compute ``truth.slope`` by re-grading with shifted quality.
+    school_types : give the municipality F–6 schools (grade-6 results only), 7–9 and
+        F–9 schools (grade-9 results; F–9 also grade 6), with grade-6 results
+        (``grade6_*`` measures, :func:`grade6_results`) beside grade 9. Off by default,
+        which keeps the generated data byte for byte as before; the draws it adds
+        come from a second generator seeded from ``seed``.
     sd_school_results : sd of the schools' own effect on pupils' achievement
         beside teaching quality (``school_re``; 0: schools differ in results only
         through their pupils and their teaching quality).
@@ -391,6 +488,9 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     names = _school_names(rng, n_schools)
     areas = [_AREAS[i % n_areas] for i in range(n_schools)]
     grades_span = rng.choice(["F-9", "7-9", "4-9"], size=n_schools, p=[0.5, 0.35, 0.15])
+    trng = np.random.default_rng([seed, 6]) if school_types else None
+    if trng is not None:
+        grades_span = _school_types(trng, n_schools)
     schools = pd.DataFrame({
         "school_id": codes, "school_name": names, "municipality_id": municipality_id,
         "municipality_name": municipality_name, "principal_type": "kommunal",
@@ -481,7 +581,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     n_items = len(items)
     reverse = np.array([it.reverse for it in items])
     diff_vec = np.array([difficulty[i] for i in item_ids])
-    span_lo = {"F-9": 1, "7-9": 7, "4-9": 4}
+    span_lo = {"F-9": 1, "7-9": 7, "4-9": 4, "F-6": 1}
+    span_hi = {"F-6": 7}
     forms: dict[str, list[Any]] = {k: [] for k in (
         "observation_id", "school_id", "teacher_id", "observer_id", "observer_role",
         "observation_type", "date", "subject", "grade_level")}
@@ -524,7 +625,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                     otype = "planerad" if rng.random() < 0.4 else "spontan"
                 date = _school_day(rng, term)
                 subject = _SUBJECT_NAMES[int(rng.integers(len(_SUBJECT_NAMES)))]
-                grade_level = int(rng.integers(span_lo[grades_span[si]], 10))
+                grade_level = int(rng.integers(span_lo[grades_span[si]],
+                                               span_hi.get(grades_span[si], 10)))
                 lesson_eff = sd_lesson * rng.standard_normal()
                 for r in raters:
                     own = 1.0 if r["home"] == sid else 0.0
@@ -575,7 +677,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
             pn = float(p_newly[si] * pf / p_foreign[si])
             comp[(sid, sy)] = (ph, pf, pn, float(p_girls[si]))
             span = grades_span[si]
-            n_grades = {"F-9": 9, "7-9": 3, "4-9": 6}[span]
+            n_grades = {"F-9": 9, "7-9": 3, "4-9": 6, "F-6": 6}[span]
             n_pupils = int(size9[si] * n_grades * rng.uniform(0.93, 1.07))
             bg_rows.append({
                 "level": "school", "school_id": sid, "municipality_id": municipality_id,
@@ -608,6 +710,8 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         pupils, theta_base, qterm, noise_cols = [], [], [], []
         subjects_all = SUBJECTS_16 + ["Sva"] + MODERN_LANGUAGES
         for si, sid in enumerate(codes):
+            if grades_span[si] == "F-6":  # no grade 9 (only with school_types)
+                continue
             for yi, sy in enumerate(school_years):
                 ph, pf, pn, pg = comp[(sid, sy)]
                 n = max(3, int(round(size9[si] * rng.uniform(0.9, 1.1))))
@@ -671,6 +775,25 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
             principal_type="enskild", value=np.nan, n=pd.NA, status="missing")
         muni = pd.concat([muni, enskild], ignore_index=True)
         results = pd.concat([school_res, muni], ignore_index=True)
+        if trng is not None:
+            has6 = [si for si in range(n_schools) if grades_span[si] in ("F-6", "F-9")]
+            g6 = _grade6_pupils(trng, [codes[si] for si in has6], school_years,
+                                {(codes[si], sy): comp[(codes[si], sy)] for si in has6
+                                 for sy in school_years},
+                                {codes[si]: int(size9[si]) for si in has6},
+                                {codes[si]: float(pupil_re[si]) for si in has6},
+                                {(codes[si], sy): effect * (q_year(si, yi) - q0) for si in has6
+                                 for yi, sy in enumerate(school_years)})
+            ex6 = aggregate_grade6(g6)
+            muni6 = pd.concat([publish_grade6(aggregate_grade6(g6.assign(
+                school_id=municipality_id)), level="municipality",
+                municipality_id=municipality_id, principal_type=pt)
+                for pt in ("all", "kommunal")], ignore_index=True)
+            enskild6 = muni6[muni6["principal_type"] == "all"].assign(
+                principal_type="enskild", value=np.nan, n=pd.NA, status="missing")
+            results = pd.concat([
+                results, publish_grade6(ex6, level="school", municipality_id=municipality_id),
+                muni6, enskild6], ignore_index=True)
         if compute_slope:
             # central difference, the same pupils and noise (common random numbers)
             h = 0.1
@@ -700,6 +823,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         results_exact=results_exact,
         observer_drift={o: float(drift.get(o, 0.0)) for o in observers["observer_id"]},
         params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
+                "school_types": bool(school_types),
                 "first_year": first_year, "teacher_effect_sd_realised": float(
                     np.std(list(teacher_effect.values())))})
     return Dataset.build(schools=schools, observations=observations, results=results,

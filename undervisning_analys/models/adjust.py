@@ -95,7 +95,7 @@ MIN_COVERAGE = 0.8
 
 CONTRACT_COLUMNS: list[str] = ["school_id", "school_year", "measure", "observed", "expected",
                                "residual", "se", "conf_low", "conf_high", "n", "status"]
-"""The columns docs/CONTRACTS.md promises (``se_expected`` and ``note`` follow)."""
+"""The columns docs/ARCHITECTURE.md promises (``se_expected`` and ``note`` follow)."""
 _TIDY_COLUMNS = [*CONTRACT_COLUMNS, "se_expected", "note"]
 
 _STATUS_NOTE = {

@@ -11,35 +11,30 @@ none is given (fitting every model); pass one to share it.
 
 from __future__ import annotations
 
-from .builder import (
+from .context import (
     DEFAULT_MEASURES,
     INDEX_FILE,
     MUNICIPALITY_FILE,
     Num,
     ReportContext,
-    Written,
     build_context,
     equity_table,
-    index,
     lookup,
-    municipality,
-    school,
     school_file,
-    write_all,
 )
+from .school_view import dialogue_questions as _questions
+from .write import Written, index, municipality, school, write_all
 
 
 def dialogue_questions(context: ReportContext, school_id: str) -> list[dict[str, str]]:
     """The 3–5 questions for a school's quality dialogue (plain text ``q`` and ``why``)."""
-    from .school_view import dialogue_questions as _questions
-
     return _questions(context, str(school_id))
 
 
 def equity(ds, context: ReportContext | None = None):  # type: ignore[no-untyped-def]
     """Between-school spread and relation to background per period (likvärdighet).
 
-    See :func:`~undervisning_analys.report.builder.equity_table`.
+    See :func:`~undervisning_analys.models.equity.school_equity`.
     """
     ctx = context if context is not None else build_context(ds)
     return ctx.table("equity").copy()

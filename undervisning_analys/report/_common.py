@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 
 from .. import __version__, schema
 from .._format import number
-from .builder import ReportContext
+from .context import ReportContext
 
 
 def sv(template: str, *args: Any) -> Markup:

@@ -1,12 +1,11 @@
 """Light vector charts for the per-school reports, written directly as SVG.
 
 The school reports are written for every school of a municipality (200 in a
-large one), each with four figures; drawing them with matplotlib costs about
-a second per report. These charts draw the same figures as
+large one), each with four figures, and matplotlib is slow for that many
+(``benchmarks/`` measures it). These charts draw the same figures as
 :mod:`undervisning_analys.plots` (same colours, labels, ``..`` markers and
-95 % intervals) as plain SVG elements in about a millisecond, inline in the
-HTML, so that the reports stay fast, small, sharp in print and free of
-external assets. The municipality report, the notebooks and the results
+95 % intervals) as plain SVG elements, inline in the HTML, so that the
+reports stay fast, small, sharp in print and free of external assets. The municipality report, the notebooks and the results
 objects' ``.plot()`` use :mod:`~undervisning_analys.plots` (matplotlib).
 
 Every chart takes the library's tidy tables (already privacy-checked) and

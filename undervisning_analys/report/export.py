@@ -1,7 +1,7 @@
 """Tidy exports and provenance of the main job (``undervisning-analys rapporter``).
 
 Beside the reports, :func:`write_exports` writes every table the reports show
-(the :class:`~undervisning_analys.report.builder.ReportContext` tables, the
+(the :class:`~undervisning_analys.report.context.ReportContext` tables, the
 single source of their numbers) to ``UT/data/`` as CSV and Parquet, and
 :func:`write_provenance` writes ``UT/proveniens.json``: package and library
 versions, every input (file name, sha256, loader, rows read and kept, why any
@@ -50,7 +50,7 @@ import pandas as pd
 from .. import __version__, privacy, schema
 from ..errors import SuppressedValueError
 from ..privacy import MIN_OBSERVERS_PER_ROLE
-from .builder import ReportContext
+from .context import ReportContext
 
 DATA_DIR = "data"
 PROVENANCE_FILE = "proveniens.json"

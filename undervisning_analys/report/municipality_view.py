@@ -22,7 +22,8 @@ from ._common import (
     sv,
     terms_sorted,
 )
-from .builder import INDEX_DECIMALS, OVERALL, ReportContext, render, school_file
+from .context import INDEX_DECIMALS, OVERALL, ReportContext, school_file
+from .templating import render
 
 MAX_CATERPILLAR = 40
 """More schools than this are drawn in one caterpillar plot per school area."""

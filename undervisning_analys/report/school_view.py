@@ -24,7 +24,8 @@ from ._common import (
     sv,
     terms_sorted,
 )
-from .builder import INDEX_DECIMALS, MUNICIPALITY_FILE, OVERALL, Num, ReportContext, render
+from .context import INDEX_DECIMALS, MUNICIPALITY_FILE, OVERALL, Num, ReportContext
+from .templating import render
 
 
 class SchoolView:

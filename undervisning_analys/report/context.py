@@ -1,17 +1,18 @@
-"""Compose the per-school and municipality reports from the library's results.
+"""Compose: every library call for the reports, once, into privacy-checked tables.
 
-Nothing here estimates anything. :class:`ReportContext` calls the library
-once for the whole dataset (the teaching-quality index per dimension,
-coverage, adjusted results per measure, the link, growth, rater agreement,
-the decision study), applies the privacy rules to every table, and keeps the
-tidy tables. Every school report is then a view of those tables: each number
-shown is a :class:`Num` that carries, in its ``data-ref`` attribute, the
-table, row keys and column it was read from, so that a test can check it
-against the library's ``.tidy()`` output.
+Nothing here estimates anything. :func:`build_context` calls the library once
+for the whole dataset (the teaching-quality index per dimension, coverage,
+adjusted results per measure, the link, growth, rater agreement, the decision
+study, equity between schools), applies the privacy rules to every table, and
+keeps the tidy tables in a :class:`ReportContext`. Every report is then a view
+of those tables: each number shown is a :class:`Num` that carries, in its
+``data-ref`` attribute, the table, row keys and column it was read from, so
+that a test can check it against the library's ``.tidy()`` output.
 
-Rendering uses Jinja2 templates (``templates/*.html.j2``) with the CSS and the
-figures inlined (SVG as ``data:`` URIs), so a report is one file that opens
-and prints (A4) anywhere without network access.
+The report package is one-way: ``context`` (compose) <- ``_common``,
+``charts`` (parts) <- ``school_view``, ``municipality_view`` (views) <-
+``write`` (files) and ``export`` (tables, provenance); ``templating`` renders
+the Jinja2 templates for the views and ``write``.
 """
 
 from __future__ import annotations
@@ -20,20 +21,24 @@ import datetime as _dt
 import html
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .. import __version__, privacy, schema
+from .. import privacy, schema
 from ..dataset import Dataset
-from ..errors import UAError, UnknownSchoolError
+from ..errors import UAError
+from ..measure.agreement import agreement, icc, observer_severity
+from ..measure.index import coverage, teaching_quality
+from ..measure.reliability import _school_designs, plan_observations
+from ..models.adjust import adjusted_results
+from ..models.equity import school_equity
+from ..models.growth import growth
+from ..models.link import link
 
 DEFAULT_MEASURES: tuple[str, ...] = ("merit_17", "pass_all_subjects_pct",
                                      "eligible_vocational_pct")
@@ -71,14 +76,12 @@ def _py(v: Any) -> Any:
 
 def fmt(value: Any, status: str | None = None, decimals: int = 1) -> str:
     """Swedish display text of a number (privacy.format_value: ``..`` suppressed)."""
-    from ..privacy import format_value
-
     v = _py(value)
     if v is pd.NA:
         v = None
     if isinstance(v, float) and v.is_integer() and decimals == 0:
         v = int(v)
-    return format_value(v, status, decimals)
+    return privacy.format_value(v, status, decimals)
 
 
 @dataclass(frozen=True)
@@ -360,9 +363,6 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     # ---- teaching quality -------------------------------------------------
     tq_res = None
     if len(ds.observations):
-        from ..measure.index import coverage, teaching_quality
-        from ..models.growth import growth
-
         say("Undervisningskvalitet (index per termin och dimension)")
         tq_res = timed("quality", lambda: _attempt(notes, "quality", lambda: teaching_quality(
             ds, by=_quality_levels(ds), dimension="all")))
@@ -392,8 +392,6 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
         notes["quality"] = "Datamängden har inga lektionsobservationer."
 
     # ---- results -----------------------------------------------------------
-    from ..models.adjust import adjusted_results
-
     say("Resultat jämförda med förväntat utifrån bakgrund")
     for m in ms:
         def adjust(m: str = m) -> Any:
@@ -419,12 +417,7 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     lm = link_measure or (ms[0] if ms else None)
     if lm is not None and "quality" in tables:
         say("Sambandet mellan de två utvecklingarna")
-        try:
-            from ..models.link import link
-        except ImportError:  # pragma: no cover - models/link.py is built alongside
-            link = None  # type: ignore[assignment]
-            notes["link"] = "Sambandsmodellen finns inte i den här versionen."
-        lr = None if link is None else timed("link", lambda: _attempt(
+        lr = timed("link", lambda: _attempt(
             notes, "link", lambda: link(ds, measure=lm, lag=lag, index=tq_res)))
         if lr is not None:
             tables["link"] = lr.tidy()
@@ -503,18 +496,12 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
     (``tq_res.components()``) with each school's design, instead of
     ``plan_observations(ds)``, which would fit the model once more.
     """
-    from ..measure.reliability import plan_observations
-
-    designs_of: Callable[[Dataset], pd.DataFrame] | None
-    try:  # the library's own per-school design (latest school year)
-        from ..measure.reliability import _school_designs as designs_of
-    except ImportError:  # pragma: no cover - fallback: fits the model again
-        designs_of = None
-    if tq_res is None or designs_of is None:  # pragma: no cover
+    if tq_res is None:  # pragma: no cover - the context calls this only after a fit
         return plan_observations(ds, target=0.7).tidy()
     comp = tq_res.components(OVERALL)
     frames = []
-    for d in designs_of(ds).itertuples(index=False):
+    # the library's own per-school design (latest school year)
+    for d in _school_designs(ds).itertuples(index=False):
         t = plan_observations(comp, target=0.7, n_teachers=d.n_teachers,
                                   n_observers=d.n_observers, paired_share=d.paired_share).tidy()
         frames.append(t.assign(unit=d.unit, school_name=d.school_name, n_obs_now=d.n_obs_now))
@@ -524,8 +511,6 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
 def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, str],
                info: dict[str, Any]) -> None:
     """Agreement of paired observations (same lesson, two observers), per dimension."""
-    from ..measure.agreement import agreement, icc, observer_severity
-
     obs = ds.observations
     forms = obs.drop_duplicates(["observation_id", "observer_id"])
     per_lesson = forms.groupby("observation_id").size()
@@ -577,283 +562,14 @@ def equity_table(tables: Mapping[str, pd.DataFrame], ds: Dataset,
                  measures: Sequence[str]) -> pd.DataFrame:
     """Between-school spread and relation to background, per period (likvärdighet).
 
-    One row per quantity × period: ``quantity`` (``quality`` or a measure),
-    ``period`` (term or school year), ``n_schools``, ``mean``, ``sd`` (the
-    standard deviation between schools of the shown values), ``min``,
-    ``max``, ``corr_parents_edu`` (correlation across schools with the share
-    of pupils whose parents have post-secondary education, the same school
-    year). Computed only from values that pass the privacy floors; needs at
-    least three schools per period.
-
-    Notes
-    -----
-    The teaching-quality values are the model's shrunken estimates, whose
-    spread is smaller than the spread of the true school means; trends in the
-    spread are comparable over time, levels are conservative.
+    The report's tables handed to :func:`undervisning_analys.models.equity.school_equity`
+    (see there for the columns): the privacy-checked teaching-quality table
+    and the adjusted results of ``measures``.
     """
-    rows: list[dict[str, Any]] = []
-    bg = ds.background
-    bg = bg[bg["level"].astype(str) == "school"] if "level" in bg.columns else bg
-    parents = bg.set_index(["school_id", "school_year"])["share_parents_higher_edu"]
-
-    def add(quantity: str, period: str, sy: str, d: pd.DataFrame, col: str) -> None:
-        d = d[d[col].notna()]
-        if len(d) < 3:
-            return
-        vals = d[col].astype(float)
-        pe = np.array([parents.get((s, sy), np.nan) for s in d["school_id"]], dtype=float)
-        ok = np.isfinite(pe)
-        corr = (float(np.corrcoef(vals.to_numpy()[ok], pe[ok])[0, 1])
-                if ok.sum() >= 3 and np.std(pe[ok]) > 0 and np.std(vals.to_numpy()[ok]) > 0
-                else np.nan)
-        rows.append({"quantity": quantity, "period": period, "school_year": sy,
-                     "n_schools": int(len(d)), "mean": float(vals.mean()),
-                     "sd": float(vals.std(ddof=1)), "min": float(vals.min()),
-                     "max": float(vals.max()), "corr_parents_edu": corr})
-
-    q = tables.get("quality")
-    if q is not None:
-        qs = q[(q["level"] == "school") & (q["dimension"] == OVERALL) & ~q["suppressed"]]
-        for term, g in qs.groupby("term", sort=False):
-            add("quality", str(term), schema.term_school_year(str(term)),
-                g.rename(columns={"unit": "school_id"}), "estimate")
-    for m in measures:
-        t = tables.get(f"results:{m}")
-        if t is None:
-            continue
-        for sy, g in t.groupby("school_year", sort=True):
-            add(m, str(sy), str(sy), g, "observed")
-    out = pd.DataFrame(rows, columns=["quantity", "period", "school_year", "n_schools", "mean",
-                                      "sd", "min", "max", "corr_parents_edu"])
-    if len(out):
-        key = out["period"].map(lambda p: schema.term_index(p) if p[:2] in ("HT", "VT")
-                                else schema.school_year_start(p) + 0.75)
-        order = {q: i for i, q in enumerate(["quality", *measures])}
-        out = out.assign(_q=out["quantity"].map(order), _k=key).sort_values(
-            ["_q", "_k"]).drop(columns=["_q", "_k"])
-    return out.reset_index(drop=True)
+    results = {m: tables[f"results:{m}"] for m in measures if f"results:{m}" in tables}
+    return school_equity(tables.get("quality"), results, ds.background, dimension=OVERALL)
 
 
-# --------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------
-_ENV: Any = None
-
-
-def _env() -> Any:
-    global _ENV
-    if _ENV is None:
-        import jinja2
-
-        _ENV = jinja2.Environment(
-            loader=jinja2.PackageLoader("undervisning_analys.report", "templates"),
-            autoescape=True, trim_blocks=True, lstrip_blocks=True,
-            undefined=jinja2.StrictUndefined)
-    return _ENV
-
-
-def _css() -> str:
-    return resources.files("undervisning_analys.report").joinpath("report.css").read_text(
-        encoding="utf-8")
-
-
-def render(template: str, **context: Any) -> str:
-    """Render a template with the inlined CSS."""
-    return _env().get_template(template).render(css=_css(), version=__version__, **context)
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def _check_school(ctx: ReportContext, school_id: str) -> None:
-    if school_id not in ctx.names:
-        known = ", ".join(ctx.school_ids()[:5])
-        raise UnknownSchoolError(
-            f"Skolenhetskoden {school_id} finns inte i skolregistret",
-            column="school_id",
-            hint=f"Ange en av datamängdens {len(ctx.names)} skolenhetskoder, t.ex. {known}")
-
-
-def school(ds: Dataset, school_id: str, out_dir: str | Path, *,
-           context: ReportContext | None = None) -> Path:
-    """Write the quality-dialogue report of one school; return its path.
-
-    Parameters
-    ----------
-    ds : the Dataset.
-    school_id : the school unit's code (skolenhetskod).
-    out_dir : the folder written to (created if missing).
-    context : a :class:`ReportContext` of ``ds`` to reuse (building one fits
-        every model; pass it when writing several reports).
-
-    Raises
-    ------
-    UnknownSchoolError
-        When ``school_id`` is not in ``ds.schools``.
-    """
-    from .school_view import render_school
-
-    ctx = context if context is not None else build_context(ds)
-    _check_school(ctx, str(school_id))
-    return _write(Path(out_dir) / school_file(str(school_id)), render_school(ctx, str(school_id)))
-
-
-def municipality(ds: Dataset, out_dir: str | Path, *,
-                 context: ReportContext | None = None) -> Path:
-    """Write the municipality report (all schools side by side); return its path."""
-    from .municipality_view import render_municipality
-
-    ctx = context if context is not None else build_context(ds)
-    return _write(Path(out_dir) / MUNICIPALITY_FILE, render_municipality(ctx))
-
-
-def index(ctx: ReportContext, out_dir: str | Path, schools: Sequence[str] | None = None) -> Path:
-    """Write ``index.html`` linking the municipality report and the school reports."""
-    ids = [s for s in ctx.school_ids() if schools is None or s in set(schools)]
-    entries = [{"name": ctx.names[s], "id": s, "area": ctx.areas.get(s, ""),
-                "href": school_file(s)} for s in ids]
-    by_area: dict[str, list[dict[str, str]]] = {}
-    for e in entries:
-        by_area.setdefault(e["area"] or "Övriga", []).append(e)
-    muni = _municipality_name(ctx)
-    text = render("index.html.j2", title=f"Rapporter: {muni}", municipality=muni,
-                  entries=entries, by_area=dict(sorted(by_area.items())),
-                  municipality_href=MUNICIPALITY_FILE, created=ctx.created,
-                  seed=ctx.ds.seed, sources=len(ctx.ds.provenance))
-    return _write(Path(out_dir) / INDEX_FILE, text)
-
-
-def _municipality_name(ctx: ReportContext) -> str:
-    names = sorted(set(ctx.ds.schools["municipality_name"].dropna().astype(str)))
-    return ", ".join(names) if names else "kommunen"
-
-
-@dataclass(frozen=True)
-class Written:
-    """The files :func:`write_all` wrote."""
-
-    index: Path
-    municipality: Path
-    schools: dict[str, Path]
-    warnings: tuple[str, ...] = ()
-    """The models' warnings (Swedish), also listed in the reports."""
-    notes: dict[str, str] = field(default_factory=dict)
-    """Parts that could not be computed, and why (Swedish)."""
-    exports: tuple[Any, ...] = ()
-    """The tidy tables written to ``data/`` (:class:`~.export.Export`)."""
-    provenance: Path | None = None
-    """``proveniens.json``."""
-
-
-_WORKER_CTX: ReportContext | None = None
-
-
-def _worker_school(args: tuple[str, str]) -> tuple[str, str]:
-    school_id, out_dir = args
-    assert _WORKER_CTX is not None
-    from .school_view import render_school
-
-    path = _write(Path(out_dir) / school_file(school_id), render_school(_WORKER_CTX, school_id))
-    return school_id, str(path)
-
-
-def _worker_municipality(out_dir: str) -> str:
-    assert _WORKER_CTX is not None
-    from .municipality_view import render_municipality
-
-    return str(_write(Path(out_dir) / MUNICIPALITY_FILE, render_municipality(_WORKER_CTX)))
-
-
-def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None = None,
-              context: ReportContext | None = None, processes: int | None = None,
-              progress: bool = False, exports: bool = True) -> Written:
-    """Write every school report, the municipality report, ``index.html`` and the exports.
-
-    Parameters
-    ----------
-    ds : the Dataset.
-    out_dir : the folder written to.
-    schools : only these school codes (default all, in school-name order).
-    context : a prepared :class:`ReportContext` (default: built here, once).
-    processes : worker processes for the school reports (default: the number
-        of CPUs, at most 4; 1 renders in this process). Workers are forked
-        and share the context, so nothing is fitted twice.
-    progress : show progress bars (tqdm, Swedish labels) on stderr.
-    exports : also write every table the reports show to ``data/`` (CSV and
-        Parquet) and ``proveniens.json`` (inputs, model specifications, seed,
-        floors, versions); see :mod:`undervisning_analys.report.export`.
-    """
-    from tqdm import tqdm
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if context is None:
-        steps = tqdm(total=7, desc="Modeller", unit=" steg", disable=not progress,
-                     leave=False, bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
-
-        def say(msg: str) -> None:
-            steps.set_postfix_str(msg, refresh=False)
-            steps.update(1)
-
-        ctx = build_context(ds, progress=say)
-        steps.close()
-    else:
-        ctx = context
-    ids = ctx.school_ids()
-    if schools is not None:
-        for s in schools:
-            _check_school(ctx, str(s))
-        wanted = {str(s) for s in schools}
-        ids = [s for s in ids if s in wanted]
-    written: dict[str, Path] = {}
-    n_proc = processes if processes is not None else min(4, os.cpu_count() or 1)
-    bar = tqdm(total=len(ids), desc="Skolrapporter", unit=" skola", disable=not progress)
-    if n_proc > 1 and len(ids) > 4 and _can_fork():
-        import multiprocessing as mp
-
-        global _WORKER_CTX
-        _WORKER_CTX = ctx
-        try:
-            with mp.get_context("fork").Pool(n_proc) as pool:
-                # the municipality report is the longest task: first, beside the schools'
-                muni_job = pool.apply_async(_worker_municipality, (str(out),))
-                for sid, path in pool.imap_unordered(_worker_school,
-                                                     [(s, str(out)) for s in ids]):
-                    written[sid] = Path(path)
-                    bar.update(1)
-                muni = Path(muni_job.get())
-        finally:
-            _WORKER_CTX = None
-    else:
-        for s in ids:
-            written[s] = school(ds, s, out, context=ctx)
-            bar.update(1)
-        muni = municipality(ds, out, context=ctx)
-    bar.close()
-    idx = index(ctx, out, schools=ids)
-    tables: tuple[Any, ...] = ()
-    prov = None
-    if exports:
-        from .export import write_exports, write_provenance
-
-        tables = tuple(write_exports(ctx, out))
-        prov = write_provenance(ctx, tables, [idx, muni, *written.values()], out)
-    return Written(index=idx, municipality=muni, schools={s: written[s] for s in ids},
-                   warnings=tuple(ctx.info.get("warnings", ())), notes=dict(ctx.notes),
-                   exports=tables, provenance=prov)
-
-
-def _can_fork() -> bool:
-    import multiprocessing as mp
-
-    return "fork" in mp.get_all_start_methods()
-
-
-__all__ = ["ReportContext", "Num", "build_context", "school", "municipality", "index",
-           "write_all", "equity_table", "lookup", "fmt", "school_file", "Written",
-           "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE"]
+__all__ = ["ReportContext", "Num", "build_context", "equity_table", "lookup", "fmt",
+           "row_status", "school_file", "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE",
+           "OVERALL", "INDEX_DECIMALS"]

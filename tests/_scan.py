@@ -1,4 +1,4 @@
-"""Scan written outputs for what must never leave the package (used by tests).
+"""Scan written outputs for what must never leave the package (a test instrument).
 
 :func:`scan_outputs` walks an output directory and reports, per file:
 
@@ -25,6 +25,18 @@ binary files are scanned for printable strings only and listed in
 
 This module is a test instrument: it looks for leaks, it does not prevent
 them (that is :mod:`undervisning_analys.privacy`).
+
+Why it lives in ``tests/`` and not in the package (issue #12): it checks the
+package's own promise that nothing below the floors, no personnummer and no
+teacher identifier leaves an output, by scanning what the tests wrote
+(``test_output_scan.py``, ``test_reproducibility.py``). A user does not need
+it: every output path already goes through :mod:`undervisning_analys.privacy`,
+and a public "audit" command would suggest that the package's outputs must be
+checked by hand before they are shared, and would have to promise a
+completeness (every format, every way of hiding a number) that a scanner of
+strings cannot keep. As a test instrument it can be strict and change with the
+tests; tests import it as ``from _scan import ...`` (pytest puts ``tests/``
+on the path).
 """
 
 from __future__ import annotations
@@ -47,8 +59,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import privacy
-from .schema import MEASURES
+from undervisning_analys import privacy
+from undervisning_analys.schema import MEASURES
 
 # --------------------------------------------------------------------------
 # Findings
