@@ -317,3 +317,62 @@ def test_skolenkaten_workbook_is_routed_to_its_reader(small, tmp_path):
     assert src.name not in not_read(ds)
     prov = next(p for p in ds.provenance if p.path == src.name)
     assert prov.rows_read > 0
+
+
+# --------------------------------------------------------------------------
+# Column mapping from the command line: kolumner.yaml in the folder
+# --------------------------------------------------------------------------
+def _rename_column(d: Path, old: str, new: str) -> None:
+    p = d / "observationer.csv"
+    lines = p.read_text(encoding="utf-8-sig").splitlines()
+    head = lines[0].split(",")
+    head[head.index(old)] = new
+    lines[0] = ",".join(head)
+    p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_unknown_column_hint_names_kolumner_yaml_not_python(small, tmp_path, capsys):
+    d = copy(small, tmp_path / "mapp")
+    _rename_column(d, "Datum", "Besöksdag")
+    code, _, err = run(capsys, "validera", str(d))
+    assert code == 2
+    assert "observationer.csv" in err and "`Besöksdag`" in err
+    assert 'kolumner.yaml i mappen vad den betyder (en rad som "Besöksdag": date)' in err
+    assert "columns=" not in err and "instrument=" not in err
+
+
+def test_kolumner_yaml_maps_the_export(small, tmp_path, capsys):
+    ref = load_folder(small)
+    d = copy(small, tmp_path / "mapp")
+    _rename_column(d, "Datum", "Besöksdag")
+    _rename_column(d, "Lärarkod", "Lärare (kod)")
+    (d / "kolumner.yaml").write_text(
+        "kolumner:\n  Besöksdag: date\n  Lärare (kod): teacher_id\n", encoding="utf-8")
+    ds = load_folder(d)
+    pd.testing.assert_frame_equal(ds.observations, ref.observations)
+    assert any(p.path == "kolumner.yaml" and p.loader == "load_column_map"
+               for p in ds.provenance)
+    code, _, _ = run(capsys, "validera", str(d))
+    assert code == 0
+
+
+def test_kolumner_yaml_with_an_unknown_target_is_refused(small, tmp_path):
+    from undervisning_analys.errors import ValueFormatError
+
+    d = copy(small, tmp_path / "mapp")
+    (d / "kolumner.yaml").write_text("Besöksdag: datum\n", encoding="utf-8")
+    with pytest.raises(ValueFormatError,
+                       match=r"Kolumnfilen mappar `Besöksdag` till 'datum', som inte är ett "
+                             r"känt namn \(i filen kolumner.yaml, rad 1, kolumn `Besöksdag`\)"
+                             r".*date"):
+        load_folder(d)
+
+
+def test_kolumner_yaml_broken_or_empty_is_refused(small, tmp_path):
+    d = copy(small, tmp_path / "mapp")
+    (d / "kolumner.yaml").write_text("kolumner: [\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match="Kolumnfilen är inte giltig YAML"):
+        load_folder(d)
+    (d / "kolumner.yaml").write_text("# tom\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match="Kolumnfilen har ingen mappning av kolumner"):
+        load_folder(d)

@@ -168,6 +168,60 @@ def _fold_text(s: str) -> str:
     return re.sub(r"[\s.:;,!?]+$", "", c.norm(s))
 
 
+CANONICAL = frozenset(v for v in COLUMNS.values() if v is not None and not v.startswith("_"))
+"""The canonical names a column can be mapped to (in ``kolumner.yaml`` or ``columns=``)."""
+
+
+def load_column_map(path: str | Path) -> dict[str, str | None]:
+    """Read a column mapping file (``kolumner.yaml``): export column -> canonical name.
+
+    The file is YAML, a mapping of the export's column names to canonical names
+    (:data:`CANONICAL`) or ``null`` (the column is left out), at the top level or
+    under the key ``kolumner``::
+
+        kolumner:
+          Besöksdatum: date
+          Vem observerade: observer_id
+          Kommentar: null
+
+    :func:`undervisning_analys.io.folder.load_folder` (and so ``validera`` and
+    ``rapporter``) reads ``kolumner*.yaml`` in the folder and passes it to
+    :func:`read_observations`; no Python is needed.
+    """
+    import yaml
+
+    p = c.check_file(path)
+    text, _enc, _notes = c.read_text(p)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise FileFormatError(
+            f"Kolumnfilen är inte giltig YAML ({getattr(exc, 'problem', exc)})", file=p,
+            row=mark.line + 1 if mark is not None else None,
+            hint="Skriv en rad per kolumn: \"namn i exporten\": kanoniskt namn") from None
+    if isinstance(doc, dict) and isinstance(doc.get("kolumner"), dict):
+        doc = doc["kolumner"]
+    if not isinstance(doc, dict) or not doc:
+        raise FileFormatError(
+            "Kolumnfilen har ingen mappning av kolumner", file=p,
+            hint="Skriv en rad per kolumn under kolumner:, t.ex. \"Besöksdatum\": date")
+    out: dict[str, str | None] = {}
+    for k, v in doc.items():
+        target = None if v is None or c.norm(v) in ("", "null", "none", "hoppa över") \
+            else str(v).strip()
+        if target is not None and target not in CANONICAL:
+            line = next((i for i, ln in enumerate(text.splitlines(), start=1)
+                         if str(k) in ln), None)
+            raise ValueFormatError(
+                f"Kolumnfilen mappar `{k}` till {target!r}, som inte är ett känt namn",
+                file=p, row=line, column=str(k),
+                hint="Känt namn är något av: " + ", ".join(sorted(CANONICAL))
+                     + " (eller null för att hoppa över kolumnen)")
+        out[str(k)] = target
+    return out
+
+
 def _mapping(extra: Mapping[str, str | None] | None) -> dict[str, str | None]:
     out = {c.fold(k): v for k, v in COLUMNS.items()}
     for k, v in (extra or {}).items():
@@ -258,7 +312,8 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                 raise FileFormatError(
                     f"Två kolumner betyder samma sak ({target}): `{name}` och en tidigare",
                     file=p, row=header.line, column=name,
-                    hint="Ta bort den ena kolumnen eller ange columns={'" + name + "': None}")
+                    hint="Ta bort den ena kolumnen, eller skriv raden \"" + name + "\": null "
+                         "i kolumner.yaml i mappen så att den hoppas över")
             else:
                 canon[j] = target
             continue
@@ -283,15 +338,17 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             f"Exporten har påståenden som protokollet `{inst.id}` inte känner: "
             + ", ".join(f"`{x}`" for x in unknown_items[:10]), file=p, row=header.line,
             column=unknown_items[0],
-            hint="Ange rätt protokoll (instrument=…) eller rätta kolumnrubrikerna; kända "
-                 "påståenden: " + ", ".join(inst.item_ids))
+            hint="Lägg rätt protokoll (protokoll.yaml) i mappen eller rätta kolumnrubrikerna; "
+                 "kända påståenden: " + ", ".join(inst.item_ids))
     if unknown_cols:
         raise FileFormatError(
             "Exporten har kolumner som inte känns igen: "
             + ", ".join(f"`{x}`" for x in unknown_cols[:10]), file=p, row=header.line,
             column=unknown_cols[0],
-            hint="Byt namn på kolumnen, ange columns={'namn': 'kanoniskt namn'} eller "
-                 "columns={'namn': None} för att hoppa över den")
+            hint="Byt namn på kolumnen, eller skriv i kolumner.yaml i mappen vad den "
+                 "betyder (en rad som \"" + unknown_cols[0] + "\": date) eller \""
+                 + unknown_cols[0] + "\": null för att hoppa över den; kända namn: "
+                 + ", ".join(sorted(CANONICAL)))
     long_format = "item_id" in canon.values() or "score" in canon.values()
     if long_format and items:
         raise FileFormatError(
@@ -307,8 +364,8 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
         raise MissingColumnError(
             f"Exporten saknar kolumnen {sv_names[missing[0]]}", file=p, row=header.line,
             column=sv_names[missing[0]],
-            hint="Lägg till kolumnen eller ange vad den heter med columns={'ert namn': '"
-                 + missing[0] + "'}")
+            hint="Lägg till kolumnen, eller skriv i kolumner.yaml i mappen vad den heter i "
+                 "er export (en rad som \"ert namn\": " + missing[0] + ")")
     if not long_format and not items:
         raise MissingColumnError(
             "Exporten har inga kolumner för protokollets påståenden", file=p, row=header.line,
