@@ -196,10 +196,13 @@ def load_column_map(path: str | Path) -> dict[str, str | None]:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
+        where = f" (felet upptäcktes vid tecken {mark.column + 1} på raden)" \
+            if mark is not None else ""
         raise FileFormatError(
-            f"Kolumnfilen är inte giltig YAML ({getattr(exc, 'problem', exc)})", file=p,
+            f"Kolumnfilen är inte giltig YAML{where}", file=p,
             row=mark.line + 1 if mark is not None else None,
-            hint="Skriv en rad per kolumn: \"namn i exporten\": kanoniskt namn") from None
+            hint="Skriv en rad per kolumn: \"namn i exporten\": kanoniskt namn, och stäng "
+                 "varje citattecken och hakparentes") from None
     if isinstance(doc, dict) and isinstance(doc.get("kolumner"), dict):
         doc = doc["kolumner"]
     if not isinstance(doc, dict) or not doc:
