@@ -376,3 +376,55 @@ def test_kolumner_yaml_broken_or_empty_is_refused(small, tmp_path):
     (d / "kolumner.yaml").write_text("# tom\n", encoding="utf-8")
     with pytest.raises(FileFormatError, match="Kolumnfilen har ingen mappning av kolumner"):
         load_folder(d)
+
+
+# --------------------------------------------------------------------------
+# Duplicate forms: identical dropped, corrected refused or the last one kept
+# --------------------------------------------------------------------------
+def _resubmit(d: Path, change: bool) -> tuple[str, str, str]:
+    """Append line 2's form again (with a new response id); return (lesson, observer,
+    new score)."""
+    p = d / "observationer.csv"
+    lines = p.read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[1].split(",")
+    cells[0] = "999999"  # a new Svars-ID: a second submission
+    new = cells[-1]
+    if change:
+        new = "1" if cells[-1] != "1" else "2"
+        cells[-1] = new
+    lines.append(",".join(cells))
+    p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    return cells[1], cells[5], new
+
+
+def test_identical_form_twice_is_dropped_and_counted(small, tmp_path):
+    ref = load_folder(small)
+    d = copy(small, tmp_path / "mapp")
+    _resubmit(d, change=False)
+    ds = load_folder(d)
+    pd.testing.assert_frame_equal(ds.observations, ref.observations)
+    prov = next(p for p in ds.provenance if p.path == "observationer.csv")
+    assert prov.dropped == {"identiska dubbletter av formulär (samma svar två gånger)": 1}
+
+
+def test_corrected_form_refused_naming_both_rows_or_last_wins(small, tmp_path, capsys):
+    d = copy(small, tmp_path / "mapp")
+    lesson, observer, new = _resubmit(d, change=True)
+    n_lines = len((d / "observationer.csv").read_text(encoding="utf-8-sig").splitlines())
+    code, _, err = run(capsys, "validera", str(d))
+    assert code == 2 and "observationer.csv" in err
+    assert "rad 2" in err and f"rad {n_lines}" in err and "Dubbletter" in err
+    (d / "kolumner.yaml").write_text("dubbletter: senaste\n", encoding="utf-8")
+    ds = load_folder(d)
+    prov = next(p for p in ds.provenance if p.path == "observationer.csv")
+    assert prov.dropped == {"rättade formulär: ett senare svar för samma lektion och "
+                            "observatör gäller": 1}
+    o = ds.observations
+    last_item = ds.instrument.item_ids[-1]
+    got = o[(o["observation_id"] == lesson) & (o["observer_id"] == observer)
+            & (o["item_id"] == last_item)]
+    assert len(got) == 1 and got["score"].iloc[0] == float(new)
+    (d / "kolumner.yaml").write_text("dubbletter: ibland\n", encoding="utf-8")
+    code, _, err = run(capsys, "validera", str(d))
+    assert code == 2 and "dubbletter: 'ibland' är inte en känd regel" in err
+    assert "dubbletter: senaste" in err

@@ -515,10 +515,13 @@ case("dup_api_folder", "duplicates", "api",
 case("dup_kolada_folder", "duplicates", "kolada",
      folder("dup_kolada_folder", {"sida1.json": kolada(), "sida2.json": kolada()}),
      DuplicateRowsError, 1, "values", ("rad 3",), file="dup_kolada_folder")
-case("dup_obs_exact_line", "duplicates", "observations",
-     w("dup_obs_exact_line.csv", obs(rows=[r[1:] for r in [*obs_rows(), obs_rows()[1]]],
-                                     head=OBS_HEAD[1:] + ITEM_COLS)),
-     DuplicateRowsError, 3, "Lektions-ID", ("rad 5",))
+# issue 13: an identical copy of a form is dropped and counted (SKIPS below); a corrected
+# copy (same lesson and observer, other answers) is refused naming both rows
+case("dup_obs_corrected_form", "duplicates", "observations",
+     w("dup_obs_corrected_form.csv", obs(
+         rows=[r[1:] for r in [*obs_rows(), obs_rows(r3={"scores": ["1"] * 12})[1]]],
+         head=OBS_HEAD[1:] + ITEM_COLS)),
+     DuplicateRowsError, 3, "Lektions-ID", ("rad 3", "rad 5"))
 case("dup_obs_long_item", "duplicates", "observations",
      w("dup_obs_long_item.csv", obs_long({5: {"Påstående": "KL1"}})), DuplicateRowsError, 2,
      "Lektions-ID", ("rad 5",))
@@ -924,6 +927,10 @@ SKIPS: list[Skip] = [
          notes=("Adress",), rows_kept=3),
     Skip("pupils_names_dropped", "pupils", w("pupils_names_dropped.txt", pupils()),
          notes=("namn togs bort",), rows_kept=12),
+    # issue 13: the same form twice (identical): dropped and counted
+    Skip("obs_identical_form_twice", "observations", w("obs_identical_form_twice.csv", obs(
+        rows=[r[1:] for r in [*obs_rows(), obs_rows()[1]]], head=OBS_HEAD[1:] + ITEM_COLS)),
+         dropped={"identiska dubbletter av formulär": 1}, rows_kept=36),
     # issue 13: a short export (one row) under a footer whose lines hold commas
     Skip("skv_short_comma_footer", "skolverket", w("skv_short_comma_footer.csv", skv(
         [SKV_ROWS[0]]) + "Värden, om inget annat sägs, avser elever, med betyg, i år 9, "

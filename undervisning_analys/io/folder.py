@@ -11,6 +11,8 @@ file                            read as
 ==============================  ===============================================
 ``kolumner*.yaml``              column mapping for the observation exports
                                 (:func:`~undervisning_analys.io.observations.load_column_map`)
+                                and the rule for corrected forms
+                                (``dubbletter: senaste``)
 other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
                                 the default protocol)
 ``skolregister*``               the school register (read first)
@@ -468,6 +470,7 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         for extra in protocols[1:]:
             r.skip(extra, f"ett protokoll till: {protocols[0].name} används")
     columns = None
+    dup_rule = "refuse"
     if colmaps:
         load_map = getattr(_obs, "load_column_map", None)
         if load_map is None:
@@ -475,6 +478,7 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                 r.skip(p, "kolumnmappning stöds inte av denna version")
         else:
             columns = load_map(colmaps[0])
+            dup_rule = _obs.duplicate_rule(colmaps[0])
             r.prov.append(ProvenanceRecord.for_file(colmaps[0], "load_column_map", "kolumner",
                                                     len(columns), len(columns)))
     registers = [p for p in files if p.name.lower().startswith("skolregister")]
@@ -492,7 +496,7 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         if p in yaml_files or p in registers or name.endswith(".md"):
             continue
         if name.startswith("observation"):
-            kw: dict[str, Any] = {"schools": known}
+            kw: dict[str, Any] = {"schools": known, "duplicates": dup_rule}
             if columns is not None:
                 kw["columns"] = columns
             r.add(_obs.read_observations(p, inst, **kw), p, "observations")
