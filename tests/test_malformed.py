@@ -43,6 +43,7 @@ from undervisning_analys.errors import (
     FileFormatError,
     MissingColumnError,
     PersonalNumberFound,
+    PlanError,
     ScaleError,
     UAError,
     UnknownItemError,
@@ -960,3 +961,208 @@ def test_what_is_left_out_is_counted_in_provenance(tmp_path, skip):
         assert prov.rows_kept == len(df) == skip.rows_kept
     text = df.to_csv()
     assert "Agneta" not in text and "Kim" not in text and "Berg" not in text
+
+
+# --------------------------------------------------------------------------
+# Plans and dialogue notes (issue 15): every malformed plan refused with its cell
+# --------------------------------------------------------------------------
+PLAN_TERMS = ["HT2022", "VT2023", "HT2023", "VT2024"]
+PLAN_SCHOOLS = ["12345678", "23456789"]
+
+
+def plan_book(path: Path, *, meta: dict[str, object] | None = None,
+              targets: list[list[object]] | None = None,
+              lessons: dict[str, object] | None = None, actions: dict[int, list] | None = None,
+              drop_sheet: str | None = None) -> Path:
+    """A valid school plan workbook (targets on Excel rows 2.., lessons on rows 2..5),
+    with changes."""
+    import openpyxl
+
+    from undervisning_analys.plans import catalogue
+    from undervisning_analys.plans import layout as PL
+
+    wb = openpyxl.Workbook()
+    wb.active.title = PL.SHEET_INSTRUCTIONS
+    wp = wb.create_sheet(PL.SHEET_PLAN)
+    fields = {"Skolenhetskod": "12345678", "Skola": "Alfaskolan", "Planens id": "P-1",
+              "Första termin": "HT2023", "Sista termin": "VT2025", **(meta or {})}
+    for i, (k, v) in enumerate(fields.items(), start=3):
+        wp.cell(row=i, column=1, value=k)
+        wp.cell(row=i, column=2, value=v)
+    wt = wb.create_sheet(PL.SHEET_TARGETS)
+    wt.append(PL.TARGET_COLUMNS)
+    for r in targets if targets is not None else [
+            ["M1", "dimension", "kognitiv_aktivering", 2.6, "VT2024", 2.9, "VT2025", None, None]]:
+        wt.append(r)
+    wl = wb.create_sheet(PL.SHEET_LESSONS)
+    wl.append(PL.LESSON_COLUMNS)
+    for label, n in {"Spontant besök": 6, "Planerat besök": 4, "Kollegial observation": 2,
+                     "Parobservation": 1, **(lessons or {})}.items():
+        wl.append([label, n, None])
+    wa = wb.create_sheet(PL.SHEET_ACTIONS)
+    wa.append(PL.ACTION_COLUMNS)
+    for a in catalogue().itertuples(index=False):
+        wa.append([a.action_id, a.name, a.text, a.source, "nej"])
+    for i, row in (actions or {}).items():
+        for j, v in enumerate(row, start=1):
+            wa.cell(row=i, column=j, value=v)
+    if drop_sheet:
+        del wb[drop_sheet]
+    wb.save(path)
+    return path
+
+
+def _t(**cells: object) -> list[list[object]]:
+    base = {"A": "M1", "B": "dimension", "C": "kognitiv_aktivering", "D": 2.6, "E": "VT2024",
+            "F": 2.9, "G": "VT2025", "H": None, "I": None}
+    base.update(cells)
+    return [list(base.values())]
+
+
+def read_plan_case(p: Path) -> pd.DataFrame:
+    from undervisning_analys.io.plans import read_dialogue_notes, read_plans
+
+    if p.name.startswith("dialog"):
+        return read_dialogue_notes(p, schools=PLAN_SCHOOLS)
+    return read_plans(p, INST, schools=PLAN_SCHOOLS, terms=PLAN_TERMS,
+                      measures=["merit_17", "pass_all_subjects_pct", "n_pupils_grade9"])
+
+
+def notes_book(path: Path, *, date: object = "2024-03-14", agreement: list | None = None,
+               question: list | None = None) -> Path:
+    from undervisning_analys.plans.mall import write_notes_workbook
+
+    write_notes_workbook(path, school_id="12345678", school_name="Alfaskolan",
+                         questions=[{"q": "Hur går det med planen?", "underlag": "plan"}])
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    wb["Dialog"]["B3"] = date
+    for j, v in enumerate(agreement or ["Planerade besök", "rektor", "2024-10-01", "pågår",
+                                        "M1"], start=1):
+        wb["Överenskommelser"].cell(row=2, column=j, value=v)
+    for j, v in enumerate(question or [], start=1):
+        wb["Frågor"].cell(row=2, column=j, value=v)
+    wb.save(path)
+    return path
+
+
+PNR_TEXT = f"Elev {PNRS[0][2:8]}-{PNRS[0][8:]} behöver stöd"
+
+
+@dataclass(frozen=True)
+class PlanCase:
+    id: str
+    make: Callable[[Path], Path]
+    error: type[UAError]
+    sheet: str | None
+    row: int | None
+    column: str | None
+    contains: tuple[str, ...] = ()
+    absent: tuple[str, ...] = ()
+
+
+def _pb(name: str, **kw) -> Callable[[Path], Path]:
+    return lambda tmp: plan_book(tmp / name, **kw)
+
+
+PLAN_CASES = [
+    PlanCase("unknown_dimension", _pb("plan_a.xlsx", targets=_t(C="kognition")), PlanError,
+             "Mål", 2, "Avser", ("kognition", "kognitiv_aktivering")),
+    PlanCase("unknown_item", _pb("plan_b.xlsx", targets=_t(B="påstående", C="KA9")),
+             PlanError, "Mål", 2, "Avser", ("KA9",)),
+    PlanCase("unknown_measure", _pb("plan_c.xlsx", targets=_t(B="resultat", C="merit_99")),
+             PlanError, "Mål", 2, "Avser", ("merit_99", "merit_17")),
+    PlanCase("measure_without_direction", _pb("plan_c2.xlsx", targets=_t(
+        B="resultat", C="n_pupils_grade9")), PlanError, "Mål", 2, "Avser", ("riktning",)),
+    PlanCase("unknown_kind", _pb("plan_d.xlsx", targets=_t(B="betyg")), PlanError, "Mål", 2,
+             "Typ", ("betyg",)),
+    PlanCase("target_term_after_data", _pb("plan_e.xlsx", targets=_t(G="VT2031")), PlanError,
+             "Mål", 2, "Målterm", ("VT2031", "HT2022–VT2024")),
+    PlanCase("target_term_before_data", _pb("plan_f.xlsx", targets=_t(G="HT2019")),
+             PlanError, "Mål", 2, "Målterm", ("HT2019",)),
+    PlanCase("target_term_not_a_term", _pb("plan_g.xlsx", targets=_t(G="våren 2025")),
+             PlanError, "Mål", 2, "Målterm", ("HT2024",)),
+    PlanCase("baseline_term_after_data", _pb("plan_h.xlsx", targets=_t(E="HT2024")),
+             PlanError, "Mål", 2, "Utgångstermin", ("HT2024",)),
+    PlanCase("target_outside_scale", _pb("plan_i.xlsx", targets=_t(F=7)), PlanError, "Mål",
+             2, "Målvärde", ("1–4",)),
+    PlanCase("baseline_outside_scale", _pb("plan_j.xlsx", targets=_t(D=0.5)), PlanError,
+             "Mål", 2, "Utgångsläge", ("1–4",)),
+    PlanCase("target_not_a_number", _pb("plan_k.xlsx", targets=_t(F="högre")), PlanError,
+             "Mål", 2, "Målvärde", ("högre",)),
+    PlanCase("target_without_term", _pb("plan_l.xlsx", targets=_t(G=None)), PlanError, "Mål",
+             2, "Målterm", ()),
+    PlanCase("duplicate_target_id", _pb("plan_m.xlsx", targets=_t() + _t(F=3.0)), PlanError,
+             "Mål", 3, "Mål-id", ("M1",)),
+    PlanCase("lessons_not_whole", _pb("plan_n.xlsx", lessons={"Planerat besök": 2.5}),
+             PlanError, "Lektionsbesök", 3, "Planerade lektioner per termin", ("2,5",)),
+    PlanCase("unknown_visit_type", _pb("plan_o.xlsx", lessons={"Oanmält": 3}), PlanError,
+             "Lektionsbesök", 6, "Besökstyp", ("Oanmält",)),
+    PlanCase("period_reversed", _pb("plan_p.xlsx", meta={"Sista termin": "HT2022"}),
+             PlanError, "Plan", 7, "B (Sista termin)", ("HT2022",)),
+    PlanCase("school_not_in_register", _pb("plan_q.xlsx", meta={"Skolenhetskod": "99999999"}),
+             PlanError, "Plan", 3, "B (Skolenhetskod)", ("99999999",)),
+    PlanCase("missing_sheet", _pb("plan_r.xlsx", drop_sheet="Mål"), PlanError, None, None,
+             None, ("Mål",)),
+    PlanCase("missing_column", lambda tmp: _drop_column(plan_book(tmp / "plan_s.xlsx")),
+             PlanError, "Mål", 1, "Målvärde", ()),
+    PlanCase("choice_not_yes_no", _pb("plan_t.xlsx", actions={2: ["U1", None, None, None,
+                                                                 "kanske"]}),
+             PlanError, "Åtgärder", 2, "Väljs", ("kanske",)),
+    PlanCase("personnummer_in_comment", _pb("plan_u.xlsx", targets=_t(I=PNR_TEXT)),
+             PersonalNumberFound, "Mål", 2, "Kommentar", (), (PNRS[0][2:8],)),
+    PlanCase("personnummer_in_own_action", _pb("plan_v.xlsx", actions={13: [
+        "Egen 1", PNR_TEXT, None, None, "ja"]}), PersonalNumberFound, "Åtgärder", 13, "Åtgärd",
+        (), (PNRS[0][2:8],)),
+    PlanCase("notes_personnummer", lambda tmp: notes_book(tmp / "dialog_a.xlsx", agreement=[
+        PNR_TEXT, "rektor", "2024-10-01", "pågår", "M1"]), PersonalNumberFound,
+        "Överenskommelser", 2, "Överenskommelse", (), (PNRS[0][2:8],)),
+    PlanCase("notes_bad_date", lambda tmp: notes_book(tmp / "dialog_b.xlsx", date="snart"),
+             PlanError, "Dialog", 3, "B (Datum för dialogen)", ("snart",)),
+    PlanCase("notes_unknown_status", lambda tmp: notes_book(tmp / "dialog_c.xlsx", agreement=[
+        "Besök", "rektor", "2024-10-01", "klar", "M1"]), PlanError, "Överenskommelser", 2,
+        "Status", ("klar",)),
+    PlanCase("notes_agreement_without_text", lambda tmp: notes_book(
+        tmp / "dialog_d.xlsx", agreement=[None, "rektor", "2024-10-01", None, None]),
+        PlanError, "Överenskommelser", 2, "Överenskommelse", ()),
+]
+
+
+def _drop_column(path: Path) -> Path:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path)
+    wb["Mål"].delete_cols(6)
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("pc", PLAN_CASES, ids=[c.id for c in PLAN_CASES])
+def test_malformed_plan_refused_with_its_cell(tmp_path, pc):
+    path = pc.make(tmp_path)
+    with pytest.raises(UAError) as ei:
+        read_plan_case(path)
+    e = ei.value
+    msg = str(e)
+    assert isinstance(e, pc.error), f"{type(e).__name__}: {msg}"
+    assert path.name in msg, msg
+    if pc.sheet is not None:
+        assert f"blad `{pc.sheet}`" in msg or f"bladet `{pc.sheet}`" in msg, msg
+    assert e.row == pc.row, f"row {e.row!r}, expected {pc.row!r}: {msg}"
+    if pc.row is not None:
+        assert re.search(rf"\brad {pc.row}\b", msg), msg
+    assert e.column == pc.column, f"column {e.column!r}: {msg}"
+    if pc.column is not None:
+        assert f"kolumn `{pc.column}`" in msg, msg
+    assert_swedish(msg)
+    for s in pc.contains:
+        assert s in msg, f"{s!r} missing: {msg}"
+    for s in pc.absent:
+        assert s not in msg, f"{s!r} shown: {msg}"
+
+
+def test_valid_plan_book_reads(tmp_path):
+    df = read_plan_case(plan_book(tmp_path / "plan_ok.xlsx"))
+    assert list(df["kind"]) == ["dimension"] + ["observations"] * 4
+    assert df.index.tolist() == [2, 2, 3, 4, 5]

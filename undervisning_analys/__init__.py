@@ -35,6 +35,7 @@ _LAZY = {
     "teaching_quality": ("undervisning_analys.measure.index", "teaching_quality"),
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
+    "plan_followup": ("undervisning_analys.models.followup", "plan_followup"),
     "rater_drift": ("undervisning_analys.measure.drift", "rater_drift"),
     "item_agreement": ("undervisning_analys.measure.pairs", "item_agreement"),
     "next_steps": ("undervisning_analys.measure.items", "next_steps"),

@@ -125,7 +125,47 @@ def build_parser() -> argparse.ArgumentParser:
                    help="antal parallella processer för skolrapporterna "
                         "(standard: antalet processorkärnor, högst 4)")
     r.add_argument("--tyst", action="store_true", help="visa ingen förloppsindikator")
+    _add_mall_parser(sub)
     return parser
+
+
+def _add_mall_parser(sub) -> None:  # type: ignore[no-untyped-def]
+    """``mall MAPP``: plan workbooks, the observation form and the entry sheet (issue #15)."""
+    m = sub.add_parser(
+        "mall", help="skriv mallar: planer per skola och för huvudmannen, observationsformulär",
+        description=("Skriver, till UTMAPP, en förifylld plan (Excel) per skola och en för\n"
+                     "huvudmannen med dagens värden från underlaget i MAPP, rullistor och\n"
+                     "kontroll av varje cell, observationsprotokollet som utskrivbart\n"
+                     "A4-formulär (HTML) och ett inmatningsblad (Excel) för skolor utan\n"
+                     "formulärverktyg. Ifyllda planer och inmatningsbladet läggs i MAPP och\n"
+                     "läses in av validera och rapporter."))
+    m.add_argument("mapp", metavar="MAPP", help="mappen med kommunens filer")
+    m.add_argument("--ut", metavar="UTMAPP", default="mallar",
+                   help="mappen som mallarna skrivs till (standard: mallar)")
+    m.add_argument("--skola", metavar="KOD", action="append", default=None,
+                   help="skriv bara planen för skolenheten KOD (kan anges flera gånger)")
+
+
+def _cmd_mall(args: argparse.Namespace) -> int:
+    from .plans.mall import write_templates
+    from .sample import load_folder
+
+    folder = Path(args.mapp)
+    ds = load_folder(folder)
+    if args.skola:
+        unknown = sorted(set(args.skola) - set(ds.schools["school_id"].astype(str)))
+        if unknown:
+            raise _usage_error(f"skolenheten {', '.join(unknown)} finns inte i skolregistret")
+    out = Path(args.ut)
+    print(f"Skriver mallar från {folder} …", file=sys.stderr)
+    written = write_templates(ds, out, schools=args.skola)
+    plans = [p for p in written if p.name.startswith("plan_")]
+    print(f"Klart: {len(plans)} planer (en per skola och en för huvudmannen), "
+          "observationsformuläret och inmatningsbladet.")
+    print(f"Mallarna finns i {out.resolve()}")
+    print(f"Fyll i planerna och lägg dem i {folder}; kontrollera dem med "
+          f"`{PROG} validera {folder}`.")
+    return 0
 
 
 def _print_validation(ds, folder: Path) -> int:  # type: ignore[no-untyped-def]
@@ -242,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.kommando == "validera":
             return _cmd_validera(args)
+        if args.kommando == "mall":
+            return _cmd_mall(args)
         return _cmd_rapporter(args)
     except UAError as exc:
         print(f"{PROG}: fel: {exc}", file=sys.stderr)

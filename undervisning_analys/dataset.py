@@ -78,6 +78,8 @@ class Dataset:
     checks : the folder reader's checks that the pieces fit (Swedish).
     truth : for synthetic data only, the known truth (see synth.py).
     seed : the random seed of a synthetic dataset (None for real data).
+    plans, dialogue_notes : optional: the schools' and the organiser's plans
+        (targets) and the notes of earlier quality dialogues (schema.py).
     """
 
     schools: pd.DataFrame
@@ -89,6 +91,8 @@ class Dataset:
     provenance: tuple[ProvenanceRecord, ...] = ()
     truth: Any = None
     seed: int | None = None
+    plans: pd.DataFrame | None = None
+    dialogue_notes: pd.DataFrame | None = None
     reference_results: pd.DataFrame | None = None
     """Results kept apart as reference data (canonical ``results``): rows for other
     municipalities and for school units outside the register, read from the same
@@ -109,6 +113,8 @@ class Dataset:
               pupil_results: pd.DataFrame | None = None,
               provenance: tuple[ProvenanceRecord, ...] | list[ProvenanceRecord] = (),
               truth: Any = None, seed: int | None = None, check_codes: bool = True,
+              plans: pd.DataFrame | None = None,
+              dialogue_notes: pd.DataFrame | None = None,
               reference_results: pd.DataFrame | None = None,
               reference_background: pd.DataFrame | None = None,
               checks: tuple[str, ...] | list[str] = ()) -> Dataset:
@@ -127,11 +133,13 @@ class Dataset:
         }
         pr = schema.validate("pupil_results", pupil_results) if pupil_results is not None \
             else None
+        optional = {name: schema.validate(name, df) if df is not None else None
+                    for name, df in (("plans", plans), ("dialogue_notes", dialogue_notes))}
         refs = {k: schema.validate(t, v) if v is not None else None for k, t, v in (
             ("reference_results", "results", reference_results),
             ("reference_background", "background", reference_background))}
         ds = cls(instrument=inst, pupil_results=pr, provenance=tuple(provenance), truth=truth,
-                 seed=seed, checks=tuple(checks), **tables, **refs)
+                 seed=seed, checks=tuple(checks), **tables, **optional, **refs)
         if check_codes:
             ds.check_codes()
         return ds
@@ -168,8 +176,9 @@ class Dataset:
         if any(k in changes for k in schema.TABLES):
             fields = {f: getattr(self, f) for f in
                       ("schools", "observations", "results", "background", "pupil_results",
-                       "instrument", "provenance", "truth", "seed", "reference_results",
-                       "reference_background", "checks")}
+                       "instrument", "provenance", "truth", "seed", "plans",
+                       "dialogue_notes", "reference_results", "reference_background",
+                       "checks")}
             fields.update(changes)
             return Dataset.build(**fields)
         return replace(self, **changes)
@@ -232,6 +241,11 @@ class Dataset:
             lines.append(f"  Bakgrund: {len(b)} rader (skola × läsår)")
         if self.pupil_results is not None:
             lines.append(f"  Elevresultat: {len(self.pupil_results)} betygsrader")
+        if self.plans is not None:
+            pl = self.plans
+            lines.append(f"  Planer: {pl['plan_id'].nunique()} planer med {len(pl)} mål")
+        if self.dialogue_notes is not None:
+            lines.append(f"  Dialoganteckningar: {len(self.dialogue_notes)} rader")
         if self.provenance:
             lines.append(f"  Källfiler: {len(self.provenance)}")
             for p in self.provenance:

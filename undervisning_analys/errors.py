@@ -78,6 +78,25 @@ class ScaleError(ValueFormatError):
     """An observation score outside the instrument's scale."""
 
 
+class PlanError(FileFormatError):
+    """A plan or dialogue-notes workbook (or YAML) has a cell that cannot be used.
+
+    Besides file, row and column the message names the workbook's sheet
+    (``blad``); for YAML the column is the key path (``mal[2].malvarde``).
+    """
+
+    def __init__(self, message: str, *, sheet: str | None = None, **kw) -> None:
+        self.sheet = sheet
+        super().__init__(message, **kw)
+        if sheet:
+            parts = [where(kw.get("file")), f"blad `{sheet}`", where(None, kw.get("row"),
+                                                                    kw.get("column"))]
+            text = f"{message} (" + ", ".join(x for x in parts if x) + ")"
+            if kw.get("hint"):
+                text = f"{text}. {kw['hint']}"
+            self.args = (text,)
+
+
 class UnknownItemError(FileFormatError):
     """An observation export has an item the instrument does not know."""
 

@@ -479,13 +479,98 @@ def pupil_results_schema() -> pa.DataFrameSchema:
     )
 
 
-TABLES = ("schools", "observations", "results", "background", "pupil_results")
+# --------------------------------------------------------------------------
+# Plans and dialogue notes (the improvement cycle, issue #15)
+# --------------------------------------------------------------------------
+PlanLevel = Literal["school", "organiser"]
+TargetKind = Literal["dimension", "item", "result", "observations"]
+NoteKind = Literal["agreement", "question"]
+AgreementStatus = Literal["ej_paborjad", "pagar", "genomford", "stalls_in"]
+PLAN_LEVELS: tuple[str, ...] = get_args(PlanLevel)
+TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
+NOTE_KINDS: tuple[str, ...] = get_args(NoteKind)
+AGREEMENT_STATUSES: tuple[str, ...] = get_args(AgreementStatus)
+LABELS_SV.update({
+    "organiser": "huvudman", "dimension": "dimension", "item": "påstående",
+    "result": "resultat", "observations": "lektionsbesök", "agreement": "överenskommelse",
+    "question": "fråga", "ej_paborjad": "ej påbörjad", "pagar": "pågår",
+    "genomford": "genomförd", "stalls_in": "ställs in",
+})
+
+
+def plans_schema() -> pa.DataFrameSchema:
+    """``plans``: one row per school (or organiser) plan × target.
+
+    ``kind`` says what ``target_of`` names: a dimension id or item id of the
+    instrument (target on the teaching-quality index), a results measure
+    (target on its adjusted result, observed − expected), or a visit type
+    (``observations``: planned lessons per term of that type). ``baseline`` is
+    the value at ``baseline_term`` (filled in from the data), ``target`` the
+    value aimed at by ``target_term``. ``serves`` names the organiser's
+    ``target_id`` a school target serves; ``actions`` are catalogue ids
+    (``undervisning_analys/plans/katalog.yaml``) or the school's own text,
+    separated by ``;``.
+    """
+    return pa.DataFrameSchema(
+        {
+            "plan_id": _str_col(),
+            "level": pa.Column(_cat(PLAN_LEVELS)),
+            "school_id": _str_col(SCHOOL_ID_RE, nullable=True),
+            "period_start": _str_col(TERM_RE),
+            "period_end": _str_col(TERM_RE),
+            "target_id": _str_col(),
+            "kind": pa.Column(_cat(TARGET_KINDS)),
+            "target_of": _str_col(),
+            "baseline": pa.Column(float, nullable=True),
+            "baseline_term": _str_col(TERM_RE, nullable=True),
+            "target": pa.Column(float),
+            "target_term": _str_col(TERM_RE),
+            "actions": _str_col(nullable=True),
+            "serves": _str_col(nullable=True),
+        },
+        checks=[
+            pa.Check(lambda d: (d["level"] != "school") | d["school_id"].notna(),
+                     name="school_plan_has_school_id"),
+            pa.Check(lambda d: _map_distinct(d["period_start"], term_index)
+                     <= _map_distinct(d["period_end"], term_index), name="period_in_order"),
+        ],
+        unique=["plan_id", "target_id"],
+        coerce=True, strict=True, name="plans",
+    )
+
+
+def dialogue_notes_schema() -> pa.DataFrameSchema:
+    """``dialogue_notes``: one row per school × dialogue × agreement (or question).
+
+    ``about`` optionally names what an agreement concerns (a plan's
+    ``target_id``, a dimension id or a results measure), so that the next
+    report can say what the data now show about it.
+    """
+    return pa.DataFrameSchema(
+        {
+            "school_id": _str_col(SCHOOL_ID_RE),
+            "dialogue_date": pa.Column("datetime64[ns]"),
+            "kind": pa.Column(_cat(NOTE_KINDS)),
+            "text": _str_col(),
+            "owner_role": _str_col(nullable=True),
+            "follow_up_date": pa.Column("datetime64[ns]", nullable=True),
+            "status": pa.Column(_cat(AGREEMENT_STATUSES), nullable=True),
+            "about": _str_col(nullable=True),
+        },
+        coerce=True, strict=True, name="dialogue_notes",
+    )
+
+
+TABLES = ("schools", "observations", "results", "background", "pupil_results", "plans",
+          "dialogue_notes")
 
 _SCHEMAS = {
     "schools": schools_schema,
     "results": results_schema,
     "background": background_schema,
     "pupil_results": pupil_results_schema,
+    "plans": plans_schema,
+    "dialogue_notes": dialogue_notes_schema,
 }
 
 _CHECK_SV = {
@@ -525,6 +610,8 @@ _FRAME_CHECK_COLUMN = {
     "ok_has_value": "value",
     "marker_has_no_value": "value",
     "known_measure": "measure",
+    "school_plan_has_school_id": "school_id",
+    "period_in_order": "period_end",
 }
 _CHECK_SV.update({
     "term_in_school_year": "terminen hör inte till läsåret",
@@ -532,6 +619,8 @@ _CHECK_SV.update({
     "ok_has_value": "status ok men värde saknas",
     "marker_has_no_value": "prickat eller saknat värde har ändå ett tal",
     "known_measure": "okänt mått",
+    "school_plan_has_school_id": "skolans plan utan skolenhetskod",
+    "period_in_order": "perioden slutar före den börjar",
 })
 
 

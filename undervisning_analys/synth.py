@@ -132,6 +132,9 @@ class Truth:
     results_exact: pd.DataFrame | None = None
     """School results before Skolverket's rounding and suppression."""
     params: dict[str, Any] = field(default_factory=dict)
+    plans: pd.DataFrame | None = None
+    """Set by :func:`with_plans`: per plan target, the true index at the target term
+    (``true_value``) and whether the target is reached in truth (``reached``)."""
     observer_drift: dict[str, float] = field(default_factory=dict)
     """observer_id -> true change in severity per school year (rater drift; every
     observer 0 when ``observer_drift_sd`` is 0). Severity in term ``t`` is
@@ -829,3 +832,176 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     return Dataset.build(schools=schools, observations=observations, results=results,
                          background=background, instrument=inst,
                          pupil_results=pupil_results, truth=truth, seed=seed)
+
+
+# --------------------------------------------------------------------------
+# Plans with a known truth (issue #15)
+# --------------------------------------------------------------------------
+PLAN_STREAM = 15
+"""The plans are drawn from their own random stream (``default_rng([seed, 15])``), so
+that :func:`municipality` is unchanged by them."""
+
+
+def true_index(ds: Dataset, quality: np.ndarray | pd.Series, dimension: str = "overall"
+               ) -> np.ndarray:
+    """The true teaching-quality index (score scale) of latent quality ``quality``.
+
+    The index is the expected form score of a spontaneous visit by an observer
+    who does not work at the school, averaged over the school's teachers,
+    lessons, observers and item noise (as the index model's reference
+    conditions average over its random effects): for every item ``k`` of the
+    dimension, ``min + sum_c Φ((centre + q + difficulty_k − c) / σ)`` over the
+    thresholds ``c = min + 0.5, …, max − 0.5``, with ``σ²`` the sum of the
+    teacher, observer, lesson, rater-lesson and item variances; the dimension's
+    value is the mean over its items, ``overall`` the mean over dimensions.
+    """
+    from scipy.stats import norm
+
+    truth = ds.truth
+    if truth is None:
+        raise ValueError("true_index needs a synthetic Dataset (ds.truth)")
+    inst = ds.instrument
+    vc = truth.variance_components
+    sigma = float(np.sqrt(sum(vc[k] ** 2 for k in (
+        "sd_teacher", "sd_observer", "sd_lesson", "sd_rater_lesson", "sd_item"))))
+    centre = (inst.scale_min + inst.scale_max) / 2 + 0.1
+    cuts = np.arange(inst.scale_min, inst.scale_max) + 0.5
+    q = np.asarray(quality, dtype=float)
+
+    def dim_value(d: Any) -> np.ndarray:
+        diffs = np.array([truth.item_difficulty[it.id] for it in d.items])
+        x = centre + q[:, None] + diffs[None, :]
+        e = inst.scale_min + sum(norm.cdf((x - c) / sigma) for c in cuts)
+        return np.asarray(e.mean(axis=1))
+
+    if dimension == "overall":
+        return np.mean([dim_value(d) for d in inst.dimensions], axis=0)
+    dims = {d.id: d for d in inst.dimensions}
+    return dim_value(dims[dimension])
+
+
+def _raw_dimension_means(ds: Dataset, term: str) -> dict[tuple[str, str], float]:
+    """(school, dimension) -> mean form score in ``term`` (what anyone reads off the data)."""
+    inst = ds.instrument
+    o = ds.observations[ds.observations["term"] == term]
+    lo, hi = inst.scale
+    rev = set(inst.reversed_items())
+    score = np.where(o["item_id"].isin(rev), lo + hi - o["score"], o["score"])
+    dim_of = inst.dimension_of()
+    d = pd.DataFrame({"school_id": o["school_id"].to_numpy(),
+                      "dimension": o["item_id"].map(dim_of).to_numpy(), "score": score})
+    return {k: float(v) for k, v in d.groupby(["school_id", "dimension"])["score"].mean().items()}
+
+
+def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
+               target_term: str | None = None, aim: tuple[float, float] = (0.0, 0.4),
+               planned_per_term: tuple[int, int] = (4, 12), results_targets: bool = True,
+               notes: bool = True) -> Dataset:
+    """A synthetic Dataset with plans (and dialogue notes) whose truth is known.
+
+    Every school gets a plan with one target on a focus dimension of the
+    instrument (drawn at random): the baseline is what the school reads off
+    its data at ``baseline_term`` (default: the fourth term), the mean form
+    score of the dimension that term (less the municipality's average gap
+    between such raw means and the index, one constant), and the target is
+    the baseline plus an
+    aim drawn uniformly from ``aim`` (index points), rounded to two decimals.
+    The target is reached in truth when the true index
+    (:func:`true_index`) at ``target_term`` (default: the last term) is at or
+    above it; the school's true trend and term noise decide, so some schools
+    reach their target and others do not. The target depends on the truth only
+    through the data (never on the future), so that a follow-up's probability
+    can be checked against the truth. Planned lessons per term and visit type (spontaneous,
+    planned, collegial) and catalogue actions are drawn too. With
+    ``results_targets``, every third school also has a target on its adjusted
+    merit value (no truth is recorded for those). The organiser's plan has one
+    target on the overall index that every school target serves.
+
+    ``ds.truth.plans`` holds per school target: ``plan_id, target_id,
+    school_id, target_of, target_term, target, true_value, reached``. Drawn
+    from its own random stream (:data:`PLAN_STREAM`): ``municipality`` is not
+    changed.
+    """
+    from dataclasses import replace as _replace
+
+    if ds.truth is None:
+        raise ValueError("with_plans needs a synthetic Dataset (ds.truth)")
+    rng = np.random.default_rng([seed if ds.seed is None else ds.seed, seed, PLAN_STREAM])
+    sq = ds.truth.school_quality
+    terms = sorted(set(sq["term"]), key=schema.term_index)
+    b_term = baseline_term or terms[min(3, len(terms) - 1)]
+    t_term = target_term or terms[-1]
+    dims = [d.id for d in ds.instrument.dimensions]
+    qs = sq.set_index(["school_id", "term"])["quality"]
+    schools = list(ds.schools.sort_values("school_id")["school_id"])
+    rows: list[dict[str, Any]] = []
+    truth_rows: list[dict[str, Any]] = []
+    first = terms[0] if schema.term_index(terms[0]) <= schema.term_index(b_term) else b_term
+    org_target = "H1"
+    raw = _raw_dimension_means(ds, b_term)
+    # raw means run higher than the index (observers at their own school, planned visits):
+    # the municipality's average gap, one constant, brings the baselines to the index's level
+    gap = {d: float(np.mean([raw[(s, d)] - true_index(ds, [qs[(s, b_term)]], d)[0]
+                             for s in schools if (s, d) in raw])) for d in dims}
+    for k, sid in enumerate(schools):
+        dim = dims[int(rng.integers(len(dims)))]
+        true_t = float(true_index(ds, [qs[(sid, t_term)]], dim)[0])
+        base = raw[(sid, dim)] - gap[dim] if (sid, dim) in raw else float("nan")
+        aim_k = float(rng.uniform(*aim))
+        fallback = float(np.mean([raw[(s, dim)] for s in schools if (s, dim) in raw])) - gap[dim]
+        target = round((base if np.isfinite(base) else fallback) + aim_k, 2)
+        plan_id = f"P-{sid}"
+        actions = "; ".join(sorted(rng.choice(["U1", "U2", "U3", "U5", "U6", "F1", "F3"],
+                                              size=3, replace=False)))
+        common = {"plan_id": plan_id, "level": "school", "school_id": sid,
+                  "period_start": b_term, "period_end": t_term}
+        rows.append({**common, "target_id": "M1", "kind": "dimension", "target_of": dim,
+                     "baseline": round(base, 2) if np.isfinite(base) else None,
+                     "baseline_term": b_term, "target": target,
+                     "target_term": t_term, "actions": actions, "serves": org_target})
+        truth_rows.append({"plan_id": plan_id, "target_id": "M1", "school_id": sid,
+                           "target_of": dim, "target_term": t_term, "target": target,
+                           "true_value": true_t, "reached": bool(true_t >= target)})
+        for j, vt in enumerate(("spontan", "planerad", "kollegial")):
+            n = int(rng.integers(*planned_per_term)) // (1 + j)
+            rows.append({**common, "target_id": f"B{j + 1}", "kind": "observations",
+                         "target_of": vt, "baseline": None, "baseline_term": None,
+                         "target": float(max(n, 1)), "target_term": t_term, "actions": None,
+                         "serves": None})
+        if results_targets and k % 3 == 0:
+            rows.append({**common, "target_id": "R1", "kind": "result",
+                         "target_of": "merit_17", "baseline": None, "baseline_term": None,
+                         "target": float(round(2.0 + 3.0 * rng.random(), 1)),
+                         "target_term": t_term, "actions": "F1; F2", "serves": None})
+    overall_t = float(np.mean(true_index(ds, [qs[(s, t_term)] for s in schools])))
+    rows.append({"plan_id": "P-huvudman", "level": "organiser", "school_id": None,
+                 "period_start": first, "period_end": t_term, "target_id": org_target,
+                 "kind": "dimension", "target_of": "overall", "baseline": None,
+                 "baseline_term": None, "target": round(overall_t + 0.05, 2),
+                 "target_term": t_term, "actions": "F3; F5", "serves": None})
+    plans = pd.DataFrame(rows)
+    dialogue = None
+    if notes:
+        dates = sq.loc[sq["term"] == b_term, "term"]
+        year = int(b_term[2:])
+        day = pd.Timestamp(year=year, month=11 if b_term.startswith("HT") else 4, day=15)
+        note_rows = []
+        for sid in schools:
+            dim_of = plans[(plans["school_id"] == sid) & (plans["target_id"] == "M1")]
+            dim = str(dim_of["target_of"].iloc[0])
+            note_rows.append({"school_id": sid, "dialogue_date": day, "kind": "agreement",
+                              "text": "Rektor genomför planerade lektionsbesök med för- och "
+                                      "eftersamtal med fokus på "
+                                      + ds.instrument.dimension_names()[dim].lower() + ".",
+                              "owner_role": "rektor",
+                              "follow_up_date": day + pd.Timedelta(days=180),
+                              "status": "pagar", "about": "M1"})
+            note_rows.append({"school_id": sid, "dialogue_date": day, "kind": "agreement",
+                              "text": "Ledningen gör parobservationer varje termin för att "
+                                      "bedöma lika.", "owner_role": "biträdande rektor",
+                              "follow_up_date": day + pd.Timedelta(days=180),
+                              "status": "ej_paborjad", "about": None})
+        dialogue = pd.DataFrame(note_rows)
+        _ = dates
+    truth = _replace(ds.truth, plans=pd.DataFrame(truth_rows))
+    return ds.replace(plans=plans, dialogue_notes=dialogue, truth=truth)

@@ -18,6 +18,8 @@ other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
 ``skolregister*``               the school register (read first)
 ``observation*``                an observation export (checked against the
                                 register and the protocol)
+``plan*``, ``dialog*``          plans and dialogue notes (xlsx/yaml), read last
+                                against the data (``sample._read_plan_files``)
 ``*.json``                      Skolverket API v4 responses, read together as one
                                 folder (list responses give municipalities; see
                                 :mod:`.skolverket_api`), and Kolada responses
@@ -459,6 +461,11 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                            rows_read=0, rows_kept=0,
                                            notes=(f"samma fil som {r.rel(first)}",)))
     files = [p for p in files if p not in copies]
+    # plans and dialogue notes (plan*, dialog*: xlsx or yaml) are read last, against the data
+    from ..sample import _is_plan_file, _read_plan_files
+
+    plan_files = [p for p in files if _is_plan_file(p)]
+    files = [p for p in files if p not in plan_files]
     yaml_files = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
     colmaps = [p for p in yaml_files if p.name.lower().startswith("kolumner")]
     protocols = [p for p in yaml_files if p not in colmaps]
@@ -561,9 +568,11 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         results = results.copy()
         results.attrs = {"source": ", ".join(sorted({str(df.attrs.get("source", "?"))
                                                      for df, _, _ in res_frames if len(df)}))}
+    plans, notes = _read_plan_files(plan_files, inst, known, obs_df, results, r.prov)
     return Dataset.build(
         schools=schools, observations=obs_df, results=results, background=background,
         instrument=inst, pupil_results=pupil_results, provenance=tuple(r.prov),
+        plans=plans, dialogue_notes=notes,
         reference_results=_concat(ref_res, "results") if ref_res else None,
         reference_background=_concat(ref_bg, "background") if ref_bg else None,
         checks=tuple(r.checks))

@@ -158,7 +158,7 @@ def suppress_results(df: pd.DataFrame, floors: Floors | Mapping[str, int] | None
 
     Notes
     -----
-    Rules (see the section comment in privacy.py): primary suppression where
+    Rules (see this module's docstring): primary suppression where
     ``n < floors.pupils`` and the cell is shown (status ``ok`` or
     ``approx_100``); cells already suppressed in the source stay so (reason
     "prickat i källan"); secondary suppression in each partition where a

@@ -5,8 +5,9 @@ large one), each with four figures, and matplotlib is slow for that many
 (``benchmarks/`` measures it). These charts draw the same figures as
 :mod:`undervisning_analys.plots` (same colours, labels, ``..`` markers and
 95 % intervals) as plain SVG elements, inline in the HTML, so that the
-reports stay fast, small, sharp in print and free of external assets. The municipality report, the notebooks and the results
-objects' ``.plot()`` use :mod:`~undervisning_analys.plots` (matplotlib).
+reports stay fast, small, sharp in print and free of external assets. The
+municipality report, the notebooks and the results objects' ``.plot()`` use
+:mod:`~undervisning_analys.plots` (matplotlib).
 
 Every chart takes the library's tidy tables (already privacy-checked) and
 returns an ``<svg>`` string; nothing here computes an estimate.

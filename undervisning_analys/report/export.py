@@ -49,7 +49,6 @@ import pandas as pd
 
 from .. import __version__, privacy, schema
 from ..errors import SuppressedValueError
-from ..privacy import MIN_OBSERVERS_PER_ROLE
 from .context import ReportContext
 
 DATA_DIR = "data"
@@ -80,7 +79,7 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                   ("group", "dimension")),
     "icc": ("samstammighet_icc", "Intraklasskorrelationer (Shrout och Fleiss)", ("type",)),
     "severity": ("observatorer_per_roll", "Observatörernas stränghet per roll (roller med "
-                                          f"minst {MIN_OBSERVERS_PER_ROLE} observatörer)",
+                                          f"minst {privacy.MIN_OBSERVERS_PER_ROLE} observatörer)",
                  ("observer_role",)),
     "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola",
              ("unit", "dimension")),
@@ -279,7 +278,7 @@ def provenance_document(ctx: ReportContext, exports: Iterable[Export],
                                      "ingen slump"),
         "gränser": {"minsta_antal_elever": fl.pupils, "minsta_antal_lärare": fl.teachers,
                     "minsta_antal_observerade_lektioner": fl.obs,
-                    "minsta_antal_observatörer_per_roll": MIN_OBSERVERS_PER_ROLE},
+                    "minsta_antal_observatörer_per_roll": privacy.MIN_OBSERVERS_PER_ROLE},
         "observationsprotokoll": {"id": inst.id, "namn": inst.name,
                                   "version": str(inst.version),
                                   "skala": [inst.scale_min, inst.scale_max]},
