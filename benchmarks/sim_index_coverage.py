@@ -118,9 +118,9 @@ def evaluate_seed(seed: int, gaussian: bool = False) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if gaussian:
-            from undervisning_analys.measure.index import _fit_model
+            from undervisning_analys.measure.model import fit_model
             forms = _gaussian_scores(ds, seed)
-            cells = _fit_model(forms, "overall").cells
+            cells = fit_model(forms, "overall").cells
             cnt = forms.groupby(["school_id", "term"]).agg(
                 n_obs=("observation_id", "nunique"), n_teachers=("teacher_id", "nunique"))
             cells = cells.merge(cnt.reset_index(), on=["school_id", "term"])

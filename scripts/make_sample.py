@@ -2,13 +2,12 @@
 
 from pathlib import Path
 
-from undervisning_analys import synth
-from undervisning_analys.sample import SAMPLE_ARGS, write_sample
+from undervisning_analys.sample import sample_dataset, write_sample
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "data" / "sample"
     for old in out.glob("*"):
         if old.is_file() and old.name != "README.md":
             old.unlink()
-    paths = write_sample(synth.municipality(**SAMPLE_ARGS), out)
+    paths = write_sample(sample_dataset(), out)
     print(f"Skrev {len(paths)} filer till {out}")

@@ -35,10 +35,9 @@ def sample_ds():
 
 @pytest.fixture(scope="session")
 def synth_ds():
-    from undervisning_analys import synth
-    from undervisning_analys.sample import SAMPLE_ARGS
+    from undervisning_analys.sample import sample_dataset
 
-    return synth.municipality(**SAMPLE_ARGS)
+    return sample_dataset()
 
 
 @pytest.fixture(scope="session")

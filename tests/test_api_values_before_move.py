@@ -2,8 +2,8 @@
 
 tests/reference/before_move/*.csv were written by the script beside them on the
 code before the move (commit on branch h12a, 2026-12-02). Each front door's
-tidy table is compared cell by cell: text exactly, numbers to 1e-8 relative
-(missing values where they were).
+tidy table is compared cell by cell: text exactly, numbers to the tolerance below (missing
+values where they were).
 """
 
 from __future__ import annotations
@@ -18,7 +18,17 @@ import pandas as pd
 import pytest
 
 REF = Path(__file__).resolve().parent / "reference" / "before_move"
-RTOL, ATOL = 1e-8, 1e-10
+#: Tolerance. The move itself (engine layer, one model object, the split of the index)
+#: reproduced every value to 1e-8 relative (commit eb3846b; growth for a
+#: dimension at 1e-6: it now reads the dimension's model that ``teaching_quality(ds,
+#: "all")`` warm-started). The package's optimiser path (issue #12, speed on every
+#: machine) then stops L-BFGS-B at a relative change of the REML criterion of 1e-12
+#: instead of at the rounding limit: the same optimum (criterion equal to 1e-11), with
+#: estimates that move by about 1e-6 of their scale. Numbers are therefore compared to
+#: 1e-6 relative or 1e-5 of the column's largest value, whichever is larger; a change
+#: in meaning is orders of magnitude larger.
+RTOL = 1e-6
+SCALE_TOL = 1e-5
 
 
 def _script():
@@ -56,7 +66,8 @@ def test_same_values_as_before_the_move(now: dict[str, pd.DataFrame], name: str)
         if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(a):
             bv, av = b.to_numpy(float), a.to_numpy(float)
             assert np.array_equal(np.isnan(bv), np.isnan(av)), f"{name}.{col}: missing values"
-            np.testing.assert_allclose(av, bv, rtol=RTOL, atol=ATOL, equal_nan=True,
+            atol = SCALE_TOL * float(np.nanmax(np.abs(bv), initial=0.0))
+            np.testing.assert_allclose(av, bv, rtol=RTOL, atol=atol, equal_nan=True,
                                        err_msg=f"{name}.{col}")
         else:
             assert b.astype(str).tolist() == a.astype(str).tolist(), f"{name}.{col}"

@@ -149,7 +149,7 @@ def test_reuses_the_index_model_and_agrees_with_lme4_modes(g, tq):
     """Growth's model is the index's: passed an index, it is not fitted again; the trends
     are the fixed slope + the engine's conditional modes, and the joint SE is close to
     the conservative sqrt(se(time)^2 + condVar)."""
-    fit = tq._models["overall"].fit
+    fit = tq.model("overall").fit
     assert g.model is fit and g.info["trend_se"] == "index"
     cm = fit.conditional_modes(cond_var=True)
     sl = cm[(cm["group"] == "school_id") & (cm["term"] == "time")].set_index("level")
@@ -174,13 +174,20 @@ def test_fits_the_same_model_without_an_index_result(ds, g):
     np.testing.assert_allclose(a["se"], b.loc[a.index, "se"], rtol=1e-8)
 
 
-def test_few_schools_use_the_conditional_variance_route(ds):
+def test_few_schools_use_the_index_model_with_school_trends(ds):
+    """With 4 schools the index's model has no random trend; growth asks for the same
+    model with the trend kept, and its trends carry the joint SE."""
+    from undervisning_analys.measure import teaching_quality_model
+
     keep = ds.schools["school_id"].iloc[:4]
     o = ds.observations[ds.observations["school_id"].isin(keep)]
     small = ds.replace(observations=o)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = growth(small, index=thin_index(small))
-    assert r.info["trend_se"] == "condvar"
-    assert "(1 + time | school_id)" in r.info["formula"]
+        index_model = teaching_quality_model(small)
+    assert "(1 | school_id)" in index_model.formula
+    assert r.info["trend_se"] == "index"
+    assert r.info["formula"] == index_model.formula.replace("(1 | school_id)",
+                                                            "(1 + time | school_id)")
     assert r.school_trends()["se"].notna().any()

@@ -28,7 +28,8 @@ from undervisning_analys.measure import (
     score_forms,
     teaching_quality,
 )
-from undervisning_analys.measure.index import TIDY_COLUMNS, _fit_model
+from undervisning_analys.measure.index import TIDY_COLUMNS
+from undervisning_analys.measure.model import fit_model
 
 REFERENCE = Path(__file__).parent / "reference"
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "sim_index_coverage.py"
@@ -59,7 +60,7 @@ def forms(ds):
 
 @pytest.fixture(scope="module")
 def model(forms):
-    return _quiet(_fit_model, forms, "overall")
+    return _quiet(fit_model, forms, "overall")
 
 
 # --------------------------------------------------------------------------
@@ -113,9 +114,9 @@ def test_mme_reproduces_the_engine(model):
     """Our mixed-model equations give the engine's fixed effects, modes and vcov."""
     assert model.max_diff["fixef"] < 1e-6
     assert model.max_diff["ranef"] < 1e-6
-    from undervisning_analys.measure.index import _MME
+    from undervisning_analys.engine.mme import MixedModelEquations
 
-    m = _MME(model.frame, model.fixed, model.blocks, model.fit.varcorr,
+    m = MixedModelEquations(model.frame, model.fixed, model.blocks, model.fit.varcorr,
              float(model.fit.varcorr["var_cov"].iloc[-1]))
     p = m.p
     eye = np.eye(p)
@@ -128,12 +129,12 @@ def test_eliminating_the_lesson_block_is_exact(model):
     """The Schur-complement solver gives the full factorisation's solutions and cells' cov."""
     from scipy.sparse.linalg import splu
 
-    from undervisning_analys.measure.index import _MME, _SchurSolver
+    from undervisning_analys.engine.mme import MixedModelEquations, SchurSolver
 
-    m = _MME(model.frame, model.fixed, model.blocks, model.fit.varcorr,
+    m = MixedModelEquations(model.frame, model.fixed, model.blocks, model.fit.varcorr,
              float(model.fit.varcorr["var_cov"].iloc[-1]))
     assert len(m.lu.d) == model.frame["observation_id"].nunique()  # the lesson block
-    full = _SchurSolver(m.a, np.zeros(0, dtype=np.int64), splu)
+    full = SchurSolver(m.a, np.zeros(0, dtype=np.int64), splu)
     rng = np.random.default_rng(3)
     rhs = rng.standard_normal((m.p + m.q, 3))
     np.testing.assert_allclose(m.lu.solve(rhs), full.solve(rhs), rtol=1e-8, atol=1e-10)
@@ -396,7 +397,7 @@ def test_index_matches_r_reference():
     data = pd.read_csv(REFERENCE / "index_data.csv", dtype={"school_id": str})
     ref = pd.read_csv(REFERENCE / "index_reference.csv", dtype={"school_id": str})
     data.attrs["first_term"] = "HT2020"
-    m = _quiet(_fit_model, data, "overall", kackar_harville=False)
+    m = _quiet(fit_model, data, "overall", kackar_harville=False)
     got = m.cells.merge(ref, on=["school_id", "term"], suffixes=("", "_r"))
     assert len(got) == len(ref)
     np.testing.assert_allclose(got["estimate"], got["estimate_r"], atol=1e-5)
@@ -428,14 +429,17 @@ def test_interval_coverage_over_seeds():
 def test_dimension_models_from_a_warm_start_reach_the_same_optimum(ds, forms):
     """The other dimensions start from the first model's θ: same REML optimum as the
     engine's default start (the criterion to 1e-8 relative, the estimates to 1e-4)."""
-    from undervisning_analys.measure.index import _fit_models, _formula, _model_frame
+    from undervisning_analys.measure.model import specify_model
     from undervisning_analys.models.mixed import fit_mixed
 
     dims = ["overall", ds.instrument.dimensions[0].id]
-    models = _quiet(_fit_models, forms, dims)
+    first = _quiet(fit_model, forms, dims[0])
+    second = _quiet(fit_model, forms, dims[1], start=first)
+    models = {dims[0]: first, dims[1]: second}
+    assert second.diagnostics["warm_start"]
     warm = models[dims[1]].fit
-    frame, fixed, blocks, _, _ = _model_frame(forms, dims[1])
-    cold = _quiet(fit_mixed, _formula(fixed, blocks), frame, reml=True)
+    spec = specify_model(forms, dims[1])
+    cold = _quiet(fit_mixed, spec.formula, spec.frame, reml=True)
     assert warm.reml_criterion == pytest.approx(cold.reml_criterion, rel=1e-8)
     np.testing.assert_allclose(warm.fixef, cold.fixef, atol=1e-4)
     np.testing.assert_allclose(warm.varcorr["var_cov"], cold.varcorr["var_cov"], atol=5e-4)

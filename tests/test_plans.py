@@ -364,3 +364,78 @@ def test_notes_workbook_reads_back(tmp_path):
     assert df.iloc[1]["text"].endswith("Anteckning: Två per termin")
     prov = df.attrs["provenance"]
     assert prov.dropped == {"frågor som inte diskuterades": 1}
+
+
+# --------------------------------------------------------------------------
+# The reports: the plan changes the report, the notes come back at the next dialogue
+# --------------------------------------------------------------------------
+def test_filled_templates_change_the_report_and_notes_come_back(templates, sample_folder,
+                                                                 tmp_path):
+    from undervisning_analys.report.context import build_context
+    from undervisning_analys.report.school_view import SchoolView
+
+    ds0, out, _ = templates
+    sid = sorted(ds0.schools["school_id"])[0]
+    assert SchoolView(build_context(ds0), sid).build()["plan"] is None
+
+    folder = tmp_path / "in"
+    shutil.copytree(sample_folder, folder)
+    _fill_school_plan(out / f"plan_{sid}.xlsx", folder / f"plan_{sid}.xlsx", ds=ds0)
+    ds = ua.load_folder(folder)
+    rap = tmp_path / "rapporter"
+    ua.report.write_all(ds, rap, schools=[sid], processes=1)
+    html = (rap / f"skola_{sid}.html").read_text(encoding="utf-8")
+    assert "Planen och målen" in html and "minst <span" in html
+    assert "Sannolikheten att målet nås bygger på" in html
+    assert "Vid förra dialogen" not in html
+    exported = pd.read_csv(rap / "data" / "planuppfoljning.csv", dtype={"school_id": str})
+    assert set(exported["school_id"].dropna()) == {sid}
+    assert set(exported["status"]) <= set(fu.STATUSES)
+
+    # the notes workbook beside the report, filled in and placed in the folder
+    notes = rap / f"dialog_{sid}.xlsx"
+    wb = openpyxl.load_workbook(notes)
+    qs = [wb["Frågor"].cell(row=r, column=1).value for r in range(2, 8)]
+    assert any(qs)
+    wb["Dialog"]["B3"] = "2025-03-14"
+    wa = wb["Överenskommelser"]
+    wa["A2"], wa["B2"], wa["C2"], wa["D2"], wa["E2"] = (
+        "Fler spontana besök med kort återkoppling", "rektor", "2025-10-01", "pågår", "M1")
+    wa["A3"], wa["B3"] = "Arbetslagen diskuterar elevhälsans underlag", "elevhälsoteam"
+    wb["Frågor"]["C2"] = "ja"
+    wb.save(folder / notes.name)
+    ds2 = ua.load_folder(folder)
+    assert len(ds2.dialogue_notes) == 3
+    rap2 = tmp_path / "rapporter2"
+    ua.report.write_all(ds2, rap2, schools=[sid], processes=1, exports=False)
+    html2 = (rap2 / f"skola_{sid}.html").read_text(encoding="utf-8")
+    head = html2[:html2.find('id="sammanfattning"')]
+    assert "Vid förra dialogen (2025-03-14) kom vi överens om" in head
+    assert "Fler spontana besök med kort återkoppling" in head
+    assert "Vad underlaget visar nu: Målet:" in head           # the agreement about M1
+    assert "inte kopplad till ett mål" in head                 # the one about nothing
+
+
+def test_plan_questions_rest_on_the_plan(planned_ds):
+    from undervisning_analys.report.context import build_context
+    from undervisning_analys.report.plan_view import organiser_overview, plan_questions
+
+    ctx = build_context(planned_ds)
+    t = ctx.table("planuppfoljning")
+    asked = 0
+    for sid in ctx.school_ids():
+        qs = plan_questions(ctx, sid)
+        rows = t[t["school_id"] == sid]
+        assert all(q["underlag"] == "plan" for q in qs)
+        if (rows["status"] == fu.INTE_PA_VAG).any():
+            assert qs, sid
+        asked += len(qs)
+    assert asked > 0
+    ov = organiser_overview(ctx)
+    assert ov is not None and ov["organiser"] and ov["charts"]
+    # no ranking: the chart lists the schools in alphabetical order
+    import re
+    labels = re.findall(r'text-anchor="end"[^>]*>([^<:]+):', ov["charts"][0])
+    assert labels == sorted(labels, key=lambda s: [("abcdefghijklmnopqrstuvwxyzåäö".find(c)
+                                                    if c in "abcdefghijklmnopqrstuvwxyzåäö"
+                                                    else 100 + ord(c)) for c in s.lower()])

@@ -33,6 +33,8 @@ _LAZY = {
     "agreement": ("undervisning_analys.measure.agreement", "agreement"),
     "fit_mixed": ("undervisning_analys.models.mixed", "fit_mixed"),
     "teaching_quality": ("undervisning_analys.measure.index", "teaching_quality"),
+    "growth": ("undervisning_analys.models.growth", "growth"),
+    "plan_observations": ("undervisning_analys.measure.reliability", "plan_observations"),
     "adjusted_results": ("undervisning_analys.models.adjust", "adjusted_results"),
     "link": ("undervisning_analys.models.link", "link"),
     "plan_followup": ("undervisning_analys.models.followup", "plan_followup"),

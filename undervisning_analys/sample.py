@@ -47,6 +47,16 @@ from .instruments import Instrument
 SAMPLE_SEED = 2024
 SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect": 0.3,
                      "first_year": 2020, "school_types": True}
+SAMPLE_PLAN_ARGS: dict = {"seed": 1, "baseline_term": "VT2024", "target_term": "VT2026"}
+"""The sample's plans (:func:`synth.with_plans`): baseline VT2024, targets for VT2026,
+one school year after the data, and the notes of the dialogue in spring 2024."""
+
+
+def sample_dataset() -> Dataset:
+    """The generated sample municipality with its plans (what ``data/sample`` holds)."""
+    from . import synth
+
+    return synth.with_plans(synth.municipality(**SAMPLE_ARGS), **SAMPLE_PLAN_ARGS)
 
 ROLE_SV = {"rektor": "Rektor", "bitradande_rektor": "Biträdande rektor",
            "forstelarare": "Förstelärare", "kollega": "Kollega", "extern": "Extern observatör",
@@ -297,6 +307,12 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
                 [(p,) for p, _ in pts], sy))
     for sy in sorted(set(ds.background["school_year"])):
         put(f"elever_skolenhet_{schema.school_year_start(sy)}.csv", _background_file(ds, sy))
+    if ds.plans is not None:  # the plans and an earlier dialogue's notes (issue #15)
+        from .plans.mall import notes_to_yaml, plans_to_yaml
+
+        put("planer.yaml", plans_to_yaml(ds.plans))
+        if ds.dialogue_notes is not None:
+            put("dialog_tidigare.yaml", notes_to_yaml(ds.dialogue_notes))
     return written
 
 
@@ -365,8 +381,7 @@ def _sample_dir() -> Path:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / \
         "undervisning_analys" / "sample"
     if not (cache / "skolregister.csv").exists():
-        from . import synth
-        write_sample(synth.municipality(**SAMPLE_ARGS), cache)
+        write_sample(sample_dataset(), cache)
     return cache
 
 
@@ -381,6 +396,7 @@ def load_sample() -> Dataset:
     return load_folder(_sample_dir())
 
 
-__all__ = ["load_sample", "load_folder", "write_sample", "SAMPLE_ARGS", "SAMPLE_SEED"]
+__all__ = ["load_sample", "load_folder", "write_sample", "sample_dataset", "SAMPLE_ARGS",
+           "SAMPLE_PLAN_ARGS", "SAMPLE_SEED"]
 
 _ = np  # numpy kept for callers that extend the writer

@@ -395,7 +395,7 @@ def aggregate_grade6(pupils: pd.DataFrame) -> pd.DataFrame:
 
 
 def publish_grade6(exact: pd.DataFrame, *, level: str, municipality_id: str,
-                   principal_type: str = "all", min_pupils: int = 10) -> pd.DataFrame:
+                   principal_type: str = "all", min_pupils: int = MIN_PUPILS) -> pd.DataFrame:
     """Grade-6 results as Skolverket publishes them (the år 6 export's markers).
 
     Fewer than ``min_pupils`` pupils: ``..`` for every value. The share passing
@@ -914,11 +914,14 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
     can be checked against the truth. Planned lessons per term and visit type (spontaneous,
     planned, collegial) and catalogue actions are drawn too. With
     ``results_targets``, every third school also has a target on its adjusted
-    merit value (no truth is recorded for those). The organiser's plan has one
+    merit value (no truth is recorded for those), if it has merit values. The organiser's plan has one
     target on the overall index that every school target serves.
 
     ``ds.truth.plans`` holds per school target: ``plan_id, target_id,
-    school_id, target_of, target_term, target, true_value, reached``. Drawn
+    school_id, target_of, target_term, target, true_value, reached`` (NaN and
+    None when the target term lies after the generated terms, as in the
+    sample, whose plans run to a term still ahead). The organiser's target is
+    the true overall index at the baseline term plus 0.15. Drawn
     from its own random stream (:data:`PLAN_STREAM`): ``municipality`` is not
     changed.
     """
@@ -931,21 +934,27 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
     terms = sorted(set(sq["term"]), key=schema.term_index)
     b_term = baseline_term or terms[min(3, len(terms) - 1)]
     t_term = target_term or terms[-1]
+    if b_term not in terms:
+        raise ValueError(f"baseline_term {b_term} is not a term of the data")
     dims = [d.id for d in ds.instrument.dimensions]
     qs = sq.set_index(["school_id", "term"])["quality"]
     schools = list(ds.schools.sort_values("school_id")["school_id"])
     rows: list[dict[str, Any]] = []
     truth_rows: list[dict[str, Any]] = []
-    first = terms[0] if schema.term_index(terms[0]) <= schema.term_index(b_term) else b_term
     org_target = "H1"
     raw = _raw_dimension_means(ds, b_term)
+    res = ds.results
+    with_results = set(res.loc[(res["measure"] == "merit_17") & (res["status"] == "ok")
+                               & (res["level"].astype(str) == "school"), "school_id"])
     # raw means run higher than the index (observers at their own school, planned visits):
     # the municipality's average gap, one constant, brings the baselines to the index's level
     gap = {d: float(np.mean([raw[(s, d)] - true_index(ds, [qs[(s, b_term)]], d)[0]
                              for s in schools if (s, d) in raw])) for d in dims}
     for k, sid in enumerate(schools):
         dim = dims[int(rng.integers(len(dims)))]
-        true_t = float(true_index(ds, [qs[(sid, t_term)]], dim)[0])
+        in_truth = (sid, t_term) in qs.index
+        true_t = float(true_index(ds, [qs[(sid, t_term)]], dim)[0]) if in_truth \
+            else float("nan")
         base = raw[(sid, dim)] - gap[dim] if (sid, dim) in raw else float("nan")
         aim_k = float(rng.uniform(*aim))
         fallback = float(np.mean([raw[(s, dim)] for s in schools if (s, dim) in raw])) - gap[dim]
@@ -961,23 +970,24 @@ def with_plans(ds: Dataset, *, seed: int = 0, baseline_term: str | None = None,
                      "target_term": t_term, "actions": actions, "serves": org_target})
         truth_rows.append({"plan_id": plan_id, "target_id": "M1", "school_id": sid,
                            "target_of": dim, "target_term": t_term, "target": target,
-                           "true_value": true_t, "reached": bool(true_t >= target)})
+                           "true_value": true_t,
+                           "reached": bool(true_t >= target) if in_truth else None})
         for j, vt in enumerate(("spontan", "planerad", "kollegial")):
             n = int(rng.integers(*planned_per_term)) // (1 + j)
             rows.append({**common, "target_id": f"B{j + 1}", "kind": "observations",
                          "target_of": vt, "baseline": None, "baseline_term": None,
                          "target": float(max(n, 1)), "target_term": t_term, "actions": None,
                          "serves": None})
-        if results_targets and k % 3 == 0:
+        if results_targets and k % 3 == 0 and sid in with_results:
             rows.append({**common, "target_id": "R1", "kind": "result",
                          "target_of": "merit_17", "baseline": None, "baseline_term": None,
                          "target": float(round(2.0 + 3.0 * rng.random(), 1)),
                          "target_term": t_term, "actions": "F1; F2", "serves": None})
-    overall_t = float(np.mean(true_index(ds, [qs[(s, t_term)] for s in schools])))
+    overall_b = float(np.mean(true_index(ds, [qs[(s, b_term)] for s in schools])))
     rows.append({"plan_id": "P-huvudman", "level": "organiser", "school_id": None,
-                 "period_start": first, "period_end": t_term, "target_id": org_target,
+                 "period_start": b_term, "period_end": t_term, "target_id": org_target,
                  "kind": "dimension", "target_of": "overall", "baseline": None,
-                 "baseline_term": None, "target": round(overall_t + 0.05, 2),
+                 "baseline_term": None, "target": round(overall_b + 0.15, 2),
                  "target_term": t_term, "actions": "F3; F5", "serves": None})
     plans = pd.DataFrame(rows)
     dialogue = None

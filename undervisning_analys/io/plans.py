@@ -360,40 +360,57 @@ def _actions_from_sheet(rows: list[c.Row], ctx: _Ctx) -> list[str]:
     return out
 
 
+def _yaml_plan(doc: dict, ctx: _Ctx, pre: str
+               ) -> tuple[dict[str, Cell], list[dict[str, Cell]], list[tuple[Cell, Cell]],
+                          list[str], bool]:
+    """One plan of a YAML file (``pre``: the key path prefix, e.g. ``planer[2].``)."""
+    is_org = bool(doc.get("huvudman")) and not doc.get("skolenhetskod")
+    period = doc.get("period") or {}
+    if not isinstance(period, dict):
+        raise ctx.fail(_ycell(period, f"{pre}period"), "period ska ha forsta_termin och "
+                                                       "sista_termin", "Se exemplet")
+    meta = {"school_id": _ycell(doc.get("skolenhetskod"), f"{pre}skolenhetskod"),
+            "plan_id": _ycell(doc.get("plan_id"), f"{pre}plan_id"),
+            "period_start": _ycell(period.get("forsta_termin"), f"{pre}period.forsta_termin"),
+            "period_end": _ycell(period.get("sista_termin"), f"{pre}period.sista_termin")}
+    yaml_keys = {"target_id": "id", "kind": "typ", "target_of": "avser",
+                 "baseline": "utgangslage", "baseline_term": "utgangstermin",
+                 "target": "malvarde", "target_term": "malterm", "serves": "tjanar",
+                 "comment": "kommentar"}
+    targets = []
+    for i, t in enumerate(doc.get("mal") or []):
+        if not isinstance(t, dict):
+            raise ctx.fail(_ycell(t, f"{pre}mal[{i + 1}]"), "Varje mål ska ha nycklar (id, typ, "
+                                                            "avser, malvarde, malterm)",
+                           "Se exemplet")
+        targets.append({k: _ycell(t.get(y), f"{pre}mal[{i + 1}].{y}")
+                        for k, y in yaml_keys.items()})
+    lessons = [(_ycell(L.VISIT_LABEL.get(str(k), str(k)), f"{pre}lektionsbesok.{k}"),
+                _ycell(v, f"{pre}lektionsbesok.{k}"))
+               for k, v in (doc.get("lektionsbesok") or {}).items()]
+    known = set(catalogue()["action_id"])
+    actions = []
+    for i, a in enumerate(doc.get("atgarder") or []):
+        cell = _ycell(a, f"{pre}atgarder[{i + 1}]")
+        actions.append(cell.text if cell.text in known
+                       else scan_free_text(cell, ctx).replace(";", ","))
+    return meta, targets, lessons, actions, is_org
+
+
 def _load_plan(path: Path, ctx: _Ctx) -> tuple[pd.DataFrame, dict[str, int], int]:
+    parts: list[tuple[dict[str, Cell], list[dict[str, Cell]], list[tuple[Cell, Cell]],
+                      list[str], bool]] = []
     if path.suffix.lower() in (".yaml", ".yml"):
         doc = _yaml(path, ctx)
-        is_org = bool(doc.get("huvudman")) and not doc.get("skolenhetskod")
-        period = doc.get("period") or {}
-        if not isinstance(period, dict):
-            raise ctx.fail(_ycell(period, "period"), "period ska ha forsta_termin och "
-                                                     "sista_termin", "Se exemplet")
-        meta = {"school_id": _ycell(doc.get("skolenhetskod"), "skolenhetskod"),
-                "plan_id": _ycell(doc.get("plan_id"), "plan_id"),
-                "period_start": _ycell(period.get("forsta_termin"), "period.forsta_termin"),
-                "period_end": _ycell(period.get("sista_termin"), "period.sista_termin")}
-        yaml_keys = {"target_id": "id", "kind": "typ", "target_of": "avser",
-                     "baseline": "utgangslage", "baseline_term": "utgangstermin",
-                     "target": "malvarde", "target_term": "malterm", "serves": "tjanar",
-                     "comment": "kommentar"}
-        targets = []
-        for i, t in enumerate(doc.get("mal") or []):
-            if not isinstance(t, dict):
-                raise ctx.fail(_ycell(t, f"mal[{i + 1}]"), "Varje mål ska ha nycklar (id, typ, "
-                                                           "avser, malvarde, malterm)",
-                               "Se exemplet")
-            targets.append({k: _ycell(t.get(y), f"mal[{i + 1}].{y}")
-                            for k, y in yaml_keys.items()})
-        lessons = [(_ycell(L.VISIT_LABEL.get(str(k), str(k)), f"lektionsbesok.{k}"),
-                    _ycell(v, f"lektionsbesok.{k}"))
-                   for k, v in (doc.get("lektionsbesok") or {}).items()]
-        known = set(catalogue()["action_id"])
-        actions = []
-        for i, a in enumerate(doc.get("atgarder") or []):
-            cell = _ycell(a, f"atgarder[{i + 1}]")
-            actions.append(cell.text if cell.text in known
-                           else scan_free_text(cell, ctx).replace(";", ","))
-        n_read = len(targets) + len(lessons)
+        if "planer" in doc:
+            many = doc["planer"] or []
+            for i, d in enumerate(many):
+                if not isinstance(d, dict):
+                    raise ctx.fail(_ycell(d, f"planer[{i + 1}]"), "Varje plan ska ha nycklar",
+                                   "Se exemplet")
+                parts.append(_yaml_plan(d, ctx, f"planer[{i + 1}]."))
+        else:
+            parts.append(_yaml_plan(doc, ctx, ""))
     else:
         sheets, _info = c.read_rows(path)
         meta_rows = _sheet_rows(sheets, L.SHEET_PLAN, ctx)
@@ -408,8 +425,16 @@ def _load_plan(path: Path, ctx: _Ctx) -> tuple[pd.DataFrame, dict[str, int], int
             lessons = [(r["type"], r["n"]) for r in lt]
         arows = _sheet_rows(sheets, L.SHEET_ACTIONS, ctx, required=False)
         actions = _actions_from_sheet(arows, ctx) if arows else []
-        n_read = len(targets) + len(lessons)
-    rows, dropped = _plan_rows(meta, targets, lessons, actions, ctx, is_org)
+        parts.append((meta, targets, lessons, actions, is_org))
+    rows: list[dict[str, Any]] = []
+    dropped: dict[str, int] = {}
+    n_read = 0
+    for meta, targets, lessons, actions, is_org in parts:
+        r, d = _plan_rows(meta, targets, lessons, actions, ctx, is_org)
+        rows += r
+        for k, v in d.items():
+            dropped[k] = dropped.get(k, 0) + v
+        n_read += len(targets) + len(lessons)
     df = pd.DataFrame(rows)
     if df.empty:
         df = schema.empty("plans")
@@ -541,21 +566,27 @@ def read_dialogue_notes(path: str | Path, *,
     """
     ctx = _context(path, None, schools, None, None)
     p = ctx.path
+    docs: list[tuple[dict[str, Cell], list[dict[str, Cell]], list[dict[str, Cell]]]] = []
     if p.suffix.lower() in (".yaml", ".yml"):
         doc = _yaml(p, ctx)
-        meta = {"school_id": _ycell(doc.get("skolenhetskod"), "skolenhetskod"),
-                "dialogue_date": _ycell(doc.get("datum"), "datum")}
-        agreements = [{k: _ycell(a.get(y) if isinstance(a, dict) else None,
-                                 f"overenskommelser[{i + 1}].{y}")
-                       for k, y in (("text", "text"), ("owner", "ansvarig"),
-                                    ("follow_up", "uppfoljning"), ("status", "status"),
-                                    ("about", "avser"))}
-                      for i, a in enumerate(doc.get("overenskommelser") or [])]
-        questions = [{k: _ycell(q.get(y) if isinstance(q, dict) else None,
-                                f"fragor[{i + 1}].{y}")
-                      for k, y in (("q", "fraga"), ("basis", "underlag"),
-                                   ("discussed", "diskuterades"), ("note", "anteckning"))}
-                     for i, q in enumerate(doc.get("fragor") or [])]
+        many = doc.get("dialoger") if "dialoger" in doc else [doc]
+        for n, d in enumerate(many or []):
+            pre = f"dialoger[{n + 1}]." if "dialoger" in doc else ""
+            d = d if isinstance(d, dict) else {}
+            meta = {"school_id": _ycell(d.get("skolenhetskod"), f"{pre}skolenhetskod"),
+                    "dialogue_date": _ycell(d.get("datum"), f"{pre}datum")}
+            agreements = [{k: _ycell(a.get(y) if isinstance(a, dict) else None,
+                                     f"{pre}overenskommelser[{i + 1}].{y}")
+                           for k, y in (("text", "text"), ("owner", "ansvarig"),
+                                        ("follow_up", "uppfoljning"), ("status", "status"),
+                                        ("about", "avser"))}
+                          for i, a in enumerate(d.get("overenskommelser") or [])]
+            questions = [{k: _ycell(q.get(y) if isinstance(q, dict) else None,
+                                    f"{pre}fragor[{i + 1}].{y}")
+                          for k, y in (("q", "fraga"), ("basis", "underlag"),
+                                       ("discussed", "diskuterades"), ("note", "anteckning"))}
+                         for i, q in enumerate(d.get("fragor") or [])]
+            docs.append((meta, agreements, questions))
     else:
         sheets, _info = c.read_rows(p)
         meta = _fields(_sheet_rows(sheets, L.SHEET_DIALOGUE, ctx), L.DIALOGUE_FIELDS,
@@ -565,6 +596,33 @@ def read_dialogue_notes(path: str | Path, *,
                             L.SHEET_AGREEMENTS, ctx)
         questions = _table(_sheet_rows(sheets, L.SHEET_QUESTIONS, ctx), L.QUESTION_COLUMNS,
                            ["q", "basis", "discussed", "note"], L.SHEET_QUESTIONS, ctx)
+        docs.append((meta, agreements, questions))
+    rows: list[dict[str, Any]] = []
+    dropped = {"tomma rader för överenskommelser": 0, "frågor som inte diskuterades": 0}
+    n_read = 0
+    for meta, agreements, questions in docs:
+        rows += _notes_rows(meta, agreements, questions, ctx, dropped)
+        n_read += len(agreements) + len(questions)
+    df = pd.DataFrame(rows, columns=["school_id", "dialogue_date", "kind", "text", "owner_role",
+                                     "follow_up_date", "status", "about", "_line"])
+    df.index = df.pop("_line").astype(int).to_numpy() if len(df) else pd.Index([], dtype=int)
+    for col in ("dialogue_date", "follow_up_date"):
+        df[col] = pd.to_datetime(df[col]).astype("datetime64[ns]")
+    refuse_personnummer_columns(df.astype(object), p)
+    return c.publish(c.finish(df, table="dialogue_notes", path=p, loader="read_dialogue_notes",
+                              rows_read=n_read, dropped=dropped))
+
+
+def _notes_rows(meta: dict[str, Cell], agreements: list[dict[str, Cell]],
+                questions: list[dict[str, Cell]], ctx: _Ctx, dropped: dict[str, int]
+                ) -> list[dict[str, Any]]:
+    day_given = meta.get("dialogue_date")
+    if (day_given is None or day_given.text == "") and not any(
+            a["text"].text for a in agreements) and not any(
+            c.norm(q["discussed"].text) == "ja" for q in questions):
+        dropped["arbetsböcker som inte fyllts i"] = dropped.get(
+            "arbetsböcker som inte fyllts i", 0) + 1
+        return []
     cell = meta.get("school_id")
     code = c.pad_code(cell.value, 8) if cell is not None else ""
     if cell is None or not re.match(schema.SCHOOL_ID_RE, code):
@@ -577,7 +635,6 @@ def read_dialogue_notes(path: str | Path, *,
                                                  "B (Datum för dialogen)")
     day = _date(day_cell, ctx, "Datum för dialogen", blank_ok=False)
     rows: list[dict[str, Any]] = []
-    dropped = {"tomma rader för överenskommelser": 0, "frågor som inte diskuterades": 0}
     for a in agreements:
         text = scan_free_text(a["text"], ctx).strip()
         for k in ("owner", "about"):
@@ -613,14 +670,7 @@ def read_dialogue_notes(path: str | Path, *,
                      "text": text + (f" Anteckning: {note}" if note else ""),
                      "owner_role": None, "follow_up_date": None, "status": None,
                      "about": q["basis"].text or None, "_line": q["q"].row or len(rows) + 1})
-    df = pd.DataFrame(rows, columns=["school_id", "dialogue_date", "kind", "text", "owner_role",
-                                     "follow_up_date", "status", "about", "_line"])
-    df.index = df.pop("_line").astype(int).to_numpy() if len(df) else pd.Index([], dtype=int)
-    for col in ("dialogue_date", "follow_up_date"):
-        df[col] = pd.to_datetime(df[col]).astype("datetime64[ns]")
-    refuse_personnummer_columns(df.astype(object), p)
-    return c.publish(c.finish(df, table="dialogue_notes", path=p, loader="read_dialogue_notes",
-                              rows_read=len(agreements) + len(questions), dropped=dropped))
+    return rows
 
 
 __all__ = ["read_plans", "read_dialogue_notes", "check_serves", "scan_free_text", "Cell"]

@@ -1,7 +1,13 @@
 """Measuring teaching quality: scoring, rater agreement, reliability and the index.
 
-* :mod:`.index` – forms → scores, the school × term teaching-quality index
-  (:func:`teaching_quality`) and observation coverage;
+* :mod:`.scoring` – forms → scores and the observers' home schools;
+* :mod:`.model` – the teaching-quality model, one fitted object per Dataset and
+  score (:class:`TeachingQualityModel`, :func:`teaching_quality_model`);
+* :mod:`.index` – the school × term teaching-quality index
+  (:func:`teaching_quality`), with :mod:`.aggregate` (counts, suppression,
+  areas, municipality) and :mod:`.summary` (the Swedish text);
+* :mod:`.coverage` – who and what was observed;
+* :mod:`.components` – variance components and the reliability formula;
 * :mod:`.reliability` – variance components, the reliability of a school ×
   term mean and the decision study (:func:`plan_observations`);
 * :mod:`.agreement` – rater agreement from paired observations (kappa), with
@@ -31,12 +37,14 @@ from .index import (
     teaching_quality,
 )
 from .items import ItemDIFResult, NextStepsResult, item_dif, next_steps
+from .model import TeachingQualityModel, teaching_quality_model
 from .pairs import ItemAgreementResult, PairedDesign, item_agreement, plan_paired_observations
 from .reliability import (
     ObservationPlan,
     VarianceComponents,
     plan_observations,
     reliability,
+    school_designs,
     variance_components,
 )
 
@@ -44,6 +52,7 @@ __all__ = [
     "TeachingQualityResult", "coverage", "infer_home_schools", "observer_coverage",
     "score_forms", "teaching_quality", "ObservationPlan", "VarianceComponents",
     "plan_observations", "reliability", "variance_components", "agreement", "icc",
+    "TeachingQualityModel", "teaching_quality_model", "school_designs",
     "RaterDriftResult", "rater_drift", "ItemAgreementResult", "PairedDesign", "item_agreement",
     "plan_paired_observations", "ChangePlan", "change_se", "plan_observations_change",
     "ItemDIFResult", "NextStepsResult", "item_dif", "next_steps",

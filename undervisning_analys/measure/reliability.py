@@ -4,7 +4,7 @@ Three entry points:
 
 * :func:`variance_components` – the variance of a form's score split into
   school, school × term, teacher, observer, lesson and residual, from the
-  teaching-quality model (:mod:`undervisning_analys.measure.index`);
+  teaching-quality model (:mod:`undervisning_analys.measure.model`);
 * :func:`reliability` – the reliability of a school × term mean given its
   numbers of observed lessons, teachers and observers (and forms);
 * :func:`plan_observations` – the decision study: how many observed lessons
@@ -74,11 +74,9 @@ finite staff and a fixed set of observers the reliability has a ceiling,
 visits, only by more observers (or external observers).
 
 Checked: a Monte Carlo of the linear model under this random design matches
-the planner's curve to 0.01 (``tests/test_reliability.py``); on a synthetic
-municipality (60 schools of 25 teachers, ``benchmarks/sim_index_coverage.py``)
-the planner asks for 9 lessons per term for 0.7 and 20 for 0.8, and cutting
-every school × term to that many random lessons gives a reliability of 0.715
-and 0.817 against the known truth.
+the planner's curve (``tests/test_reliability.py``); the planner against the
+known truth of a synthetic municipality is in ``benchmarks/sim_index_coverage.py``
+(figures in ``benchmarks/RESULTS.md``).
 
 References
 ----------
@@ -96,209 +94,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 
+from .._format import number
+from .._format import text_table as _text_table
 from .._results import Result
 from ..errors import ModelError
+from .components import (
+    COMPONENTS,
+    VarianceComponents,
+    as_components,
+    reliability,
+)
+from .model import teaching_quality_model
+from .scoring import check_dimension, score_forms
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
     from ..dataset import Dataset
 
+
+
+def _fmt(x: float | None, digits: int = 2, sign: bool = False) -> str:
+    """The shared Swedish number format; "–" for a missing figure in these tables."""
+    return number(x, digits, sign, missing="–")
+
+
 __all__ = ["VarianceComponents", "ObservationPlan", "variance_components", "reliability",
-           "plan_observations", "COMPONENTS"]
-
-#: The components of a form's score variance, in the order of the decomposition.
-COMPONENTS: tuple[str, ...] = ("school", "school_term", "teacher", "observer", "lesson",
-                               "residual")
-
-COMPONENT_LABELS_SV: dict[str, str] = {
-    "school": "skola (nivå, genomsnitt över terminerna)",
-    "school_term": "skola × termin",
-    "teacher": "lärare",
-    "observer": "observatör",
-    "lesson": "lektion",
-    "residual": "kvarvarande (protokoll och bedömning)",
-    "school_intercept": "skola, nivå vid första terminen",
-    "school_trend": "skola, förändring per läsår (trend)",
-    "school_intercept_trend": "skola, kovarians nivå–trend",
-}
+           "plan_observations", "school_designs", "COMPONENTS"]
 
 TeacherSampling = Literal["random", "spread"]
-
-
-def _fmt(x: float, digits: int = 2) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:.{digits}f}".replace("-", "−").replace(".", ",")
-
-
-def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    allrows = [header, *rows]
-    widths = [max(len(str(r[i])) for r in allrows) for i in range(len(header))]
-    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                      for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in allrows]
-
-
-# --------------------------------------------------------------------------
-# Variance components
-# --------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class VarianceComponents(Result):
-    """Variance components of form scores (made by :func:`variance_components`).
-
-    Attributes
-    ----------
-    school_cov
-        Covariance matrix of the schools' random intercept (at the first term)
-        and, when the model has one, their random trend per school year
-        (1 × 1 or 2 × 2).
-    school_term, teacher, observer, lesson, residual
-        Variances (score scale squared). ``lesson`` is 0 when the data cannot
-        separate it from the residual (``lesson_separated`` False).
-    times
-        The observed terms as years since the first term; :meth:`school`
-        averages over them.
-    """
-
-    school_cov: np.ndarray
-    school_term: float
-    teacher: float
-    observer: float
-    lesson: float
-    residual: float
-    times: tuple[float, ...] = (0.0,)
-    dimension: str = "overall"
-    first_term: str | None = None
-    lesson_separated: bool = True
-    counts: dict[str, int] = field(default_factory=dict)
-    fixef: pd.DataFrame | None = None
-
-    # -- construction ------------------------------------------------------
-    @classmethod
-    def from_dict(cls, values: Mapping[str, float], *, times: Sequence[float] = (0.0,),
-                  dimension: str = "overall") -> VarianceComponents:
-        """Components given by hand, e.g. from a published study.
-
-        Keys: ``school`` (between-school variance of the level), optionally
-        ``school_trend`` (variance of trends per school year) and
-        ``school_intercept_trend`` (their covariance), ``school_term``,
-        ``teacher``, ``observer``, ``lesson`` (optional, default 0) and
-        ``residual``.
-        """
-        need = ["school", "school_term", "teacher", "observer", "residual"]
-        missing = [k for k in need if k not in values]
-        if missing:
-            raise ModelError(
-                "Varianskomponenterna saknar " + ", ".join(f"`{k}`" for k in missing),
-                hint="Ange school, school_term, teacher, observer och residual "
-                     "(och gärna lesson)")
-        for k, v in values.items():
-            if not isinstance(v, (int, float, np.floating)) or not math.isfinite(float(v)) \
-                    or (k != "school_intercept_trend" and float(v) < 0):
-                raise ModelError(f"Varianskomponenten `{k}` ska vara ett icke-negativt tal, "
-                                 f"men är {v!r}")
-        if "school_trend" in values:
-            c = float(values.get("school_intercept_trend", 0.0))
-            cov = np.array([[float(values["school"]), c], [c, float(values["school_trend"])]])
-        else:
-            cov = np.array([[float(values["school"])]])
-        return cls(school_cov=cov, school_term=float(values["school_term"]),
-                   teacher=float(values["teacher"]), observer=float(values["observer"]),
-                   lesson=float(values.get("lesson", 0.0)),
-                   residual=float(values["residual"]), times=tuple(float(t) for t in times),
-                   dimension=dimension, lesson_separated="lesson" in values)
-
-    # -- derived -----------------------------------------------------------
-    def school(self, time: float | np.ndarray | None = None) -> Any:
-        """Between-school variance of the schools' level at ``time`` (years since
-        the first term); ``None`` averages over the observed terms."""
-        cov = np.atleast_2d(self.school_cov)
-        if cov.shape == (1, 1):
-            v = float(cov[0, 0])
-            return v if time is None or np.isscalar(time) else np.full(np.shape(time), v)
-        t = np.asarray(self.times if time is None else time, dtype=float)
-        var = cov[0, 0] + 2 * cov[0, 1] * t + cov[1, 1] * t ** 2
-        if time is None:
-            return float(np.mean(var))
-        return float(var) if np.ndim(var) == 0 else var
-
-    def true_variance(self, time: float | np.ndarray | None = None) -> Any:
-        """Universe-score variance of a school × term: ``school(time) + school_term``."""
-        return self.school(time) + self.school_term
-
-    def as_dict(self, time: float | None = None) -> dict[str, float]:
-        """The six components of the decomposition (school at ``time``)."""
-        return {"school": float(self.school(time)), "school_term": self.school_term,
-                "teacher": self.teacher, "observer": self.observer, "lesson": self.lesson,
-                "residual": self.residual}
-
-    # -- Result protocol ---------------------------------------------------
-    def _tidy(self) -> pd.DataFrame:
-        comp = self.as_dict()
-        total = sum(comp.values())
-        rows = [{"component": k, "label": COMPONENT_LABELS_SV[k], "variance": v,
-                 "sd": math.sqrt(max(v, 0.0)), "share": v / total if total > 0 else np.nan}
-                for k, v in comp.items()]
-        cov = np.atleast_2d(self.school_cov)
-        rows.append({"component": "school_intercept",
-                     "label": COMPONENT_LABELS_SV["school_intercept"],
-                     "variance": float(cov[0, 0]), "sd": math.sqrt(max(cov[0, 0], 0.0)),
-                     "share": np.nan})
-        if cov.shape == (2, 2):
-            rows.append({"component": "school_trend", "label": COMPONENT_LABELS_SV["school_trend"],
-                         "variance": float(cov[1, 1]), "sd": math.sqrt(max(cov[1, 1], 0.0)),
-                         "share": np.nan})
-            rows.append({"component": "school_intercept_trend",
-                         "label": COMPONENT_LABELS_SV["school_intercept_trend"],
-                         "variance": float(cov[0, 1]), "sd": np.nan, "share": np.nan})
-        out = pd.DataFrame(rows)
-        out.insert(0, "dimension", self.dimension)
-        return out
-
-    def _summary_text(self) -> str:
-        t = self.tidy()
-        dec = t[t["share"].notna()]
-        lines = [f"Varianskomponenter för protokollpoäng ({self.dimension})",
-                 "Hur mycket av skillnaderna mellan ifyllda protokoll som beror på skolan, "
-                 "terminen, läraren, observatören, lektionen och resten (bedömningsbrus). "
-                 "Skattade med den blandade modellen bakom undervisningsindexet.", ""]
-        body = [[r.label, _fmt(r.variance, 4), _fmt(r.sd, 3), _fmt(100 * r.share, 1) + " %"]
-                for r in dec.itertuples(index=False)]
-        lines += _text_table(["komponent", "varians", "std.avvikelse", "andel"], body)
-        cov = np.atleast_2d(self.school_cov)
-        if cov.shape == (2, 2):
-            lines += ["", f"Skolornas trender varierar med standardavvikelsen "
-                          f"{_fmt(math.sqrt(max(cov[1, 1], 0)), 3)} poäng per läsår; skolnivåns "
-                          "varians ovan är ett genomsnitt över de observerade terminerna."]
-        if not self.lesson_separated:
-            lines += ["", "För få parobservationer för att skilja lektion från kvarvarande "
-                          "variation: lektionens del ingår i den kvarvarande."]
-        tau = self.true_variance()
-        lines += ["", f"Sann variation mellan skolor i en termin (skola + skola × termin): "
-                      f"{_fmt(tau, 4)}."]
-        return "\n".join(lines)
-
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Horizontal bars: each component's share of the score variance."""
-        import matplotlib.pyplot as plt
-
-        t = self.tidy()
-        t = t[t["share"].notna()]
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.0, 2.8))
-        y = np.arange(len(t))[::-1]
-        ax.barh(y, 100 * t["share"].to_numpy(), color="#1f4e79")
-        ax.set_yticks(y)
-        ax.set_yticklabels([s.capitalize() for s in t["label"]])
-        ax.set_xlabel("Andel av variationen i protokollpoäng (%)")
-        ax.set_title("Varianskomponenter")
-        return ax
 
 
 def variance_components(ds: Dataset, dimension: str = "overall") -> VarianceComponents:
@@ -318,75 +148,17 @@ def variance_components(ds: Dataset, dimension: str = "overall") -> VarianceComp
     Notes
     -----
     The model and its missing-data policy are those of
-    :func:`~undervisning_analys.measure.index.teaching_quality` (forms whose
+    :func:`~undervisning_analys.measure.index.teaching_quality` (fitted once
+    per Dataset and shared with the index; forms whose
     dimension score is missing under the instrument's half rule are left out).
     The school share uses the between-school variance averaged over the
     observed terms (see the module docstring).
     """
-    from .index import _check_dimension, _fit_model, score_forms
-
-    forms = score_forms(ds)
-    dims = _check_dimension(ds, dimension)
+    dims = check_dimension(ds, dimension)
     if len(dims) != 1:
         raise ModelError("variance_components tar en dimension åt gången, inte \"all\"",
                          hint="Ange \"overall\" eller en dimensions id")
-    return _fit_model(forms, dims[0]).components
-
-
-# --------------------------------------------------------------------------
-# Reliability
-# --------------------------------------------------------------------------
-def _components(components: VarianceComponents | Mapping[str, float]) -> VarianceComponents:
-    if isinstance(components, VarianceComponents):
-        return components
-    if isinstance(components, Mapping):
-        return VarianceComponents.from_dict(components)
-    raise ModelError(
-        f"components ska vara VarianceComponents eller en dict, men är "
-        f"{type(components).__name__}",
-        hint="Använd variance_components(ds) eller ange en dict med komponenterna")
-
-
-def reliability(n_obs: Any, n_teachers: Any, n_observers: Any,
-                components: VarianceComponents | Mapping[str, float], *,
-                n_forms: Any = None, time: Any = None) -> Any:
-    """Reliability of a school × term mean (generalizability coefficient).
-
-    ``Eρ² = τ / (τ + σ²_T/n_teachers + σ²_O/n_observers + σ²_L/n_obs + σ²_e/n_forms)``
-    with ``τ = σ²_S(time) + σ²_ST`` (see the module docstring).
-
-    Parameters
-    ----------
-    n_obs : observed lessons (effective number; scalar or array).
-    n_teachers : observed teachers (effective number).
-    n_observers : observers (effective number).
-    components : :class:`VarianceComponents` or a dict (see
-        :meth:`VarianceComponents.from_dict`).
-    n_forms : filled-in forms; default ``n_obs`` (one form per lesson).
-    time : years since the first term for the between-school variance;
-        default the average over the observed terms.
-
-    Returns
-    -------
-    float, or an array when any input is an array. Counts below 1 give NaN.
-    """
-    comp = _components(components)
-    try:
-        n_l = np.asarray(n_obs, dtype=float)
-        n_t = np.asarray(n_teachers, dtype=float)
-        n_o = np.asarray(n_observers, dtype=float)
-        n_f = n_l if n_forms is None else np.asarray(n_forms, dtype=float)
-    except (TypeError, ValueError):
-        raise ModelError("Antalen lektioner, lärare och observatörer ska vara tal",
-                         hint="Ange t.ex. reliability(10, 6, 3, komponenter)") from None
-    tau = np.asarray(comp.true_variance(time), dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        err = (comp.teacher / n_t + comp.observer / n_o + comp.lesson / n_l
-               + comp.residual / n_f)
-        rel = tau / (tau + err)
-    bad = (n_l < 1) | (n_t < 1) | (n_o < 1) | (n_f < 1) | ~np.isfinite(rel)
-    rel = np.where(bad, np.nan, rel)
-    return float(rel) if np.ndim(rel) == 0 else rel
+    return teaching_quality_model(ds, dims[0]).components
 
 
 # --------------------------------------------------------------------------
@@ -507,10 +279,12 @@ class ObservationPlan(Result):
         return ax
 
 
-def _school_designs(ds: Dataset) -> pd.DataFrame:
-    """Per school, its design in its latest school year with observations."""
-    from .index import score_forms
+def school_designs(ds: Dataset) -> pd.DataFrame:
+    """Per school, its observation design in its latest school year with observations.
 
+    Columns: unit (school_id), school_name, n_teachers (observed), n_observers
+    (effective number ``1 / Σ share²``), paired_share, n_obs_now (lessons per term).
+    """
     f = score_forms(ds)
     last = f.groupby("school_id")["school_year"].transform("max")
     f = f[f["school_year"] == last]
@@ -583,8 +357,8 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
                          f"men är {teacher_sampling!r}")
     if isinstance(source, Dataset):
         comp = (variance_components(source, dimension) if components is None
-                else _components(components))
-        designs = _school_designs(source)
+                else as_components(components))
+        designs = school_designs(source)
         if school_id is not None:
             wanted = [school_id] if isinstance(school_id, str) else list(school_id)
             unknown = [s for s in wanted if s not in set(designs["unit"])]
@@ -602,7 +376,7 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
         if paired_share is not None:
             designs["paired_share"] = float(paired_share)
     else:
-        comp = _components(source)
+        comp = as_components(source)
         designs = pd.DataFrame([{
             "unit": "plan", "school_name": None,
             "n_teachers": float("inf") if n_teachers is None else float(n_teachers),

@@ -47,6 +47,9 @@ What each target is followed with
   lessons observed by two observers). :meth:`PlanFollowupResult.adherence`
   has the table per school, term and visit type.
 
+The projection's interval of a teaching-quality or item target is cut at
+the protocol's scale (an index cannot leave it); the probability is not.
+
 The probability
 ---------------
 ``probability`` is the probability that the true value at the target term
@@ -153,7 +156,8 @@ TIDY_COLUMNS = [
     "trend_se", "projection", "projection_se", "projection_low", "projection_high",
     "probability", "status", "status_reason", "n_periods", "lessons_planned",
     "lessons_observed", "n_targets_serving", "n_serving_on_track", "n_serving_reached",
-    "n_serving_not_on_track", "n_serving_undecided", "as_of"]
+    "n_serving_not_on_track", "n_serving_undecided", "period_start", "period_end", "actions",
+    "as_of"]
 
 
 # --------------------------------------------------------------------------
@@ -382,6 +386,7 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
     obs = ds_now.observations
     names = dict(zip(ds.schools["school_id"].astype(str), ds.schools["school_name"].astype(str)))
     dim_names = {"overall": "samlat index", **ds.instrument.dimension_names()}
+    scale = ds.instrument.scale
     notes: list[str] = []
 
     # --- teaching-quality models: all dimensions, fitted once ---------------
@@ -420,7 +425,9 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
                 "serves": None if pd.isna(r.serves) else r.serves,
                 "baseline": r.baseline, "baseline_term": r.baseline_term,
                 "target": float(r.target), "target_term": r.target_term,
-                "higher_is_better": hib, "as_of": now}
+                "higher_is_better": hib, "as_of": now, "period_start": r.period_start,
+                "period_end": r.period_end,
+                "actions": None if pd.isna(r.actions) else r.actions}
         period = [t for t in _period_terms(str(r.period_start), str(r.period_end))
                   if schema.term_index(t) <= t_now]
         row = dict(base)
@@ -584,8 +591,11 @@ def plan_followup(ds: Dataset, *, as_of: str | None = None, quality: Any = None
         row["current_term"] = current_term
         row["n_periods"] = n_periods
         if np.isfinite(est["projection"]) and np.isfinite(est["projection_se"]):
-            row["projection_low"] = est["projection"] - q95(df_t) * est["projection_se"]
-            row["projection_high"] = est["projection"] + q95(df_t) * est["projection_se"]
+            lo_p = est["projection"] - q95(df_t) * est["projection_se"]
+            hi_p = est["projection"] + q95(df_t) * est["projection_se"]
+            if kind in ("dimension", "item"):  # the index cannot leave the protocol's scale
+                lo_p, hi_p = max(lo_p, scale[0]), min(hi_p, scale[1])
+            row["projection_low"], row["projection_high"] = lo_p, hi_p
         row["status"], row["status_reason"] = status, reason
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -13,25 +13,14 @@ observations over the years:
 
 The model behind 2 and 3
 ------------------------
-The trends come from one linear mixed model fitted directly to the
-observation forms (one row per observer × lesson, the form's dimension
-score), not to the index: fitting the index again would treat shrunken
-estimates as data and count the same uncertainty twice. The model is::
-
-    score ~ time + observation_type + own_school
-            + (1 + time | school_id)      school level and trend (correlated)
-            + (1 | school_term)           the school's term-to-term deviations
-            + (1 | teacher_id)            teachers (pseudonyms are unique, so nested in school)
-            + (1 | observer_id)           observer severity (crossed)
-            + (1 | observation_id)        the lesson, when ≥ 20 lessons were paired
-
-with ``time`` in school years since the first term (HT = +0.5 per term) and
-``own_school`` the observer's own school (the same model and scoring as the
-index, :mod:`undervisning_analys.measure.index`, so that the trends and the
-index agree).
-Terms whose data cannot support them are left out (one observation type,
-one observer, too few paired lessons). It is fitted by REML with
-:func:`~undervisning_analys.models.mixed.fit_mixed` (lme4's estimates).
+Growth has no model of its own: it is a view of the teaching-quality model
+(:class:`~undervisning_analys.measure.model.TeachingQualityModel`), the one the
+index uses, fitted once per Dataset and dimension and shared with the index,
+the link and the decision study. The trends come from that model fitted
+directly to the observation forms, not to the index: fitting the index again
+would treat shrunken estimates as data and count the same uncertainty twice.
+When the index's rules leave out the random school trend (fewer than 5
+schools or 3 terms), growth asks for the same model with the trend kept.
 
 * municipality trend = the fixed ``time`` coefficient, Wald 95 % interval;
 * school trend = fixed ``time`` + the school's predicted random slope; its
@@ -39,13 +28,8 @@ one observer, too few paired lessons). It is fitted by REML with
   equations (it includes the uncertainty of the fixed slope and its
   covariance with the school's slope) with the Kackar–Harville term for the
   estimated variances, exactly as the index's cells
-  (:mod:`undervisning_analys.measure.index`); Wald 95 %. The model *is* the
-  index's model for the dimension, so a fitted index passed as ``quality=``
-  (or ``index=``) is reused rather than fitted again. Only when the index's
-  rules give no school slopes (fewer than 3 terms or 5 schools) is the model
-  fitted here, and the SE is then ``sqrt(se(time)^2 + condvar)`` (lme4's
-  conditional variance; the covariance is ignored, so slightly conservative);
-  ``info["trend_se"]`` says which;
+  (:meth:`~undervisning_analys.measure.model.TeachingQualityModel.school_trends`);
+  Wald 95 %;
 * SD of school trends = the estimated standard deviation of the random
   slope (REML), in index points per school year. A point estimate: with few
   schools it is uncertain, and it is 0 when the data cannot tell the
@@ -73,8 +57,11 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import Z_95
 from .._results import Result
 from ..errors import ModelError
+from ..measure import TeachingQualityModel, score_forms, teaching_quality_model
+from ..measure.model import MIN_PAIRED_LESSONS
 from .adjust import sv_num
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -85,9 +72,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["growth", "GrowthResult", "MIN_PAIRED_LESSONS"]
 
-Z_95 = 1.959963984540054
-MIN_PAIRED_LESSONS = 20
-"""Lessons with two forms needed before a lesson random effect is added."""
 
 _TIDY_COLUMNS = ["component", "level", "school_id", "term", "school_year", "estimate", "se",
                  "conf_low", "conf_high", "n_obs", "n_teachers", "reliability", "suppressed"]
@@ -97,8 +81,6 @@ def _forms(ds: Dataset, dimension: str) -> pd.DataFrame:
     """One row per form with the dimension score, time (school years), school × term and
     ``own_school``, scored as the index scores them
     (:func:`~undervisning_analys.measure.index.score_forms`)."""
-    from ..measure.index import score_forms
-
     known = [d.id for d in ds.instrument.dimensions] + ["overall"]
     if dimension not in known:
         raise ModelError(
@@ -114,25 +96,6 @@ def _forms(ds: Dataset, dimension: str) -> pd.DataFrame:
     f["term"] = f["term"].astype(str)
     f["score"] = f[dimension].astype(float)
     return f
-
-
-def _formula(f: pd.DataFrame) -> str:
-    fixed = ["time"]
-    if f["observation_type"].astype(str).nunique() > 1:
-        fixed.append("observation_type")
-    if 0 < f["own_school"].sum() < len(f):
-        fixed.append("own_school")
-    rand = ["(1 + time | school_id)"]
-    if f["school_term"].nunique() > f["school_id"].nunique():
-        rand.append("(1 | school_term)")
-    if f["teacher_id"].nunique() > 1:
-        rand.append("(1 | teacher_id)")
-    if f["observer_id"].nunique() > 1:
-        rand.append("(1 | observer_id)")
-    paired = int((f.groupby("observation_id").size() > 1).sum())
-    if paired >= MIN_PAIRED_LESSONS:
-        rand.append("(1 | observation_id)")
-    return "score ~ " + " + ".join(fixed) + " + " + " + ".join(rand)
 
 
 def _index_table(ds: Dataset, dimension: str, index: Any) -> pd.DataFrame:
@@ -179,39 +142,15 @@ def _index_table(ds: Dataset, dimension: str, index: Any) -> pd.DataFrame:
     return out.sort_values(["level", "school_id", "_t"]).drop(columns="_t")
 
 
-def _index_model(ds: Dataset, dimension: str, quality: Any, formula: str) -> Any:
-    """The index's fitted model for ``dimension`` when it is growth's model, else None.
-
-    Reused from ``quality`` (a TeachingQualityResult) when it has one; otherwise
-    fitted with the index's own routine when the index's rules give the model
-    school slopes (at least 3 terms and 5 schools). The two formulas are
-    compared term by term (the index codes the observation type as dummies).
-    """
-    from ..measure import index as qindex
-
-    qm = None
-    models = getattr(quality, "_models", None)
-    if isinstance(models, dict):
-        qm = models.get(dimension)
-    if qm is None:
-        forms = qindex.score_forms(ds)
-        f = forms[forms[dimension].notna()]
-        if f["term"].nunique() < 3 or f["school_id"].nunique() < 5:
-            return None
-        qm = qindex._fit_model(forms, dimension)
-    if getattr(qm, "trends", None) is None or _terms(qm.formula) != _terms(formula):
-        return None
-    return qm
-
-
-def _terms(formula: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Fixed and random terms of a formula, with type dummies read as ``observation_type``."""
-    rhs = formula.split("~", 1)[1]
-    parts = [p.strip() for p in rhs.split(" + (")]
-    fixed = {("observation_type" if t.strip().startswith("type_") else t.strip())
-             for t in parts[0].split("+")}
-    rand = {"(" + p if not p.startswith("(") else p for p in parts[1:]}
-    return frozenset(fixed), frozenset(rand)
+def _model(ds: Dataset, dimension: str, quality: Any) -> TeachingQualityModel:
+    """The teaching-quality model of ``dimension`` with school trends: the index's own
+    model (fitted once per Dataset), or the one of ``quality`` when it is a
+    ``TeachingQualityResult`` whose model has school trends."""
+    if hasattr(quality, "model") and dimension in getattr(quality, "dimensions", ()):
+        qm = quality.model(dimension)
+        if qm.school_trends() is not None:
+            return qm
+    return teaching_quality_model(ds, dimension, school_slopes=True)
 
 
 def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
@@ -228,9 +167,9 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
         n_obs, n_teachers, reliability, suppressed``); None (default) computes
         it with :func:`~undervisning_analys.measure.index.teaching_quality`
         for the schools and the municipality.
-    quality : a ``TeachingQualityResult`` whose fitted model to reuse for the
-        trends (default: ``index`` when it is one). Pass it with a suppressed
-        ``index`` table to avoid fitting the same model twice.
+    quality : a ``TeachingQualityResult`` whose fitted model to use for the
+        trends (default: ``index`` when it is one, else the Dataset's model,
+        fitted once per Dataset and dimension).
 
     Returns
     -------
@@ -253,7 +192,6 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
     Suppressed index cells stay in the trajectories as NaN.
     """
     from ..privacy import MIN_OBS, MIN_TEACHERS
-    from .mixed import fit_mixed
 
     f = _forms(ds, dimension)
     n_forms_all = ds.observations[["observation_id", "observer_id"]].drop_duplicates().shape[0]
@@ -271,21 +209,12 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
             "minst 2 behövs",
             table="observations", column="term",
             hint="Trender kräver observationer från flera terminer.")
-    formula = _formula(f)
-    qm = _index_model(ds, dimension, quality if quality is not None else index, formula)
-    if qm is not None:
-        model, formula = qm.fit, qm.formula
-        trend_of = qm.trends.set_index("school_id")[["estimate", "se"]]
-        route = "index"
-    else:
-        model = fit_mixed(formula, f, reml=True)
-        cm = model.conditional_modes()
-        slopes = cm[(cm["group"] == "school_id") & (cm["term"] == "time")].set_index("level")
-        fe_time, se_time = float(model.fixef["time"]), float(model.se["time"])
-        trend_of = pd.DataFrame({
-            "estimate": fe_time + slopes["estimate"].astype(float),
-            "se": np.sqrt(se_time ** 2 + slopes["cond_var"].astype(float))})
-        route = "condvar"
+    qm = _model(ds, dimension, quality if quality is not None else index)
+    model = qm.fit
+    trends = qm.school_trends()
+    if trends is None:  # pragma: no cover - school_slopes=True always gives trends
+        raise ModelError("Modellen saknar skolornas trender")
+    trend_of = trends.set_index("school_id")[["estimate", "se"]]
     fe, se = model.fixef, model.se
     b, b_se = float(fe["time"]), float(se["time"])
     vc = model.varcorr
@@ -313,10 +242,7 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
                  "n_obs": int(f["observation_id"].nunique()),
                  "n_teachers": int(f["teacher_id"].nunique()), "suppressed": False})
     trends = pd.DataFrame(rows)
-    try:
-        traj = _index_table(ds, dimension, index)
-    except ImportError:  # pragma: no cover - the index module is part of the package
-        traj = pd.DataFrame(columns=_TIDY_COLUMNS)
+    traj = _index_table(ds, dimension, index)
     table = pd.concat([traj, trends], ignore_index=True)
     for c in _TIDY_COLUMNS:
         if c not in table.columns:
@@ -326,7 +252,8 @@ def growth(ds: Dataset, dimension: str = "overall", *, index: Any = None,
     terms = sorted(set(f["term"]), key=schema.term_index)
     names = dict(zip(ds.schools["school_id"].astype(str), ds.schools["school_name"].astype(str)))
     dim_names = {**ds.instrument.dimension_names(), "overall": "samlat index"}
-    info = {"formula": formula, "trend_se": route, "n_forms": int(len(f)),
+    info = {"formula": qm.formula, "trend_se": "index",
+            "optimizer_path": qm.diagnostics, "n_forms": int(len(f)),
             "n_forms_missing": int(n_forms_all - len(f)), "n_schools": int(n_schools),
             "terms": tuple(terms), "scale": ds.instrument.scale,
             "dimension_name": dim_names.get(dimension, dimension)}

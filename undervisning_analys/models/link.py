@@ -302,6 +302,12 @@ def yearly_index(index: Any, dimension: str = "overall", shrunken: bool | None =
     The yearly value is the mean of the school year's published terms.
     """
     cov_terms: pd.DataFrame | None = None
+    if hasattr(index, "tidy") and hasattr(index, "yearly"):
+        # the teaching-quality model aggregates its own terms to school years
+        table, cov = index.yearly(dimension)
+        return _YearlyIndex(table=table, cov=cov,
+                            shrunken=True if shrunken is None else bool(shrunken),
+                            source="teaching_quality")
     if hasattr(index, "tidy") and hasattr(index, "cov"):
         tq = index.tidy()
         cov_terms = index.cov(dimension)

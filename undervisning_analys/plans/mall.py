@@ -644,3 +644,86 @@ def write_templates(ds: Dataset, folder: str | Path, *, schools: Sequence[str] |
 __all__ = ["write_templates", "write_plan_workbook", "write_entry_sheet",
            "observation_form_html", "write_notes_workbook", "notes_file", "baselines",
            "safe_text"]
+
+
+# --------------------------------------------------------------------------
+# The YAML form (the sample's plans and notes)
+# --------------------------------------------------------------------------
+def _num(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    f = float(v)
+    return int(f) if f.is_integer() else round(f, 4)
+
+
+def plans_to_yaml(plans: pd.DataFrame) -> str:
+    """The ``plans`` table in the YAML form :func:`~undervisning_analys.io.plans.read_plans`
+    reads (one file, ``planer:`` a list of plans), byte-stable."""
+    import yaml
+
+    out = []
+    order = plans.assign(_o=(plans["level"] != "organiser").astype(int))
+    for plan_id, p in order.sort_values(["_o", "plan_id"], kind="stable").groupby(
+            "plan_id", sort=False):
+        first = p.iloc[0]
+        doc: dict[str, Any] = {}
+        if first["level"] == "organiser":
+            doc["huvudman"] = True
+        else:
+            doc["skolenhetskod"] = str(first["school_id"])
+        doc["plan_id"] = str(plan_id)
+        doc["period"] = {"forsta_termin": str(first["period_start"]),
+                         "sista_termin": str(first["period_end"])}
+        goals = []
+        for r in p[p["kind"] != "observations"].itertuples(index=False):
+            g: dict[str, Any] = {"id": r.target_id, "typ": L.KIND_LABEL[str(r.kind)],
+                                 "avser": r.target_of}
+            if _num(r.baseline) is not None:
+                g["utgangslage"] = _num(r.baseline)
+            if isinstance(r.baseline_term, str):
+                g["utgangstermin"] = r.baseline_term
+            g["malvarde"] = _num(r.target)
+            g["malterm"] = r.target_term
+            if isinstance(r.serves, str):
+                g["tjanar"] = r.serves
+            goals.append(g)
+        doc["mal"] = goals
+        lessons = p[p["kind"] == "observations"]
+        if len(lessons):
+            doc["lektionsbesok"] = {str(r.target_of): _num(r.target)
+                                    for r in lessons.itertuples(index=False)}
+        acts = p["actions"].dropna()
+        if len(acts):
+            doc["atgarder"] = [a.strip() for a in str(acts.iloc[0]).split(";") if a.strip()]
+        out.append(doc)
+    return yaml.safe_dump({"planer": out}, allow_unicode=True, sort_keys=False, width=100)
+
+
+def notes_to_yaml(notes: pd.DataFrame) -> str:
+    """The ``dialogue_notes`` table in the YAML form ``read_dialogue_notes`` reads."""
+    import yaml
+
+    status_sv = {v: k for k, v in L.STATUS_SV.items()}
+    out = []
+    for (sid, day), d in notes.groupby(["school_id", "dialogue_date"], sort=True):
+        doc: dict[str, Any] = {"skolenhetskod": str(sid),
+                               "datum": pd.Timestamp(day).strftime("%Y-%m-%d")}
+        agr = []
+        for r in d[d["kind"] == "agreement"].itertuples(index=False):
+            a: dict[str, Any] = {"text": r.text}
+            if isinstance(r.owner_role, str):
+                a["ansvarig"] = r.owner_role
+            if pd.notna(r.follow_up_date):
+                a["uppfoljning"] = pd.Timestamp(r.follow_up_date).strftime("%Y-%m-%d")
+            if isinstance(r.status, str):
+                a["status"] = status_sv.get(r.status, r.status)
+            if isinstance(r.about, str):
+                a["avser"] = r.about
+            agr.append(a)
+        doc["overenskommelser"] = agr
+        qs = [{"fraga": r.text, "diskuterades": "ja"}
+              for r in d[d["kind"] == "question"].itertuples(index=False)]
+        if qs:
+            doc["fragor"] = qs
+        out.append(doc)
+    return yaml.safe_dump({"dialoger": out}, allow_unicode=True, sort_keys=False, width=100)

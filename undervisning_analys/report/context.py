@@ -34,9 +34,10 @@ from ..dataset import Dataset
 from ..errors import UAError
 from ..measure.agreement import agreement, icc, observer_severity
 from ..measure.index import coverage, teaching_quality
-from ..measure.reliability import _school_designs, plan_observations
+from ..measure.reliability import plan_observations, school_designs
 from ..models.adjust import adjusted_results
 from ..models.equity import school_equity
+from ..models.followup import plan_followup
 from ..models.growth import growth
 from ..models.link import link
 
@@ -391,6 +392,16 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     else:
         notes["quality"] = "Datamängden har inga lektionsobservationer."
 
+    # ---- plans and their targets (issue #15) ----------------------------------
+    if ds.plans is not None and len(ds.plans):
+        say("Planerna och målen")
+        pf = timed("plans", lambda: _attempt(notes, "plans", lambda: plan_followup(
+            ds, quality=tq_res)))
+        if pf is not None:
+            tables["planuppfoljning"] = pf.tidy()
+            tables["planuppfoljning_besok"] = pf.adherence()
+            tables["planuppfoljning_dimensioner"] = pf.other_dimensions()
+
     # ---- results -----------------------------------------------------------
     say("Resultat jämförda med förväntat utifrån bakgrund")
     for m in ms:
@@ -501,7 +512,7 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
     comp = tq_res.components(OVERALL)
     frames = []
     # the library's own per-school design (latest school year)
-    for d in _school_designs(ds).itertuples(index=False):
+    for d in school_designs(ds).itertuples(index=False):
         t = plan_observations(comp, target=0.7, n_teachers=d.n_teachers,
                                   n_observers=d.n_observers, paired_share=d.paired_share).tidy()
         frames.append(t.assign(unit=d.unit, school_name=d.school_name, n_obs_now=d.n_obs_now))

@@ -83,6 +83,10 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                  ("observer_role",)),
     "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola",
              ("unit", "dimension")),
+    "planuppfoljning": ("planuppfoljning", "Planernas mål per skola (och huvudman): läget nu, "
+                                           "det väntade läget vid målterminen, sannolikheten "
+                                           "att målet nås, status och lektionsbesök",
+                        ("level", "plan_id", "target_id")),
 }
 """Context table -> (file stem, Swedish description, sort keys). ``results`` collects every
 ``results:<measure>`` table."""

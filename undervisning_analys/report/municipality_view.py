@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from .. import plots, schema
 from . import charts
+from . import plan_view as _plan_view
 from ._common import (
     Col,
     Table,
@@ -424,6 +425,7 @@ class MunicipalityView:
             "created": self.ctx.created,
             "seed": self.ctx.ds.seed,
             "schools": [{"name": self.ctx.names[s], "href": school_file(s)} for s in self.ids],
+            "plan_overview": _plan_view.organiser_overview(self.ctx),
         }
 
 

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from .. import schema
 from .._format import Z_95
 from . import charts
+from . import plan_view as _plan_view
 from ._common import (
     Col,
     Table,
@@ -461,11 +462,14 @@ class SchoolView:
              "why": Markup("Indexet beskriver skolan, inte enskilda lärare; värdet ligger i "
                            "samtalen om undervisningen.")},
         ]
+        from .plan_view import plan_questions
+
+        chosen = chosen[:3] + plan_questions(ctx, sid) + chosen[3:]  # issue #15: the plan
         for g in generic:
             if len(chosen) >= 3:
                 break
             chosen.append(g)
-        return chosen
+        return chosen[:6]
 
     # ------------------------------------------------------------------ summary
     def summary(self) -> list[Markup]:
@@ -519,6 +523,8 @@ class SchoolView:
             "progression": self.progression(),
             "reliability": self.reliability(),
             "questions": self.questions(),
+            "plan": _plan_view.school_plan(self.ctx, self.sid),
+            "last_dialogue": _plan_view.last_dialogue(self.ctx, self.sid),
             "sources": self.ctx.cached("sources", lambda: sources_table(self.ctx)),
             "period": self.ctx.cached("period", lambda: data_period(self.ctx)),
             "models": self.ctx.cached("models", lambda: models_table(self.ctx)),

@@ -188,6 +188,7 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
             bar.update(1)
         muni = municipality(ds, out, context=ctx)
     bar.close()
+    _write_notes_workbooks(ctx, out, ids)
     idx = index(ctx, out, schools=ids)
     tables: tuple[Any, ...] = ()
     prov = None
@@ -197,6 +198,32 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
     return Written(index=idx, municipality=muni, schools={s: written[s] for s in ids},
                    warnings=tuple(ctx.info.get("warnings", ())), notes=dict(ctx.notes),
                    exports=tables, provenance=prov)
+
+
+def _write_notes_workbooks(ctx: ReportContext, out: Path, ids: Sequence[str]) -> None:
+    """Beside each school report: the notes workbook for the dialogue (issue #15),
+    pre-filled with the report's questions; placed in the input folder it is read back."""
+    from ..plans.mall import notes_file, write_notes_workbook
+    from .school_view import SchoolView
+
+    for s in ids:
+        qs = SchoolView(ctx, s).questions()
+        plain = [{"q": _plain(q["q"]), "underlag": str(q.get("underlag", "data"))}
+                 for q in qs]
+        targets: list[str] = []
+        if ctx.has("planuppfoljning"):
+            t = ctx.table("planuppfoljning")
+            targets = [str(x) for x in t.loc[t["school_id"].astype(str) == s, "target_id"]]
+        targets += [d for d in ctx.dimensions if d != "overall"] + list(ctx.measures)
+        write_notes_workbook(out / notes_file(s), school_id=s, school_name=ctx.names[s],
+                             questions=plain, targets=targets)
+
+
+def _plain(m: object) -> str:
+    import html as _html
+    import re
+
+    return _html.unescape(re.sub(r"<[^>]+>", "", str(m)))
 
 
 def _can_fork() -> bool:

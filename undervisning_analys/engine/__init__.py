@@ -1,0 +1,11 @@
+"""The engine layer: statistical machinery beneath ``measure`` and ``models``.
+
+It imports only the foundation (``errors``, ``_results``, ``schema``) and never a
+stage above it.
+
+* :mod:`.mixed` – ``fit_mixed`` / ``MixedResult``: linear mixed models in lme4's
+  syntax (the engine package behind it is imported only there);
+* :mod:`.mme` – Henderson's mixed-model equations of a fitted model, the exact
+  Schur elimination of a diagonal block and the Kackar–Harville term;
+* :mod:`.threads` – the one rule for BLAS threads.
+"""
