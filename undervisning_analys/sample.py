@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .dataset import Dataset, ProvenanceRecord
+from .dataset import Dataset
 from .instruments import Instrument
 
 SAMPLE_SEED = 2024
@@ -330,45 +330,6 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     from .io.folder import load_folder as _load_folder
 
     return _load_folder(path, instrument=instrument, key=key)
-
-
-def _is_plan_file(p: Path) -> bool:
-    from .plans import layout
-
-    name = p.name.lower()
-    return p.suffix.lower() in (".xlsx", ".yaml", ".yml") and (
-        name.startswith(layout.PLAN_PREFIX) or name.startswith(layout.NOTES_PREFIX))
-
-
-def _read_plan_files(files: list[Path], inst: Instrument, schools: pd.Series | None,
-                     obs: pd.DataFrame, results: pd.DataFrame, prov: list[ProvenanceRecord]
-                     ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Plans (plan*) and dialogue notes (dialog*), checked against the data read before."""
-    if not files:
-        return None, None
-    from .io.plans import check_serves, read_dialogue_notes, read_plans
-    from .plans import layout
-
-    terms = sorted({str(t) for t in obs["term"].dropna().unique()}, key=schema.term_index)
-    measures = {str(m) for m in results["measure"].dropna().unique()} if len(results) else None
-    plans: list[pd.DataFrame] = []
-    notes: list[pd.DataFrame] = []
-    for p in files:
-        if p.name.lower().startswith(layout.PLAN_PREFIX):
-            df = read_plans(p, inst, schools=schools, terms=terms, measures=measures)
-            plans.append(df)
-        else:
-            df = read_dialogue_notes(p, schools=schools)
-            notes.append(df)
-        prov.append(df.attrs["provenance"])
-    check_serves(plans)
-    plan_df = pd.concat(plans) if plans else None
-    if plan_df is not None:
-        plan_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in plans)}
-    note_df = pd.concat(notes) if notes else None
-    if note_df is not None:
-        note_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in notes)}
-    return plan_df, note_df
 
 
 def _sample_dir() -> Path:

@@ -19,7 +19,7 @@ other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
 ``observation*``                an observation export (checked against the
                                 register and the protocol)
 ``plan*``, ``dialog*``          plans and dialogue notes (xlsx/yaml), read last
-                                against the data (``sample._read_plan_files``)
+                                against the data (``_read_plan_files``)
 ``*.json``                      Skolverket API v4 responses, read together as one
                                 folder (list responses give municipalities; see
                                 :mod:`.skolverket_api`), and Kolada responses
@@ -462,8 +462,6 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                            notes=(f"samma fil som {r.rel(first)}",)))
     files = [p for p in files if p not in copies]
     # plans and dialogue notes (plan*, dialog*: xlsx or yaml) are read last, against the data
-    from ..sample import _is_plan_file, _read_plan_files
-
     plan_files = [p for p in files if _is_plan_file(p)]
     files = [p for p in files if p not in plan_files]
     yaml_files = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
@@ -576,6 +574,45 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         reference_results=_concat(ref_res, "results") if ref_res else None,
         reference_background=_concat(ref_bg, "background") if ref_bg else None,
         checks=tuple(r.checks))
+
+
+def _is_plan_file(p: Path) -> bool:
+    from ..plans import layout
+
+    name = p.name.lower()
+    return p.suffix.lower() in (".xlsx", ".yaml", ".yml") and (
+        name.startswith(layout.PLAN_PREFIX) or name.startswith(layout.NOTES_PREFIX))
+
+
+def _read_plan_files(files: list[Path], inst: Instrument, schools: pd.Series | None,
+                     obs: pd.DataFrame, results: pd.DataFrame, prov: list[ProvenanceRecord]
+                     ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Plans (plan*) and dialogue notes (dialog*), checked against the data read before."""
+    if not files:
+        return None, None
+    from ..plans import layout
+    from .plans import check_serves, read_dialogue_notes, read_plans
+
+    terms = sorted({str(t) for t in obs["term"].dropna().unique()}, key=schema.term_index)
+    measures = {str(m) for m in results["measure"].dropna().unique()} if len(results) else None
+    plans: list[pd.DataFrame] = []
+    notes: list[pd.DataFrame] = []
+    for p in files:
+        if p.name.lower().startswith(layout.PLAN_PREFIX):
+            df = read_plans(p, inst, schools=schools, terms=terms, measures=measures)
+            plans.append(df)
+        else:
+            df = read_dialogue_notes(p, schools=schools)
+            notes.append(df)
+        prov.append(df.attrs["provenance"])
+    check_serves(plans)
+    plan_df = pd.concat(plans) if plans else None
+    if plan_df is not None:
+        plan_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in plans)}
+    note_df = pd.concat(notes) if notes else None
+    if note_df is not None:
+        note_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in notes)}
+    return plan_df, note_df
 
 
 def _unknown_reason(p: Path) -> str:
