@@ -79,9 +79,7 @@ KNOWN: dict[str, list[str]] = {
     "private": [
         "undervisning_analys.models.followup takes _axes from undervisning_analys.plots",
     ],
-    "floor": [
-        "undervisning_analys.synth.publish_grade6: min_pupils=10",
-    ],
+    "floor": [],
 }
 
 

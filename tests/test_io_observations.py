@@ -178,7 +178,7 @@ def test_unknown_column(tmp_path):
     text[0] += ",Väder"
     with pytest.raises(FileFormatError) as ei:
         read_observations(write(tmp_path, "\n".join(text) + "\n", name="f.csv"))
-    assert ei.value.column == "Väder" and "f.csv" in str(ei.value) and "columns=" in str(ei.value)
+    assert ei.value.column == "Väder" and "f.csv" in str(ei.value) and "kolumner.yaml" in str(ei.value)
 
 
 def test_unknown_school(tmp_path):

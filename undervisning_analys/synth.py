@@ -395,7 +395,7 @@ def aggregate_grade6(pupils: pd.DataFrame) -> pd.DataFrame:
 
 
 def publish_grade6(exact: pd.DataFrame, *, level: str, municipality_id: str,
-                   principal_type: str = "all", min_pupils: int = 10) -> pd.DataFrame:
+                   principal_type: str = "all", min_pupils: int = MIN_PUPILS) -> pd.DataFrame:
     """Grade-6 results as Skolverket publishes them (the år 6 export's markers).
 
     Fewer than ``min_pupils`` pupils: ``..`` for every value. The share passing
