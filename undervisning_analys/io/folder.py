@@ -140,7 +140,7 @@ def _xlsx_head(p: Path, rows: int = 12) -> tuple[list[str], str]:
     except (OSError, zipfile.BadZipFile, KeyError, ValueError):
         return [], ""
     try:
-        texts = []
+        texts: list[str] = []
         for ws in wb.worksheets:
             for k, row in enumerate(ws.iter_rows(values_only=True)):
                 if k >= rows:
@@ -530,30 +530,33 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     obs_df = _concat([df for df, _, _ in r.tables["observations"]], "observations")
     own_schools = set(schools["school_id"])
     own_munis = set(schools["municipality_id"])
-    res_frames, ref_res, bg_frames, ref_bg = [], [], [], []
-    for df, p, kind in r.tables["results"]:
+    res_frames: list[tuple[Any, Path | None, str]] = []
+    bg_frames: list[tuple[Any, Path | None, str]] = []
+    ref_res: list[pd.DataFrame] = []
+    ref_bg: list[pd.DataFrame] = []
+    for df, src, kind in r.tables["results"]:
         mine, ref = _split_reference(df, own_schools, own_munis)
         mine.attrs, ref.attrs = dict(df.attrs), dict(df.attrs)
-        res_frames.append((mine, p, kind))
+        res_frames.append((mine, src, kind))
         if len(ref):
             ref_res.append(ref)
-            r.checks.append(f"Referensdata: {len(ref)} resultatvärden i {r.rel(p) if p else '?'}"
+            r.checks.append(f"Referensdata: {len(ref)} resultatvärden i {r.rel(src) if src else '?'}"
                             f" gäller andra kommuner eller skolenheter utanför skolregistret; "
                             f"de hålls isär (reference_results) och visas inte som kommunens")
-    for df, p, kind in r.tables["background"]:
+    for df, src, kind in r.tables["background"]:
         mine, ref = _split_reference(df, own_schools, own_munis)
         mine.attrs, ref.attrs = dict(df.attrs), dict(df.attrs)
-        bg_frames.append((mine, p, kind))
+        bg_frames.append((mine, src, kind))
         if len(ref):
             ref_bg.append(ref)
             r.checks.append(f"Referensdata: {len(ref)} bakgrundsrader i "
-                            f"{r.rel(p) if p else '?'} gäller andra kommuner eller skolenheter "
+                            f"{r.rel(src) if src else '?'} gäller andra kommuner eller skolenheter "
                             f"utanför skolregistret; de hålls isär (reference_background)")
     _overlap(r, schools, obs_df, r.tables["results"])
     results = _reconcile(r, res_frames)
     background = _concat([df for df, _, _ in bg_frames], "background")
     dup_bg = background[_BACKGROUND_KEYS].astype(str).duplicated(keep="first").to_numpy() \
-        if len(background) else []
+        if len(background) else np.zeros(0, dtype=bool)
     if len(background) and dup_bg.any():
         r.checks.append(f"Avstämning: {int(dup_bg.sum())} bakgrundsrader fanns i flera filer "
                         f"(samma enhet och läsår); den första filens rad behölls")

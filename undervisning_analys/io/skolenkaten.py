@@ -103,6 +103,7 @@ from typing import Any
 import pandas as pd
 
 from .. import schema
+from .._format import number as _sv_number
 from ..dataset import ProvenanceRecord
 from ..errors import FileFormatError, MissingColumnError, UAError, ValueFormatError
 from ..privacy import refuse_personnummer_columns
@@ -482,8 +483,8 @@ def _value(lay: _Layout, row: c.Row, j: int, p: Path, what: str, lo: float, hi: 
                      hint="Rätta cellen eller ladda ned excelrapporten på nytt")
     x = parsed[0]
     if x < lo or x > hi or (count and not float(x).is_integer()):
-        span = f"{c.sv_number(lo)}–{c.sv_number(hi)}" if math.isfinite(hi) \
-            else f"ett heltal {c.sv_number(lo)} eller större"
+        span = f"{_sv_number(lo, None)}–{_sv_number(hi, None)}" if math.isfinite(hi) \
+            else f"ett heltal {_sv_number(lo, None)} eller större"
         raise _error(ValueFormatError, f"{what} {c.show(v)} ligger utanför det möjliga "
                      f"intervallet {span}", file=p, sheet=lay.name, row=row.line,
                      column=_letter(j),

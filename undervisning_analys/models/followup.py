@@ -667,7 +667,7 @@ def target_sentence(row: pd.Series | dict) -> str:
             return (f"{label}: {_planned(r['target'])}; ingen termin av perioden är ännu "
                     "avslutad.")
         return (f"{label}: {_planned(r['target'])} per termin. Under perioden "
-                f"hittills har {int(observed)} lektioner observerats, mot {int(planned)} "
+                f"hittills har {int(observed or 0)} lektioner observerats, mot {int(planned)} "
                 f"planerade (status: {r['status']}).")
     side = "minst" if r["higher_is_better"] else "högst"
     head = f"Mål: {label} {side} {sv_num(r['target'], d)} till {r['target_term']}"

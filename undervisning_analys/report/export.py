@@ -321,7 +321,7 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
         for cell in ws[1]:
             cell.font = Font(bold=True)
         safe = neutralise_frame(df)
-        formats = []
+        formats: list[str | None] = []
         for c in df.columns:
             s = df[c]
             if pd.api.types.is_bool_dtype(s):
