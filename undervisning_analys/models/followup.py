@@ -749,7 +749,7 @@ class PlanFollowupResult(Result):
         targets are in :meth:`adherence`), in the order of the plans (schools in
         Swedish alphabetical order, never by value: nothing is ranked).
         """
-        from ..plots import _axes
+        from ..plots import new_axes
 
         t = self.table
         t = t[t["kind"] != "observations"]
@@ -758,7 +758,8 @@ class PlanFollowupResult(Result):
         if level is not None:
             t = t[t["level"] == level]
         t = _swedish_order(t)
-        ax = _axes(ax, (7.5, 0.45 * max(len(t), 2) + 1.2))
+        if ax is None:
+            ax = new_axes((7.5, 0.45 * max(len(t), 2) + 1.2))
         y = np.arange(len(t))[::-1]
         for yi, r in zip(y, t.itertuples(index=False), strict=True):
             if np.isfinite(r.estimate):
