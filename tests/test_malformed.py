@@ -524,8 +524,8 @@ case("dup_obs_corrected_form", "duplicates", "observations",
          head=OBS_HEAD[1:] + ITEM_COLS)),
      DuplicateRowsError, 3, "Lektions-ID", ("rad 3", "rad 5"))
 case("dup_obs_long_item", "duplicates", "observations",
-     w("dup_obs_long_item.csv", obs_long({5: {"Påstående": "KL1"}})), DuplicateRowsError, 2,
-     "Lektions-ID", ("rad 5",))
+     w("dup_obs_long_item.csv", obs_long({5: {"Påstående": "KL1", "Poäng": "3"}})),
+     DuplicateRowsError, 2, "Lektions-ID", ("rad 2", "rad 5"))
 case("dup_reg_xlsx", "duplicates", "schools",
      xlsx("dup_reg_xlsx.xlsx", pd.DataFrame(
          [r.split(";") for r in [*REG_ROWS, REG_ROWS[0]]], columns=REG_HEAD.split(";"))),
