@@ -136,8 +136,10 @@ def run_seed(args: tuple[int, float, str]) -> list[dict]:
     t_means = time.perf_counter() - t0
     rows = []
 
-    def add(name: str, res, term: str = "within", t_link: float = float("nan")) -> None:
-        r = res.tidy().set_index("term").loc[term]
+    def add(name: str, res, term: str = "within", t_link: float = float("nan"),
+            correction: str = "none") -> None:
+        t = res.tidy()
+        r = t[(t["term"] == term) & (t["correction"] == correction)].iloc[0]
         scale = 1.0 if name.startswith("oracle") else ds.truth.score_scale["overall"]
         t_panel, t_weighted = panel_truths(ds, res.panel, measure, scale) if effect \
             else (0.0, 0.0)
@@ -161,7 +163,7 @@ def run_seed(args: tuple[int, float, str]) -> list[dict]:
     add("index_mixed", link(ds, measure, index=tq, inference="mixed"))
     res = link(ds, measure, index=mi, shrunken=False)
     add("means_naive", res)
-    add("means_disattenuated", res, term="within_disattenuated")
+    add("means_disattenuated", res, correction="regression_calibration")
     oi = oracle_index(ds)
     add("oracle", link(ds, measure, index=oi, shrunken=False))
     add("oracle_g1", link(ds, measure, index=oi, shrunken=False, dof="G-1"))

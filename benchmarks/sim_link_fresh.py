@@ -38,7 +38,7 @@ def one(seed: int) -> tuple[float, ...]:
     from undervisning_analys.models.link import link
 
     ds = synth.municipality(seed, effect=0.3, compute_slope=True)
-    ro = link(ds, "merit_17", index=sim_link.oracle_index(ds), shrunken=False)
+    ro = link(ds, "merit_17", index=sim_link.oracle_index(ds), shrunken=False, correction="none")
     ri = link(ds, "merit_17", index=teaching_quality(ds))
     wo = ro.tidy().set_index("term").loc["within"]
     wi = ri.tidy().set_index("term").loc["within"]

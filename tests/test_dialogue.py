@@ -187,3 +187,10 @@ def test_select_questions_orders_and_limits():
     got = select_questions(table, "99000001", k=2)
     assert len(got) == 2 and got.iloc[0]["rule"] == "niva_under"
     assert got["priority"].is_monotonic_decreasing
+
+
+def test_newest_term_below_the_floor_is_thin_evidence():
+    idx = pd.concat([_index(0.8).assign(term="HT2024"), _index(0.8, suppressed=True)])
+    got = dialogue_table(Evidence(index=idx))
+    assert list(got["rule"]) == ["termin_under_golv"]
+    assert got.iloc[0]["period"] == "VT2025"

@@ -178,7 +178,7 @@ def test_unknown_column(tmp_path):
     text[0] += ",Väder"
     with pytest.raises(FileFormatError) as ei:
         read_observations(write(tmp_path, "\n".join(text) + "\n", name="f.csv"))
-    assert ei.value.column == "Väder" and "f.csv" in str(ei.value) and "columns=" in str(ei.value)
+    assert ei.value.column == "Väder" and "f.csv" in str(ei.value) and "kolumner.yaml" in str(ei.value)
 
 
 def test_unknown_school(tmp_path):
@@ -191,8 +191,15 @@ def test_unknown_school(tmp_path):
 def test_duplicate_response_and_duplicate_observer(tmp_path):
     with pytest.raises(DuplicateRowsError, match="svars-id.*rad 2.*rad 3"):
         read_observations(write(tmp_path, form([row(), row(lesson="LEK2")])))
+    # the same form submitted twice (another response id, identical answers) is one form:
+    # dropped and counted in provenance (issue #13), never refused and never kept twice
+    df = read_observations(write(tmp_path, form([row(), row(rid="2")])))
+    assert df["observation_id"].nunique() == 1 and len(df) == len(INST.items)
+    assert df.attrs["provenance"].dropped == {
+        "identiska dubbletter av formulär (samma svar två gånger)": 1}
+    # a corrected form (same lesson and observer, another answer) is refused, both rows named
     with pytest.raises(DuplicateRowsError) as ei:
-        read_observations(write(tmp_path, form([row(), row(rid="2")])))
+        read_observations(write(tmp_path, form([row(), row(rid="2", scores=["2"] * len(INST.items))])))
     assert "rad 2" in str(ei.value) and "rad 3" in str(ei.value) and ei.value.row == 2
 
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from undervisning_analys import synth
+from undervisning_analys.engine.robust import cluster_vcov
 from undervisning_analys.errors import ModelError
-from undervisning_analys.models.link import cluster_vcov, link, yearly_index
+from undervisning_analys.models.link import link, yearly_index
 
 CONTRACT = ["term", "estimate", "se", "conf_low", "conf_high", "p_value", "n_schools",
             "n_years", "reliability", "attenuation"]
@@ -112,7 +113,7 @@ def test_within_equals_two_way_fe_in_an_unbalanced_panel(ds, tq):
 def test_cr1_equals_statsmodels_cluster(res):
     import statsmodels.api as sm
 
-    from undervisning_analys.models.link import _design
+    from undervisning_analys.models.link_estimate import design as _design
 
     p = res.panel
     X, names, _ = _design(p)
@@ -135,7 +136,7 @@ def test_cr2_with_singleton_clusters_is_hc2():
 
 
 def test_bell_mccaffrey_df():
-    from undervisning_analys.models.link import bm_df
+    from undervisning_analys.engine.robust import bm_df
 
     # the mean of balanced clusters: exactly G - 1
     assert bm_df(np.ones((60, 1)), np.repeat(np.arange(20), 3), 0) == pytest.approx(19.0)
@@ -172,7 +173,7 @@ def test_cr1_uses_g_minus_1_df(ds, tq, res):
 
 def test_cr2_is_larger_than_the_plain_sandwich(res):
     p = res.panel
-    from undervisning_analys.models.link import _design
+    from undervisning_analys.models.link_estimate import design as _design
 
     X, _, _ = _design(p)
     beta, *_ = np.linalg.lstsq(X, p["y"].to_numpy(), rcond=None)
@@ -198,27 +199,38 @@ def test_mixed_inference(ds, tq, res):
 def test_oracle_index_recovers_the_truth_without_error(ds):
     """With the true quality as the index there is no measurement error."""
     r = link(ds, index=oracle_index(ds), shrunken=False)
-    t = r.tidy().set_index("term")
+    t = r.tidy().query("correction == 'none'").set_index("term")
+    c = r.tidy().query("correction == 'regression_calibration'").set_index("term")
     assert t.loc["within", "reliability"] == pytest.approx(1.0)
-    assert t.loc["within_disattenuated", "estimate"] == pytest.approx(
-        t.loc["within", "estimate"], rel=1e-10)
+    for term in ("within", "between"):  # no error: the correction changes nothing
+        assert c.loc[term, "estimate"] == pytest.approx(t.loc[term, "estimate"], rel=1e-10)
     assert t.loc["within", "attenuation"] == pytest.approx(1.0)
 
 
 def test_unshrunken_index_reports_attenuation_and_a_corrected_estimate():
     ds = synth.municipality(seed=3)
     r = link(ds, index=means_index(ds), shrunken=False)
-    t = r.tidy().set_index("term")
-    assert list(t.index) == ["within", "between", "within_disattenuated"]
+    full = r.tidy()
+    assert list(zip(full["term"], full["correction"])) == [
+        ("within", "none"), ("between", "none"), ("within", "regression_calibration"),
+        ("between", "regression_calibration")]
+    t = full.query("correction == 'none'").set_index("term")
+    c = full.query("correction == 'regression_calibration'").set_index("term")
     lam = t.loc["within", "reliability"]
     assert 0 < lam < 1
     assert t.loc["within", "attenuation"] == pytest.approx(lam)
-    # the corrected estimate is (close to) the naive one divided by the reliability
-    assert t.loc["within_disattenuated", "estimate"] == pytest.approx(
-        t.loc["within", "estimate"] / lam, rel=1e-8)
-    assert t.loc["within_disattenuated", "se"] > t.loc["within", "se"]
+    # the corrected within estimate is the naive one divided by the within reliability
+    assert c.loc["within", "estimate"] == pytest.approx(t.loc["within", "estimate"] / lam,
+                                                        rel=1e-8)
+    assert c.loc["within", "se"] > t.loc["within", "se"]
+    assert (c["attenuation"] == 1.0).all() and (c["df"] == t["n_schools"] - 1).all()
+    assert r.corrected("within")["estimate"] == c.loc["within", "estimate"]
+    # correction="none" drops the corrected rows and leaves the naive ones as they are
+    n = link(ds, index=means_index(ds), shrunken=False, correction="none").tidy()
+    pd.testing.assert_frame_equal(n, full.iloc[:2])
     s = str(r.summary())
-    assert "utspätt" in s and "Korrigerat för mätfelet" in s
+    assert "utspädda" in s and "Korrigerat för indexets kända mätfel" in s
+    assert "mellan skolorna" in s.split("Korrigerat")[1]
 
 
 def test_reliability_uses_the_joint_covariance(tq):
@@ -337,6 +349,25 @@ def test_too_few_years(ds, tq):
         link(ds, index=tq, lag=3)
 
 
+def test_unknown_correction(ds, tq):
+    with pytest.raises(ModelError, match="Okänt val av mätfelskorrigering `simex`") as e:
+        link(ds, index=tq, correction="simex")  # type: ignore[arg-type]
+    assert "regression_calibration" in str(e.value)
+
+
+def test_correcting_a_shrunken_index_is_refused(ds, tq):
+    """A conditional mean is already calibrated: a second correction counts the error twice."""
+    with pytest.raises(ModelError, match="krympta skattningar .* två gånger") as e:
+        link(ds, index=tq, correction="regression_calibration")
+    assert "shrunken=False" in str(e.value)
+
+
+def test_a_shrunken_index_gets_no_corrected_rows_by_default(res):
+    assert list(res.tidy()["correction"]) == ["none", "none"]
+    assert res.corrected() is None and res.info["correction"] == "none"
+    assert "behöver ingen ytterligare korrigering" in str(res.summary())
+
+
 def test_index_without_columns(ds):
     with pytest.raises(ModelError, match="saknar kolumnen `se`"):
         link(ds, index=pd.DataFrame({"school_id": ["1"], "term": ["HT2020"], "estimate": [1.0]}))
@@ -352,6 +383,49 @@ def _one(seed: int) -> tuple[float, float, float, float]:
         r = link(d)
     w = r.tidy().set_index("term").loc["within"]
     return d.truth.slope_per_point("merit_17"), w["estimate"], w["conf_low"], w["conf_high"]
+
+
+def noisy_index(d, rel: float, rng: np.random.Generator) -> pd.DataFrame:
+    """The true quality per school × term plus classical error of known variance, such
+    that the within-school reliability of the yearly index is about ``rel``."""
+    q = oracle_index(d)
+    yearly = q.groupby(["school_id", "school_year"])["estimate"].mean()
+    resid = yearly.unstack()
+    resid = resid.sub(resid.mean(axis=1), axis=0)
+    resid = resid.sub(resid.mean(axis=0), axis=1)
+    sigma2 = float(np.nanmean(resid.to_numpy() ** 2)) * (1 - rel) / rel
+    se = np.sqrt(2 * sigma2)                     # a year is the mean of two terms
+    return q.assign(estimate=q["estimate"] + se * rng.standard_normal(len(q)), se=se)
+
+
+def test_correction_recovers_the_truth_that_the_naive_estimate_misses():
+    """A few seeds (benchmarks/sim_link_correction.py has the full run, effect 0.3).
+
+    An index with classical error of known variance (within reliability about 0.5)
+    attenuates the within association; the regression-calibrated estimate is unbiased
+    within its Monte-Carlo error. The effect is large here (1.0) so that 8 seeds
+    separate the two; the index is the true quality plus error, so the target is the
+    latent slope ``truth.slope``.
+    """
+    rows = []
+    rng = np.random.default_rng(17)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed in range(8):
+            d = synth.municipality(seed=500 + seed, effect=1.0, compute_slope=True)
+            t = link(d, index=noisy_index(d, 0.5, rng), shrunken=False).tidy()
+            w = t[t["term"] == "within"].set_index("correction")
+            rows.append((d.truth.slope["merit_17"], w.loc["none", "estimate"],
+                         w.loc["none", "reliability"],
+                         w.loc["regression_calibration", "estimate"],
+                         w.loc["regression_calibration", "conf_low"],
+                         w.loc["regression_calibration", "conf_high"]))
+    truth, naive, rel, rc, lo, hi = np.array(rows).T
+    assert 0.3 < rel.mean() < 0.7                        # an unreliable index
+    mc = lambda v: v.std(ddof=1) / np.sqrt(len(v))      # noqa: E731
+    assert naive.mean() < truth.mean() - 3 * mc(naive)   # attenuated
+    assert abs(rc.mean() - truth.mean()) < 3 * mc(rc)    # unbiased within its MC error
+    assert np.mean((lo <= truth) & (truth <= hi)) >= 6 / 8
 
 
 @pytest.mark.slow
@@ -373,7 +447,8 @@ def test_within_estimate_recovers_the_truth_over_seeds():
 def test_bm_df_equals_the_dense_eigenvalue_formula():
     """The memory-light Bell–McCaffrey df equals eq. (10) of Imbens & Kolesár computed
     with the full hat matrix and the eigenvalues of G'G."""
-    from undervisning_analys.models.link import _inv_sqrt_psd, bm_df
+    from undervisning_analys.engine.robust import bm_df
+    from undervisning_analys.engine.robust import inv_sqrt_psd as _inv_sqrt_psd
 
     rng = np.random.default_rng(4)
     groups = np.repeat(np.arange(12), rng.integers(2, 6, size=12))

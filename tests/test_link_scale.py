@@ -25,7 +25,9 @@ import pytest
 from test_link import means_index  # the plain-means index of the link tests
 
 from undervisning_analys import schema, synth
+from undervisning_analys.engine import robust
 from undervisning_analys.models import link as L
+from undervisning_analys.models import link_estimate, link_panel
 from undervisning_analys.models.adjust import school_results
 
 RTOL = 1e-10
@@ -124,8 +126,27 @@ def dense_measurement(panel, yi):
         psi = np.array([float(xt[groups == s] @ (yt[groups == s] - bc * xt[groups == s])
                               + bc * diag[groups == s].sum()) for s in schools])
         se_c = math.sqrt(G / (G - 1) * float(psi @ psi) / (V - E) ** 2)
+    # the corrected between estimate, with n × n matrices: the between regressor is the
+    # school means P x less their projection on the school-level terms of the design
+    # (intercept, school means of the year dummies), A = (I - QQ') P
+    P = np.array([[1.0 / (groups == groups[i]).sum() if groups[i] == groups[j] else 0.0
+                   for j in range(len(groups))] for i in range(len(groups))])
+    years = panel["school_year"].to_numpy()
+    Z = np.column_stack([np.ones(len(groups))] + [P @ (years == t).astype(float)
+                                                  for t in sorted(set(years))])
+    A = (np.eye(len(groups)) - Z @ np.linalg.pinv(Z, rcond=1e-10)) @ P  # Z is rank-deficient
+    xbr, ybr = A @ x, A @ y
+    ASA = A @ S @ A.T
+    VBr, EBr = float(xbr @ xbr), float(np.trace(ASA))
+    bb = se_b = float("nan")
+    if VBr - EBr > 0:
+        bb = float(xbr @ ybr) / (VBr - EBr)
+        diag = np.diag(ASA)
+        psi = np.array([float(xbr[groups == s] @ (ybr[groups == s] - bb * xbr[groups == s])
+                              + bb * diag[groups == s].sum()) for s in schools])
+        se_b = math.sqrt(G / (G - 1) * float(psi @ psi) / (VBr - EBr) ** 2)
     return {"V": V, "E": E, "rel_w": rel_w, "rel_b": rel_b, "bc": bc, "se_c": se_c,
-            "VB": VB, "EB": EB}
+            "VB": VB, "EB": EB, "bb": bb, "se_b": se_b}
 
 
 def loop_yearly(index, dimension="overall"):
@@ -189,9 +210,9 @@ def loop_panel(ds, yi, measure, lag):
     ytab = yi.table.set_index(["school_id", "school_year"])
     reasons = []
     for r in out.itertuples(index=False):
-        iy = L._sy(schema.school_year_start(r.school_year) - lag)
+        iy = link_panel.school_year_of(schema.school_year_start(r.school_year) - lag)
         if r.status != "ok":
-            reasons.append(L._STATUS_REASON.get(r.status, f"status {r.status}"))
+            reasons.append(link_panel.STATUS_REASON.get(r.status, f"status {r.status}"))
         elif not np.isfinite(r.value):
             reasons.append("förväntat resultat saknas (bakgrundsuppgifter saknas)")
         elif (r.school_id, iy) not in ytab.index:
@@ -298,7 +319,8 @@ def test_link_equals_the_dense_formulas(case, sample_ds, sample_tq):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = L.link(ds, index=index, **kw)
-    t = res.tidy().set_index("term")
+    t = res.tidy().query("correction == 'none'").set_index("term")
+    c = res.tidy().query("correction == 'regression_calibration'").set_index("term")
     p = res.panel
     if case.startswith("unbalanced"):
         assert (p.groupby("school_id").size() == 1).sum() >= 3  # single-year schools
@@ -321,18 +343,21 @@ def test_link_equals_the_dense_formulas(case, sample_ds, sample_tq):
 
     # reliability, attenuation and the corrected within estimate
     ref = dense_measurement(p, res.yearly)
-    me = L._measurement(p, res.yearly, {})
+    me = link_estimate.measurement(p, res.yearly)
     for k in ("V", "E"):
-        assert_close(me[k], ref[k], k)
+        assert_close(getattr(me, k), ref[k], k)
     assert_close(t.loc["within", "reliability"], ref["rel_w"], "within reliability")
     assert_close(t.loc["between", "reliability"], ref["rel_b"], "between reliability")
-    if "within_disattenuated" in t.index:
-        assert_close(t.loc["within_disattenuated", "estimate"], ref["bc"], "corrected")
-        assert_close(t.loc["within_disattenuated", "se"], ref["se_c"], "corrected se")
+    assert len(c) == (0 if res.yearly.shrunken else 2)
+    if len(c):
+        assert_close(c.loc["within", "estimate"], ref["bc"], "corrected")
+        assert_close(c.loc["within", "se"], ref["se_c"], "corrected se")
+        assert_close(c.loc["between", "estimate"], ref["bb"], "corrected between")
+        assert_close(c.loc["between", "se"], ref["se_b"], "corrected between se")
 
     # cluster-robust standard errors and degrees of freedom
     if kw.get("inference") != "mixed":
-        X, names, _ = L._design(p)
+        X, names, _ = link_estimate.design(p)
         y = p["y"].to_numpy(dtype=float)
         beta = np.linalg.lstsq(X, y, rcond=None)[0]
         groups = p["school_id"].to_numpy()
@@ -360,10 +385,10 @@ def test_cluster_helpers_equal_the_dense_formulas_with_uneven_clusters():
                          (groups % 3 == 0).astype(float)])
     e = rng.normal(size=n) * (1 + np.abs(X[:, 1]))
     for kind in ("CR2", "CR1"):
-        assert_close(L.cluster_vcov(X, e, groups.astype(str), kind),
+        assert_close(robust.cluster_vcov(X, e, groups.astype(str), kind),
                      dense_cluster_vcov(X, e, groups.astype(str), kind), kind)
     for k in (1, 2, 3):
-        assert_close(L.bm_df(X, groups, k), dense_bm_df(X, groups, k), f"BM df {k}")
+        assert_close(robust.bm_df(X, groups, k), dense_bm_df(X, groups, k), f"BM df {k}")
 
 
 # --------------------------------------------------------------------------- #
@@ -424,7 +449,7 @@ def test_a_large_panel_needs_no_n_by_n_matrix():
     assert n > 7000
     assert peak < 0.15 * n * n * 8, f"peak {peak / 1e6:.0f} MB for n = {n}"
     assert len(ch) == res.panel["school_id"].nunique()
-    t = res.tidy().set_index("term")
+    t = res.tidy().query("correction == 'none'").set_index("term")
     assert 0 < t.loc["within", "reliability"] < 1
     assert t.loc["within", "estimate"] > 0 and np.isfinite(t.loc["within", "df"])
 
@@ -438,14 +463,16 @@ def test_a_medium_panel_with_a_diagonal_index_equals_the_dense_formulas():
     p = res.panel
     assert p.groupby("school_id").size().nunique() > 1
     ref = dense_measurement(p, res.yearly)
-    me = L._measurement(p, res.yearly, {})
+    me = link_estimate.measurement(p, res.yearly)
     for k in ("V", "E"):
-        assert_close(me[k], ref[k], k)
-    t = res.tidy().set_index("term")
-    assert_close(t.loc["within_disattenuated", "estimate"], ref["bc"], "corrected")
-    assert_close(t.loc["within_disattenuated", "se"], ref["se_c"], "corrected se")
+        assert_close(getattr(me, k), ref[k], k)
+    t = res.tidy().query("correction == 'none'").set_index("term")
+    c = res.tidy().query("correction == 'regression_calibration'").set_index("term")
+    assert_close(c.loc["within", "estimate"], ref["bc"], "corrected")
+    assert_close(c.loc["within", "se"], ref["se_c"], "corrected se")
+    assert_close(c.loc["between", "estimate"], ref["bb"], "corrected between")
     assert_close(t.loc["between", "reliability"], ref["rel_b"], "between reliability")
-    X, _, _ = L._design(p)
+    X, _, _ = link_estimate.design(p)
     groups = p["school_id"].to_numpy()
     assert_close(t.loc["within", "df"], dense_bm_df(X, groups, 1), "BM df")
 

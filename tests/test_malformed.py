@@ -63,6 +63,7 @@ from undervisning_analys.io import (
     read_skolverket_api,
     read_skolverket_api_schools,
 )
+from undervisning_analys.io.observations import load_column_map
 from undervisning_analys.io.pupils import SPEC_ORDER
 from undervisning_analys.sample import load_folder
 
@@ -325,6 +326,7 @@ LOADERS: dict[str, Callable[[Path], object]] = {
     "schools": read_schools,
     "pupils": lambda p: read_pupil_grades(p, key=KEY),
     "folder": load_folder,
+    "kolumner": load_column_map,
 }
 
 
@@ -517,13 +519,16 @@ case("dup_api_folder", "duplicates", "api",
 case("dup_kolada_folder", "duplicates", "kolada",
      folder("dup_kolada_folder", {"sida1.json": kolada(), "sida2.json": kolada()}),
      DuplicateRowsError, 1, "values", ("rad 3",), file="dup_kolada_folder")
-case("dup_obs_exact_line", "duplicates", "observations",
-     w("dup_obs_exact_line.csv", obs(rows=[r[1:] for r in [*obs_rows(), obs_rows()[1]]],
-                                     head=OBS_HEAD[1:] + ITEM_COLS)),
-     DuplicateRowsError, 3, "Lektions-ID", ("rad 5",))
+# issue 13: an identical copy of a form is dropped and counted (SKIPS below); a corrected
+# copy (same lesson and observer, other answers) is refused naming both rows
+case("dup_obs_corrected_form", "duplicates", "observations",
+     w("dup_obs_corrected_form.csv", obs(
+         rows=[r[1:] for r in [*obs_rows(), obs_rows(r3={"scores": ["1"] * 12})[1]]],
+         head=OBS_HEAD[1:] + ITEM_COLS)),
+     DuplicateRowsError, 3, "Lektions-ID", ("rad 3", "rad 5"))
 case("dup_obs_long_item", "duplicates", "observations",
-     w("dup_obs_long_item.csv", obs_long({5: {"Påstående": "KL1"}})), DuplicateRowsError, 2,
-     "Lektions-ID", ("rad 5",))
+     w("dup_obs_long_item.csv", obs_long({5: {"Påstående": "KL1", "Poäng": "3"}})),
+     DuplicateRowsError, 2, "Lektions-ID", ("rad 2", "rad 5"))
 case("dup_reg_xlsx", "duplicates", "schools",
      xlsx("dup_reg_xlsx.xlsx", pd.DataFrame(
          [r.split(";") for r in [*REG_ROWS, REG_ROWS[0]]], columns=REG_HEAD.split(";"))),
@@ -945,6 +950,27 @@ case("codes_attendance_period", "codes", "attendance",
      w("codes_attendance_period.csv", pa([f"{PNRS[0]};99001234;vecka 37;100;4"])),
      ValueFormatError, 2, "Period", absent=tuple(PNRS))
 
+# ---- issue 13: a real municipality's folder ---------------------------------------
+case("code_skv_nine_digit_other_municipality", "codes", "skolverket",
+     w("code_skv_nine_digit_other_municipality.csv",
+       skv([SKV_ROWS[0], SKV_ROWS[1].replace("23456789", "148912345")],
+           year="Valt läsår: 2011/12")),
+     ValueFormatError, 9, "Skol-enhetskod", ("nio siffror", "1440"))
+case("code_skv_ten_digits", "codes", "skolverket",
+     w("code_skv_ten_digits.csv", skv([SKV_ROWS[0], SKV_ROWS[1].replace("23456789",
+                                                                       "1440123456")])),
+     ValueFormatError, 9, "Skol-enhetskod", ("historisk",))
+case("columns_kolumner_unknown_target", "columns", "kolumner",
+     w("kolumner.yaml", "kolumner:\n  Besöksdag: date\n  Vem: observatör\n"),
+     ValueFormatError, 3, "Vem", ("observer_id",))
+case("columns_kolumner_not_yaml", "columns", "kolumner",
+     w("kolumner.yaml", "kolumner:\n  Besöksdag: [date\n"), FileFormatError, 3, None,
+     ("YAML",))
+case("empty_kolumner", "empty", "kolumner", w("kolumner.yaml", "# inget här\n"),
+     FileFormatError, None, None, ("ingen mappning",))
+case("columns_api_foreign_json_alone", "columns", "api",
+     w("columns_api_foreign_json_alone.json", '{"anteckning": "ring skolan"}'),
+     FileFormatError, None, None, ("/school-units",))
 
 # --------------------------------------------------------------------------
 # The checks
@@ -1059,6 +1085,22 @@ SKIPS: list[Skip] = [
          notes=("Adress",), rows_kept=3),
     Skip("pupils_names_dropped", "pupils", w("pupils_names_dropped.txt", pupils()),
          notes=("namn togs bort",), rows_kept=12),
+    # issue 13: the same form twice (identical): dropped and counted
+    Skip("obs_identical_form_twice", "observations", w("obs_identical_form_twice.csv", obs(
+        rows=[r[1:] for r in [*obs_rows(), obs_rows()[1]]], head=OBS_HEAD[1:] + ITEM_COLS)),
+         dropped={"identiska dubbletter av formulär": 1}, rows_kept=36),
+    # issue 13: a short export (one row) under a footer whose lines hold commas
+    Skip("skv_short_comma_footer", "skolverket", w("skv_short_comma_footer.csv", skv(
+        [SKV_ROWS[0]]) + "Värden, om inget annat sägs, avser elever, med betyg, i år 9, "
+        "totalt, flickor, pojkar\nKälla, Skolverket, 2024, läsår, kommun, skolenhet\n"),
+         notes=("avgränsare ';'", "sidfot: 4 rader"), rows_kept=9),
+    Skip("api_list_responses", "api", folder("api_list_responses", {
+        "a.json": api(), "lista.json": json.dumps({"url": "https://api.skolverket.se/"
+                                                  "planned-educations/v4/compact-school-units",
+                                                  "json": {"status": "OK", "body": {
+                                                      "_embedded": {"compactSchoolUnits": [
+                                                          {"schoolUnitCode": "12345678"}]}}}})}),
+         dropped={"compact-school-units": 1}, rows_kept=4),
 ]
 
 

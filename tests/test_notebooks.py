@@ -150,7 +150,8 @@ def test_02_skolans_kvalitetsdialog(tmp_path):
     text, folder = execute("02_skolans_kvalitetsdialog", tmp_path, school_id=school_id,
                            out_dir="ut")
     assert f"{names[school_id]} ({school_id})" in text
-    assert "1. " in text and "3. " in text  # the dialogue questions
+    assert "Fråga" in text and "Underlag" in text  # the dialogue questions, in Swedish
+    assert "share_teachers_observed" not in text and "quality_change" not in text
     report = folder / "ut" / f"skola_{school_id}.html"
     assert report.exists()
     html = report.read_text(encoding="utf-8")

@@ -384,8 +384,10 @@ def test_suppressed_synthetic_tables_scan_clean(tmp_path, synth_ds):
     suppress_results(synth_ds.results).to_parquet(tmp_path / "resultat.parquet")
     report = scan_outputs(tmp_path, synth_ds)
     report.assert_clean()
-    # and the raw table, written without suppression, would not
+    # and the raw table, written without suppression, would not: three rows from
+    # 5 pupils (the sample publishes no count under the floor, so they are planted)
     raw = synth_ds.results.assign(value=synth_ds.results["value"].fillna(1.0))
+    raw.loc[raw.index[:3], "n"] = 5
     raw.to_csv(tmp_path / "raw.csv", index=False)
     assert scan_outputs(tmp_path, synth_ds).of_kind("below_floor")
 

@@ -166,6 +166,13 @@ def _library(ds, ctx):
     lk = ua.link(ds, measure=ctx.measures[0], lag=1, index=tq)
     tables["link"] = lk.tidy()
     tables["changes"] = lk.school_changes()
+    from undervisning_analys.models.results_trend import results_trend
+
+    for m in ctx.measures:
+        try:
+            tables[f"results_trend:{m}"] = results_trend(ds, m).tidy()
+        except ua.errors.ModelError:
+            continue
     tables["growth"] = growth(ds, index=quality[quality["dimension"] == "overall"]).tidy()
     tables["plan"] = plan_observations(ds, target=0.7).tidy()
     obs = ds.observations
@@ -269,8 +276,11 @@ def test_every_number_in_school_reports_equals_the_library(small, library):
         html = render_school(ctx, sid)
         checked |= set(check_numbers(html, library, min_refs=40))
     shown_tables = {t for t, _ in checked}
-    assert {"quality", "coverage", "municipality_results", "changes", "link", "growth",
+    assert {"quality", "coverage", "municipality_results", "link", "growth",
             "plan", "agreement"} <= shown_tables
+    # change is a trend over all years (results_trend), never two years subtracted
+    assert "changes" not in shown_tables
+    assert any(t.startswith("results_trend:") for t in shown_tables)
     assert any(t.startswith("results:") for t in shown_tables)
     assert ("quality", "estimate") in checked and ("quality", "conf_low") in checked
 
@@ -326,8 +336,9 @@ def test_no_teacher_or_observer_ids_in_any_output(small, tmp_path):
     ids = set(ds.observations["teacher_id"]) | set(ds.observations["observer_id"])
     paths = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert any(p.suffix == ".parquet" for p in paths)  # the exports are checked too
+    assert any(p.suffix == ".xlsx" for p in paths)     # and the workbook
     for path in paths:
-        if path.suffix == ".xlsx":  # the notes workbooks beside the school reports
+        if path.suffix == ".xlsx":  # the notes workbooks and tabeller.xlsx
             import openpyxl
 
             wb = openpyxl.load_workbook(path)
@@ -410,11 +421,21 @@ def test_models_are_fitted_once_for_all_reports(small, tmp_path, monkeypatch):
         return real_fit(formula, *args, **kwargs)
 
     monkeypatch.setattr(mixed, "fit_mixed", counting_fit)
+    from undervisning_analys.models import mixed as models_mixed  # the public re-export
+
+    monkeypatch.setattr(models_mixed, "fit_mixed", counting_fit)
     written = report.write_all(ds, tmp_path, processes=1)
     assert len(written.schools) == len(ds.schools)
     assert calls == ["all"]
-    # one mixed model per dimension: growth reuses the index's model, nothing is refitted
-    assert len(fits) == 1 + len(ds.instrument.dimensions)
+    # one mixed model per dimension: growth reuses the index's model, nothing is refitted;
+    # beside them one results-trend model per measure shown (models.results_trend)
+    trends = [f for f in fits if f.startswith("value ~")]
+    assert len(fits) - len(trends) == 1 + len(ds.instrument.dimensions)
+    _ds, ctx = small
+    # exactly one results-trend model per measure shown: none is fitted twice
+    shown = [k for k in ctx.tables if k.startswith("results_trend:")]
+    assert len(shown) >= 1
+    assert len(trends) == len(shown)
 
 
 def test_a_weak_link_is_explained_with_what_could_be_detected(small, tmp_path):

@@ -31,7 +31,7 @@ from _scan import scan_outputs
 
 import undervisning_analys as ua
 from undervisning_analys import synth
-from undervisning_analys.report.export import EXPORTS
+from undervisning_analys.report.export import EXPORTS, WORKBOOK_FILE
 from undervisning_analys.sample import load_folder, write_sample
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,12 +64,13 @@ def assert_reproduced(a: Path, b: Path) -> dict:
     """Everything the issue asks of two runs; returns the provenance document."""
     assert files(a) == files(b)
     data = [f for f in files(a) if f.startswith("data/")]
-    expected = {stem for stem, _d, _k in EXPORTS.values()}
+    # every table, plus the one Excel workbook that holds them all (tabeller.xlsx)
+    expected = {stem for stem, _d, _k in EXPORTS.values()} | {Path(WORKBOOK_FILE).stem}
     stems = {Path(f).stem for f in data}
     assert stems <= expected and {"undervisningskvalitet", "tackning", "resultat_justerade",
                                   "resultat_kommun", "trender"} <= stems
     for f in data:
-        assert f.endswith((".csv", ".parquet"))
+        assert f.endswith((".csv", ".parquet", ".xlsx"))
         assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between runs"
     pa_doc = json.loads((a / "proveniens.json").read_text(encoding="utf-8"))
     pb_doc = json.loads((b / "proveniens.json").read_text(encoding="utf-8"))

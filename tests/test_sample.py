@@ -101,11 +101,15 @@ def test_corrupted_school_code_names_file_row_and_column(repo, tmp_path):
     assert "Skolenhetskod" in msg or "school_id" in msg
 
 
-def test_unknown_file_in_folder_is_refused(repo, tmp_path):
+def test_unknown_file_in_folder_is_named_not_fatal(repo, tmp_path):
+    # issue 13: one unknown file never stops the rest; it is named with the reason
     dst = _copy_sample(repo, tmp_path)
     (dst / "anteckningar.docx").write_bytes(b"x")
-    with pytest.raises(UAError, match="anteckningar.docx"):
-        load_folder(dst)
+    ds = load_folder(dst)
+    skipped = [p for p in ds.provenance if p.loader == "inte inläst"]
+    assert [(p.path, p.notes) for p in skipped] == [
+        ("anteckningar.docx", ("filtypen .docx läses inte in",))]
+    assert len(ds.results) == len(load_folder(repo / "data" / "sample").results)
 
 
 def test_missing_folder(tmp_path):

@@ -20,7 +20,7 @@ _LAZY = {
     "plots": ("undervisning_analys.plots", None),
     "privacy": ("undervisning_analys.privacy", None),
     "load_sample": ("undervisning_analys.sample", "load_sample"),
-    "load_folder": ("undervisning_analys.sample", "load_folder"),
+    "load_folder": ("undervisning_analys.io.folder", "load_folder"),
     "write_sample": ("undervisning_analys.sample", "write_sample"),
     "read_skolverket": ("undervisning_analys.io", "read_skolverket"),
     "read_skolverket_api": ("undervisning_analys.io", "read_skolverket_api"),

@@ -13,9 +13,12 @@ and an ``index.html`` that links them, with a progress bar, and beside them
 ``proveniens.json`` (inputs with sha256, model specifications, seed, floors,
 versions); see :mod:`undervisning_analys.report.export`.
 
-Exit codes: 0 done; 2 the input could not be used (a Swedish message on
-stderr that names the file, row and column, no traceback) or the command
-line was wrong; 130 interrupted.
+Exit codes: 0 done; 1 (``validera`` only) the folder was read, but some files
+were not read (each named with the reason) or a check warns that the pieces do
+not fit (e.g. results that share no school with the register); 2 the input
+could not be used (a Swedish message on stderr that names the file, row and
+column, no traceback) or the command line was wrong; 130 interrupted. A script
+can test ``validera``'s status: ``undervisning-analys validera MAPP || …``.
 """
 
 from __future__ import annotations
@@ -122,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="antal parallella processer för skolrapporterna "
                         "(standard: antalet processorkärnor, högst 4)")
     r.add_argument("--tyst", action="store_true", help="visa ingen förloppsindikator")
+    r.add_argument("--matt", metavar="MÅTT", action="append", default=None,
+                   help="resultatmått att visa, t.ex. merit_17 eller "
+                        "grade6_pass_all_subjects_pct (kan anges flera gånger; standard: "
+                        "meritvärde, godkänt i alla ämnen, behörighet och åk 6 där de finns)")
     _add_mall_parser(sub)
     return parser
 
@@ -168,13 +175,28 @@ def _cmd_mall(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_validation(ds, folder: Path) -> None:  # type: ignore[no-untyped-def]
-    """What was read, kept and not kept, file by file (Swedish)."""
+def _print_validation(ds, folder: Path) -> int:  # type: ignore[no-untyped-def]
+    """What was read, kept and not kept, file by file (Swedish); returns the exit status."""
+    from .io.folder import NOT_READ
+
     print(f"Mappen {folder} lästes in.\n")
     print(ds.overview())
     prov = ds.provenance
+    not_read = [p for p in prov if p.loader == NOT_READ]
+    checks = list(getattr(ds, "checks", ()))
+    warnings = [c for c in checks if c.startswith("Varning")]
+    if not_read:
+        print(f"\nFiler som inte lästes in ({len(not_read)}):")
+        for p in not_read:
+            print(f"  {p.path}: {'; '.join(p.notes)}")
+    shown = [c for c in checks if not c.startswith("Inte inläst")]
+    if shown:
+        print("\nKontroller av att delarna hör ihop:")
+        for c in shown:
+            print(f"  – {c}")
+    status = 1 if not_read or warnings else 0
     if not prov:
-        return
+        return status
     print("\nRader som inte behölls:")
     dropped = [(p.path, reason, n) for p in prov for reason, n in p.dropped.items() if n]
     if dropped:
@@ -182,7 +204,7 @@ def _print_validation(ds, folder: Path) -> None:  # type: ignore[no-untyped-def]
             print(f"  {path}: {n} ({reason})")
     else:
         print("  Inga: allt som lästes behölls.")
-    noted = [p for p in prov if p.notes]
+    noted = [p for p in prov if p.notes and p.loader != NOT_READ]
     if noted:
         print("\nAnteckningar från inläsningen:")
         for p in noted:
@@ -193,22 +215,33 @@ def _print_validation(ds, folder: Path) -> None:  # type: ignore[no-untyped-def]
     print("\nKontrollsummor (sha256), för att kunna spåra siffrorna till exakt dessa filer:")
     for p in prov:
         print(f"  {p.path:<{width}}  {p.sha256}")
-    print("\nInga fel hittades. Mappen kan användas för rapporter:")
+    if status == 0:
+        print("\nInga fel hittades. Mappen kan användas för rapporter:")
+    else:
+        parts = []
+        if not_read:
+            parts.append(f"{len(not_read)} fil{'er' if len(not_read) != 1 else ''} lästes inte "
+                         f"in")
+        if warnings:
+            parts.append(f"{len(warnings)} varning{'ar' if len(warnings) != 1 else ''}")
+        print(f"\nMappen lästes, men {' och '.join(parts)} (se ovan; slutstatus 1). Rätta "
+              f"eller ta bort filerna och kör {PROG} validera {folder} igen. Rapporterna kan "
+              f"skrivas med det som lästes:")
     print(f"  {PROG} rapporter {folder} --ut rapporter")
+    return status
 
 
 def _cmd_validera(args: argparse.Namespace) -> int:
-    from .sample import load_folder
+    from .io.folder import load_folder
 
     folder = Path(args.mapp)
     ds = load_folder(folder)
-    _print_validation(ds, folder)
-    return 0
+    return _print_validation(ds, folder)
 
 
 def _cmd_rapporter(args: argparse.Namespace) -> int:
+    from .io.folder import load_folder
     from .report import write_all
-    from .sample import load_folder
 
     folder = Path(args.mapp)
     out = Path(args.ut)
@@ -218,8 +251,23 @@ def _cmd_rapporter(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"Läser {folder} …", file=sys.stderr)
     ds = load_folder(folder)
+    measures = None
+    if args.matt:
+        from . import schema
+
+        have = set(ds.results.loc[ds.results["level"].astype(str) == "school",
+                                  "measure"].astype(str))
+        bad = [m for m in args.matt if m not in have]
+        if bad:
+            known = ", ".join(sorted(have)) or "(inga)"
+            raise _usage_error(
+                f"--matt {bad[0]}: måttet finns inte bland skolornas resultat i {folder}. "
+                f"Mått som finns: {known}. Exempel: --matt merit_17"
+                + ("" if schema.is_known_measure(bad[0]) else
+                   " (måttet finns inte heller i paketets vokabulär)"))
+        measures = list(dict.fromkeys(args.matt))
     written = write_all(ds, out, schools=args.skola, processes=args.processer,
-                        progress=not quiet)
+                        progress=not quiet, measures=measures)
     for key, note in written.notes.items():
         print(f"Obs: en del kunde inte beräknas ({key}): {note}", file=sys.stderr)
     if written.warnings:

@@ -70,7 +70,12 @@ class Dataset:
     schools, observations, results, background : canonical tables (schema.py).
     pupil_results : optional pupil-level grades (pseudonymised).
     instrument : the observation protocol the scores were given on.
-    provenance : one :class:`ProvenanceRecord` per input file.
+    provenance : one :class:`ProvenanceRecord` per input file (a file a folder reader
+        did not read has one too, with ``loader == "inte inläst"`` and the reason in
+        ``notes``).
+    reference_results, reference_background : rows kept apart as reference data
+        (other municipalities, units outside the register); see the attributes.
+    checks : the folder reader's checks that the pieces fit (Swedish).
     truth : for synthetic data only, the known truth (see synth.py).
     seed : the random seed of a synthetic dataset (None for real data).
     plans, dialogue_notes : optional: the schools' and the organiser's plans
@@ -88,6 +93,18 @@ class Dataset:
     seed: int | None = None
     plans: pd.DataFrame | None = None
     dialogue_notes: pd.DataFrame | None = None
+    reference_results: pd.DataFrame | None = None
+    """Results kept apart as reference data (canonical ``results``): rows for other
+    municipalities and for school units outside the register, read from the same
+    files. For comparisons and the background model; never the municipality's own
+    (``results`` holds those, and the national rows)."""
+    reference_background: pd.DataFrame | None = None
+    """Background rows kept apart as reference data, as ``reference_results``."""
+    checks: tuple[str, ...] = ()
+    """What the folder reader found when it checked that the pieces fit (Swedish):
+    overlap of schools between register, observations and each results source,
+    duplicated sources, reconciled sources, files not read. Empty for a Dataset
+    not read from a folder."""
 
     @classmethod
     def build(cls, *, schools: pd.DataFrame, observations: pd.DataFrame,
@@ -97,7 +114,10 @@ class Dataset:
               provenance: tuple[ProvenanceRecord, ...] | list[ProvenanceRecord] = (),
               truth: Any = None, seed: int | None = None, check_codes: bool = True,
               plans: pd.DataFrame | None = None,
-              dialogue_notes: pd.DataFrame | None = None) -> Dataset:
+              dialogue_notes: pd.DataFrame | None = None,
+              reference_results: pd.DataFrame | None = None,
+              reference_background: pd.DataFrame | None = None,
+              checks: tuple[str, ...] | list[str] = ()) -> Dataset:
         """Validate every table and cross-check codes; return a Dataset.
 
         Raises ValidationError (Swedish, naming table/file, row and column) on
@@ -115,8 +135,11 @@ class Dataset:
             else None
         optional = {name: schema.validate(name, df) if df is not None else None
                     for name, df in (("plans", plans), ("dialogue_notes", dialogue_notes))}
+        refs = {k: schema.validate(t, v) if v is not None else None for k, t, v in (
+            ("reference_results", "results", reference_results),
+            ("reference_background", "background", reference_background))}
         ds = cls(instrument=inst, pupil_results=pr, provenance=tuple(provenance), truth=truth,
-                 seed=seed, **tables, **optional)
+                 seed=seed, checks=tuple(checks), **tables, **optional, **refs)
         if check_codes:
             ds.check_codes()
         return ds
@@ -154,7 +177,8 @@ class Dataset:
             fields = {f: getattr(self, f) for f in
                       ("schools", "observations", "results", "background", "pupil_results",
                        "instrument", "provenance", "truth", "seed", "plans",
-                       "dialogue_notes")}
+                       "dialogue_notes", "reference_results", "reference_background",
+                       "checks")}
             fields.update(changes)
             return Dataset.build(**fields)
         return replace(self, **changes)

@@ -50,9 +50,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .dataset import Dataset, ProvenanceRecord
-from .errors import FileFormatError
-from .instruments import Instrument, load_instrument
+from .dataset import Dataset
+from .instruments import Instrument
 
 SAMPLE_SEED = 2024
 SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect": 0.3,
@@ -481,145 +480,17 @@ def _local_file(ds: Dataset) -> str:
 # --------------------------------------------------------------------------
 # Reading a folder
 # --------------------------------------------------------------------------
-def _concat(frames: list[pd.DataFrame], table: str) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return schema.empty(table)
-    out = pd.concat(frames)
-    out.attrs = {"source": ", ".join(sorted({f.attrs.get("source", "?") for f in frames}))}
-    return out
-
-
 def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None = None,
                 key: str | None = None) -> Dataset:
-    """Read a folder laid out like ``data/sample`` into a validated Dataset.
+    """Read a municipality's folder (e.g. ``data/sample``) into a validated Dataset.
 
-    Files are recognised by name and content: ``skolregister*.csv`` (schools),
-    ``observationer*.csv|xlsx`` (observation export), ``protokoll*.yaml``
-    (instrument; else the default), ``*.json`` (Skolverket API v4 or Kolada),
-    ``*.txt`` (pupil grades in SCB's format; needs ``key`` or the environment
-    variable ``UA_PSEUDONYM_KEY``), and any other ``.csv``/``.xlsx`` is read as
-    a Skolverket export (results or background). Files that no loader
-    recognises are refused with an error, never skipped silently. The school
-    register is read first, so that an observation naming a school that is not
-    in it is refused with the export's own row and column.
+    The folder reader lives in :mod:`undervisning_analys.io.folder`
+    (:func:`~undervisning_analys.io.folder.load_folder`); this name is kept for
+    existing code.
     """
-    from . import io as uio
+    from .io.folder import load_folder as _load_folder
 
-    folder = Path(path)
-    if not folder.is_dir():
-        raise FileFormatError(f"Mappen {folder} finns inte",
-                              hint="Ange en mapp med filer som i data/sample.")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    # plans and dialogue notes (plan*, dialog*: xlsx or yaml) are read last, against the data
-    plan_files = [p for p in files if _is_plan_file(p)]
-    files = [p for p in files if p not in plan_files]
-    yaml_files = [p for p in files if p.suffix.lower() in (".yaml", ".yml")]
-    inst = load_instrument(instrument if instrument is not None else (
-        yaml_files[0] if yaml_files else None))
-    prov: list[ProvenanceRecord] = []
-    if yaml_files:
-        prov.append(ProvenanceRecord.for_file(yaml_files[0], "load_instrument", "instrument",
-                                              len(inst.items), len(inst.items)))
-    schools: list[pd.DataFrame] = []
-    obs: list[pd.DataFrame] = []
-    results: list[pd.DataFrame] = []
-    background: list[pd.DataFrame] = []
-    pupils: list[pd.DataFrame] = []
-    # the register first, so that observations naming an unknown school are refused
-    # with the export's own row and column
-    registers = {p: uio.read_schools(p) for p in files if p.name.lower().startswith(
-        "skolregister")}
-    known = pd.concat([r["school_id"] for r in registers.values()]) if registers else None
-    known_munis = pd.concat([r[["municipality_name", "municipality_id"]] for r in
-                             registers.values()]).dropna().drop_duplicates("municipality_name") \
-        if registers else None
-    for p in files:
-        name = p.name.lower()
-        if p in yaml_files or name.endswith(".md"):
-            continue
-        if name.startswith("skolregister"):
-            df = registers[p]
-            schools.append(df)
-        elif name.startswith("observation"):
-            df = uio.read_observations(p, inst, schools=known)
-            obs.append(df)
-        elif p.suffix.lower() == ".json":
-            df = uio.read_json_source(p) if hasattr(uio, "read_json_source") else \
-                uio.read_skolverket_api(p)
-            results.append(df)
-        elif name.startswith("skolenkat") and p.suffix.lower() == ".xlsx":
-            munis = dict(zip(known_munis["municipality_name"], known_munis["municipality_id"],
-                             strict=True)) if known_munis is not None else None
-            df = uio.read_skolenkaten(p, municipalities=munis)
-            results.append(df)
-        elif name.startswith(("narvaro", "egna_matt", "egna mått")):
-            df = uio.read_local_measures(p)
-            results.append(df)
-        elif p.suffix.lower() == ".txt":
-            df = uio.read_pupil_grades(p, key=key)
-            pupils.append(df)
-        elif p.suffix.lower() in (".csv", ".xlsx"):
-            df = uio.read_skolverket(p)
-            (background if df.attrs.get("table") == "background" else results).append(df)
-        else:
-            raise FileFormatError(
-                f"Filen {p.name} känns inte igen",
-                file=p, hint="Ta bort den ur mappen eller byt namn så att typen framgår "
-                             "(skolregister, observationer, protokoll, Skolverket-export).")
-        if "provenance" in df.attrs:
-            prov.append(df.attrs["provenance"])
-    if not schools:
-        raise FileFormatError(f"Mappen {folder} saknar skolregister (skolregister.csv)",
-                              hint="Lägg till ett skolregister med skolenhetskoder.")
-    pupil_results = _concat(pupils, "pupil_results") if pupils else None
-    obs_df = _concat(obs, "observations")
-    res_df = _concat(results, "results")
-    plans, notes = _read_plan_files(plan_files, inst, known, obs_df, res_df, prov)
-    return Dataset.build(
-        schools=_concat(schools, "schools"), observations=obs_df,
-        results=res_df, background=_concat(background, "background"),
-        instrument=inst, pupil_results=pupil_results, provenance=tuple(prov),
-        plans=plans, dialogue_notes=notes)
-
-
-def _is_plan_file(p: Path) -> bool:
-    from .plans import layout
-
-    name = p.name.lower()
-    return p.suffix.lower() in (".xlsx", ".yaml", ".yml") and (
-        name.startswith(layout.PLAN_PREFIX) or name.startswith(layout.NOTES_PREFIX))
-
-
-def _read_plan_files(files: list[Path], inst: Instrument, schools: pd.Series | None,
-                     obs: pd.DataFrame, results: pd.DataFrame, prov: list[ProvenanceRecord]
-                     ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Plans (plan*) and dialogue notes (dialog*), checked against the data read before."""
-    if not files:
-        return None, None
-    from .io.plans import check_serves, read_dialogue_notes, read_plans
-    from .plans import layout
-
-    terms = sorted({str(t) for t in obs["term"].dropna().unique()}, key=schema.term_index)
-    measures = {str(m) for m in results["measure"].dropna().unique()} if len(results) else None
-    plans: list[pd.DataFrame] = []
-    notes: list[pd.DataFrame] = []
-    for p in files:
-        if p.name.lower().startswith(layout.PLAN_PREFIX):
-            df = read_plans(p, inst, schools=schools, terms=terms, measures=measures)
-            plans.append(df)
-        else:
-            df = read_dialogue_notes(p, schools=schools)
-            notes.append(df)
-        prov.append(df.attrs["provenance"])
-    check_serves(plans)
-    plan_df = pd.concat(plans) if plans else None
-    if plan_df is not None:
-        plan_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in plans)}
-    note_df = pd.concat(notes) if notes else None
-    if note_df is not None:
-        note_df.attrs = {"source": ", ".join(f.attrs.get("source", "?") for f in notes)}
-    return plan_df, note_df
+    return _load_folder(path, instrument=instrument, key=key)
 
 
 def _sample_dir() -> Path:

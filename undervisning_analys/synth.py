@@ -406,7 +406,7 @@ def aggregate_grade6(pupils: pd.DataFrame) -> pd.DataFrame:
 
 
 def publish_grade6(exact: pd.DataFrame, *, level: str, municipality_id: str,
-                   principal_type: str = "all", min_pupils: int = 10) -> pd.DataFrame:
+                   principal_type: str = "all", min_pupils: int = MIN_PUPILS) -> pd.DataFrame:
     """Grade-6 results as Skolverket publishes them (the år 6 export's markers).
 
     Fewer than ``min_pupils`` pupils: ``..`` for every value. The share passing
@@ -424,7 +424,7 @@ def publish_grade6(exact: pd.DataFrame, *, level: str, municipality_id: str,
                      "grade6_fail_several_subjects_pct": r.n_fail_several}.get(measure)
             if r.n < min_pupils:
                 status, v = "suppressed", np.nan
-            elif measure == "grade6_pass_all_subjects_pct" and 1 <= count <= 4:
+            elif measure == "grade6_pass_all_subjects_pct" and count is not None and 1 <= count <= 4:
                 status, v = "approx_100", np.nan
             elif count is not None and measure != "grade6_pass_all_subjects_pct" and count == 0:
                 status, v = "missing", np.nan

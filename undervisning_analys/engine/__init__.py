@@ -7,5 +7,8 @@ stage above it.
   syntax (the engine package behind it is imported only there);
 * :mod:`.mme` – Henderson's mixed-model equations of a fitted model, the exact
   Schur elimination of a diagonal block and the Kackar–Harville term;
-* :mod:`.threads` – the one rule for BLAS threads.
+* :mod:`.threads` – the one rule for BLAS threads;
+* :mod:`.robust` – cluster-robust covariance (CR2, CR1), Bell–McCaffrey degrees of
+  freedom, the two-way within transformation and the method-of-moments slope
+  corrected for measurement error (used by the link).
 """

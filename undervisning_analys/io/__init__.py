@@ -45,9 +45,10 @@ import pandas as pd
 
 from ..errors import FileFormatError
 from . import _common
+from .folder import load_folder
 from .kolada import KPI_BACKGROUND, KPI_MEASURES, read_kolada
 from .local_measures import read_local_measures, read_pupil_attendance
-from .observations import read_observations
+from .observations import load_column_map, read_observations
 from .pupils import aggregate_pupil_grades, concat_pupil_grades, read_pupil_grades
 from .schools import read_schools
 from .skolenkaten import read_skolenkaten
@@ -93,7 +94,8 @@ def read_json_source(path: str | Path) -> pd.DataFrame:
 
 __all__ = [
     "read_skolverket", "read_skolverket_api", "read_skolverket_api_schools", "read_kolada",
-    "read_observations", "read_schools", "read_pupil_grades", "aggregate_pupil_grades",
+    "read_observations", "load_column_map", "load_folder", "read_schools",
+    "read_pupil_grades", "aggregate_pupil_grades",
     "concat_pupil_grades", "read_json_source", "read_skolenkaten",
     "read_local_measures", "read_pupil_attendance", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
     "KPI_BACKGROUND",

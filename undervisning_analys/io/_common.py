@@ -271,8 +271,8 @@ def sniff_delimiter(text: str, candidates: Sequence[str] = (";", ",", "\t"),
     head_lines = text.splitlines()[:400]
     scored = [(s, d) for d in candidates if (s := _header_score(head_lines, d)) is not None]
     if scored:
-        best = max(scored, key=lambda t: t[0])[0]
-        return next(d for s, d in scored if s == best)
+        top = max(scored, key=lambda t: t[0])[0]
+        return next(d for s, d in scored if s == top)
     lines = [ln for ln in text.splitlines() if ln.strip()][:max_lines]
     sample = "\n".join(lines)
     best, best_score = candidates[0], (-1, -1)

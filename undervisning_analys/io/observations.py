@@ -28,8 +28,13 @@ Decisions
   its id and noted in provenance.
 * ``Lektions-ID`` is the observed lesson (``observation_id``); two observers
   with the same lesson id are a paired observation. ``Svars-ID`` is the form
-  response: it is not kept, but the same response twice, or the same
-  observer twice for one lesson, is refused (DuplicateRowsError) with rows.
+  response: it is not kept. Duplicate forms: a row identical to an earlier
+  one in every read column but the response id (the same form exported or
+  submitted twice) is dropped and counted in provenance; the same observer
+  twice for one lesson with different answers (a corrected form) is refused
+  (DuplicateRowsError) naming both rows, unless ``duplicates="last"`` (in
+  ``kolumner.yaml``: ``dubbletter: senaste``): then the later row in the
+  export (the later submission) wins and the earlier ones are counted.
 * Scores are numbers (``3``, ``3,0``) or the scale's labels (case-insensitive;
   also ``3 – Mer starkt än svagt``). Blank cells and ``Ej observerat``/``Ej
   aktuellt``/``Kan ej bedöma``/``Vet ej``/``-`` are unanswered (score NaN) and
@@ -168,6 +173,89 @@ def _fold_text(s: str) -> str:
     return re.sub(r"[\s.:;,!?]+$", "", c.norm(s))
 
 
+CANONICAL = frozenset(v for v in COLUMNS.values() if v is not None and not v.startswith("_"))
+"""The canonical names a column can be mapped to (in ``kolumner.yaml`` or ``columns=``)."""
+
+
+def load_column_map(path: str | Path) -> dict[str, str | None]:
+    """Read a column mapping file (``kolumner.yaml``): export column -> canonical name.
+
+    The file is YAML, a mapping of the export's column names to canonical names
+    (:data:`CANONICAL`) or ``null`` (the column is left out), at the top level or
+    under the key ``kolumner``::
+
+        kolumner:
+          Besöksdatum: date
+          Vem observerade: observer_id
+          Kommentar: null
+
+    :func:`undervisning_analys.io.folder.load_folder` (and so ``validera`` and
+    ``rapporter``) reads ``kolumner*.yaml`` in the folder and passes it to
+    :func:`read_observations`; no Python is needed.
+    """
+    import yaml
+
+    p = c.check_file(path)
+    text, _enc, _notes = c.read_text(p)
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (felet upptäcktes vid tecken {mark.column + 1} på raden)" \
+            if mark is not None else ""
+        raise FileFormatError(
+            f"Kolumnfilen är inte giltig YAML{where}", file=p,
+            row=mark.line + 1 if mark is not None else None,
+            hint="Skriv en rad per kolumn: \"namn i exporten\": kanoniskt namn, och stäng "
+                 "varje citattecken och hakparentes") from None
+    if isinstance(doc, dict) and isinstance(doc.get("kolumner"), dict):
+        doc = doc["kolumner"]
+    elif isinstance(doc, dict) and "dubbletter" in doc:
+        doc = {k: v for k, v in doc.items() if k != "dubbletter"}
+        if not doc:
+            return {}  # only the rule for corrected forms
+    if not isinstance(doc, dict) or not doc:
+        raise FileFormatError(
+            "Kolumnfilen har ingen mappning av kolumner", file=p,
+            hint="Skriv en rad per kolumn under kolumner:, t.ex. \"Besöksdatum\": date")
+    out: dict[str, str | None] = {}
+    for k, v in doc.items():
+        target = None if v is None or c.norm(v) in ("", "null", "none", "hoppa över") \
+            else str(v).strip()
+        if target is not None and target not in CANONICAL:
+            line = next((i for i, ln in enumerate(text.splitlines(), start=1)
+                         if str(k) in ln), None)
+            raise ValueFormatError(
+                f"Kolumnfilen mappar `{k}` till {target!r}, som inte är ett känt namn",
+                file=p, row=line, column=str(k),
+                hint="Känt namn är något av: " + ", ".join(sorted(CANONICAL))
+                     + " (eller null för att hoppa över kolumnen)")
+        out[str(k)] = target
+    return out
+
+
+def duplicate_rule(path: str | Path) -> str:
+    """The rule for corrected forms in a ``kolumner.yaml``: ``dubbletter: senaste`` ->
+    ``"last"`` (the later submission wins); absent or ``dubbletter: avvisa`` ->
+    ``"refuse"``."""
+    import yaml
+
+    p = c.check_file(path)
+    try:
+        doc = yaml.safe_load(c.read_text(p)[0])
+    except yaml.YAMLError:
+        return "refuse"
+    rule = c.norm(doc.get("dubbletter")) if isinstance(doc, dict) else ""
+    if rule in ("", "avvisa", "none"):
+        return "refuse"
+    if rule in ("senaste", "sista", "senaste gäller", "last"):
+        return "last"
+    raise ValueFormatError(f"dubbletter: {rule!r} är inte en känd regel", file=p,
+                           column="dubbletter",
+                           hint="Skriv dubbletter: senaste (det senast inskickade formuläret "
+                                "gäller) eller dubbletter: avvisa")
+
+
 def _mapping(extra: Mapping[str, str | None] | None) -> dict[str, str | None]:
     out = {c.fold(k): v for k, v in COLUMNS.items()}
     for k, v in (extra or {}).items():
@@ -218,8 +306,8 @@ def _school_codes(schools: pd.DataFrame | Iterable[str] | None) -> set[str] | No
 
 def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *,
           columns: Mapping[str, str | None] | None = None,
-          schools: pd.DataFrame | Iterable[str] | None = None
-          ) -> tuple[pd.DataFrame, ProvenanceRecord]:
+          schools: pd.DataFrame | Iterable[str] | None = None,
+          duplicates: str = "refuse") -> tuple[pd.DataFrame, ProvenanceRecord]:
     p = c.check_file(path)
     inst = load_instrument(instrument)
     sheets, info = c.read_rows(p, delimiters=(",", ";", "\t"))
@@ -258,7 +346,8 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                 raise FileFormatError(
                     f"Två kolumner betyder samma sak ({target}): `{name}` och en tidigare",
                     file=p, row=header.line, column=name,
-                    hint="Ta bort den ena kolumnen eller ange columns={'" + name + "': None}")
+                    hint="Ta bort den ena kolumnen, eller skriv raden \"" + name + "\": null "
+                         "i kolumner.yaml i mappen så att den hoppas över")
             else:
                 canon[j] = target
             continue
@@ -283,15 +372,17 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             f"Exporten har påståenden som protokollet `{inst.id}` inte känner: "
             + ", ".join(f"`{x}`" for x in unknown_items[:10]), file=p, row=header.line,
             column=unknown_items[0],
-            hint="Ange rätt protokoll (instrument=…) eller rätta kolumnrubrikerna; kända "
-                 "påståenden: " + ", ".join(inst.item_ids))
+            hint="Lägg rätt protokoll (protokoll.yaml) i mappen eller rätta kolumnrubrikerna; "
+                 "kända påståenden: " + ", ".join(inst.item_ids))
     if unknown_cols:
         raise FileFormatError(
             "Exporten har kolumner som inte känns igen: "
             + ", ".join(f"`{x}`" for x in unknown_cols[:10]), file=p, row=header.line,
             column=unknown_cols[0],
-            hint="Byt namn på kolumnen, ange columns={'namn': 'kanoniskt namn'} eller "
-                 "columns={'namn': None} för att hoppa över den")
+            hint="Byt namn på kolumnen, eller skriv i kolumner.yaml i mappen vad den "
+                 "betyder (en rad som \"" + unknown_cols[0] + "\": date) eller \""
+                 + unknown_cols[0] + "\": null för att hoppa över den; kända namn: "
+                 + ", ".join(sorted(CANONICAL)))
     long_format = "item_id" in canon.values() or "score" in canon.values()
     if long_format and items:
         raise FileFormatError(
@@ -307,8 +398,8 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
         raise MissingColumnError(
             f"Exporten saknar kolumnen {sv_names[missing[0]]}", file=p, row=header.line,
             column=sv_names[missing[0]],
-            hint="Lägg till kolumnen eller ange vad den heter med columns={'ert namn': '"
-                 + missing[0] + "'}")
+            hint="Lägg till kolumnen, eller skriv i kolumner.yaml i mappen vad den heter i "
+                 "er export (en rad som \"ert namn\": " + missing[0] + ")")
     if not long_format and not items:
         raise MissingColumnError(
             "Exporten har inga kolumner för protokollets påståenden", file=p, row=header.line,
@@ -320,6 +411,25 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                    for j, n in enumerate(raw.columns)]
     refuse_personnummer_columns(raw, p)
     col_of = {t: raw.columns[j] for j, t in canon.items()}  # canonical -> raw column label
+    dropped: dict[str, int] = {}
+    # the same form twice: identical copies are dropped and counted; corrected copies are
+    # refused below with both rows, or the last one kept (duplicates="last")
+    sig_cols = [col for t, col in col_of.items() if t != "_response_id"] + \
+        [raw.columns[j] for j in items]
+    same = raw[sig_cols].astype(str).duplicated(keep="first").to_numpy()
+    if same.any():
+        dropped["identiska dubbletter av formulär (samma svar två gånger)"] = int(same.sum())
+        raw = raw[~same]
+    if duplicates == "last":
+        key_cols = [col_of["observation_id"], col_of["observer_id"]] + (
+            [col_of["item_id"]] if long_format else [])
+        later = raw[key_cols].astype(str).duplicated(keep="last").to_numpy()
+        if later.any():
+            dropped["rättade formulär: ett senare svar för samma lektion och observatör "
+                    "gäller"] = int(later.sum())
+            raw = raw[~later]
+    elif duplicates != "refuse":
+        raise ValueError(f"duplicates={duplicates!r}: 'refuse' eller 'last'")
     # teacher and observer codes: one code written as a personnummer is one too many
     ids = pd.DataFrame({col_of[t]: c.map_unique(raw[col_of[t]], c.cell_text)
                         for t in _ID_COLUMNS})
@@ -490,14 +600,15 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
         notes.append("påståenden där rubrikens text skiljer sig från protokollets (läst på id): "
                      + ", ".join(text_differs))
     return c.finish(long, table="observations", path=p, loader="read_observations",
-                    rows_read=len(data), notes=notes, scale=(lo, hi),
+                    rows_read=len(data), dropped=dropped, notes=notes, scale=(lo, hi),
                     attrs={"instrument_id": inst.id})
 
 
 @c.guarded("observationsexport")
 def read_observations(path: str | Path, instrument: Instrument | str | Path | None = None, *,
                       columns: Mapping[str, str | None] | None = None,
-                      schools: pd.DataFrame | Iterable[str] | None = None) -> pd.DataFrame:
+                      schools: pd.DataFrame | Iterable[str] | None = None,
+                      duplicates: str = "refuse") -> pd.DataFrame:
     """Read an observation form export (CSV or XLSX, wide or long) into ``observations``.
 
     Parameters
@@ -521,4 +632,5 @@ def read_observations(path: str | Path, instrument: Instrument | str | Path | No
     provenance (the scoring's half rule decides later). Every other missing
     or malformed value is refused with its rows; see the module docstring.
     """
-    return c.publish(_load(path, instrument, columns=columns, schools=schools))
+    return c.publish(_load(path, instrument, columns=columns, schools=schools,
+                           duplicates=duplicates))

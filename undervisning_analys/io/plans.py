@@ -301,7 +301,7 @@ def _plan_rows(meta: dict[str, Cell], targets: list[dict[str, Cell]],
                                "Välj ett resultatmått där högre eller lägre är bättre, till "
                                "exempel merit_17")
         baseline = _number(t["baseline"], ctx, "Utgångsläget")
-        if kind in ("dimension", "item"):
+        if kind in ("dimension", "item") and target is not None:
             _in_scale(target, t["target"], ctx, "Målvärdet")
             if baseline is not None:
                 _in_scale(baseline, t["baseline"], ctx, "Utgångsläget")

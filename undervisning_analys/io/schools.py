@@ -112,7 +112,7 @@ def _load(path: str | Path, columns: Mapping[str, str | None] | None = None
         raise MissingColumnError(
             f"Skolregistret saknar kolumnen {sv[missing[0]]}", file=p, row=header.line,
             column=sv[missing[0]],
-            hint="Lägg till kolumnen eller ange columns={'ditt namn': '" + missing[0] + "'}")
+            hint="Lägg till kolumnen, eller döp om er kolumn till " + sv[missing[0]])
     df = raw[list(canon)].rename(columns=canon)
     df = df.apply(lambda s: s.map(c.cell_text))
     df["school_id"] = df["school_id"].map(lambda v: v if len(v) == 9 else c.pad_code(v, 8))

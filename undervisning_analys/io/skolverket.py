@@ -19,6 +19,9 @@ report                 what                                                  tab
 ``over_tid``           "Jämförelse av betygsresultat över tid": one sheet    results and
                        per principal type, school years as columns, år 9     background
                        results and the år 9 background rows
+``behorighet``         eligibility for upper-secondary programmes år 9       results
+                       (``behorighet_*``): antal elever, behöriga per
+                       programtyp (the ``eligible_*_pct`` measures)
 =====================  ====================================================  ============
 
 Public: :func:`read_skolverket` (``table=None`` gives the report's main table;
@@ -114,12 +117,15 @@ KNOWN_REPORTS: dict[str, str] = {
               "föräldrarnas utbildning)",
     "over_tid": "Jämförelse av betygsresultat över tid (en flik per typ av huvudman, "
                 "läsår som kolumner)",
+    "behorighet": "Behörighet till gymnasieskolans nationella program, årskurs 9 "
+                  "(t.ex. behorighet_*.csv)",
 }
 
 TableName = Literal["results", "background", "schools"]
 
 _MAIN_TABLE = {"slutbetyg_ak9": "results", "nationella_prov": "results", "betyg_ak6": "results",
-               "personal": "results", "elever": "background", "over_tid": "results"}
+               "personal": "results", "elever": "background", "over_tid": "results",
+               "behorighet": "results"}
 _AUTUMN_REPORTS = {"elever", "personal"}
 
 _PRINCIPAL = {"samtliga": "all", "alla": "all", "totalt": "all", "kommunal": "kommunal",
@@ -257,6 +263,8 @@ def _kind_from_text(text: str) -> tuple[str | None, int | None]:
         return "over_tid", grade
     if "nationella prov" in t or "ämnesprov" in t:
         return "nationella_prov", grade
+    if re.search(r"behörighet|behorighet", t) and "lärar" not in t:
+        return "behorighet", 9
     if "slutbetyg" in t:
         return "slutbetyg_ak9", 9
     if re.search(r"betyg (i )?(årskurs|åk) ?6", t):
@@ -280,6 +288,8 @@ def _kind_from_header(categories: list[str], headers: list[str]) -> str | None:
         return "betyg_ak6"
     if "meritvärde" in text:
         return "slutbetyg_ak9"
+    if re.search(r"behöriga? till", text):
+        return "behorighet"
     if "heltidstjänst" in text or "tjänstgörande lärare" in text:
         return "personal"
     if re.search(r"elever, (årskurs|åk)", text):
@@ -591,7 +601,7 @@ def _wide_report(sheet: _Sheet, path: Path, out: _Out, school_year: str) -> None
         else:
             text, group = _group_of(head, cat)
             rules = {"slutbetyg_ak9": _SLUTBETYG_RULES, "betyg_ak6": _AK6_RULES,
-                     "nationella_prov": _NP_RULES}[sheet.kind]
+                     "nationella_prov": _NP_RULES, "behorighet": _SLUTBETYG_RULES}[sheet.kind]
             target = _match(rules, text)
         if target is None:
             out.unused[sheet.label(j)] = None
@@ -879,7 +889,22 @@ def _refuse_duplicates(df: pd.DataFrame, table: str, p: Path, column: str) -> No
 def _load(path: str | Path, table: TableName | None = None
           ) -> tuple[pd.DataFrame, ProvenanceRecord]:
     kind, out, info, p = _parse(path)
-    target = table or _MAIN_TABLE[kind]
+    return _build(kind, out, info, p, table or _MAIN_TABLE[kind])
+
+
+def load_tables(path: str | Path) -> list[tuple[pd.DataFrame, ProvenanceRecord]]:
+    """Every table a report gives, from one reading of the file (for a folder reader):
+    the main table, and for ``over_tid`` also its background rows."""
+    kind, out, info, p = _parse(path)
+    main = _MAIN_TABLE[kind]
+    tables = [_build(kind, out, info, p, main)]
+    if kind == "over_tid" and out.background:
+        tables.append(_build(kind, out, info, p, "background"))
+    return tables
+
+
+def _build(kind: str, out: _Out, info: dict[str, Any], p: Path, target: str
+           ) -> tuple[pd.DataFrame, ProvenanceRecord]:
     dropped = dict(out.dropped)
     if target == "results":
         if kind == "elever":
@@ -890,7 +915,7 @@ def _load(path: str | Path, table: TableName | None = None
         df["value"] = df["value"].astype(float)
         df["n"] = df["n"].astype("Int64")
         if kind == "over_tid" and out.background:
-            dropped["bakgrundsrader (läs dem med table='background')"] = sum(
+            dropped["bakgrundsrader (de står i bakgrundstabellen)"] = sum(
                 1 for _ in out.background)
     elif target == "background":
         if kind not in ("elever", "over_tid"):
@@ -923,7 +948,7 @@ def _load(path: str | Path, table: TableName | None = None
                           columns=["school_id", "school_name", "municipality_id",
                                    "municipality_name", "principal_type"])
     else:
-        raise ValueError(f"unknown table {table!r}")
+        raise ValueError(f"unknown table {target!r}")
     _refuse_duplicates(df, target, p, out.key_column)
     return c.finish(df, table=target, path=p, loader="read_skolverket",
                     rows_read=out.rows_read, dropped=dropped,

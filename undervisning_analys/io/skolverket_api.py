@@ -192,6 +192,7 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
         raise ValueFormatError(f"Skolenhetskoden {c.show(code)} är inte åtta siffror", file=p,
                                column="schoolUnit", hint="Hämta svaret från API:et på nytt")
     decimals = c.DecimalStyle()
+    _period_cache: dict[str, str | None] = {}
     for key, entries in body.items():
         if key in ("schoolUnit", "_links", "docLinks"):
             continue
@@ -207,12 +208,18 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
                                        row=k, column=key,
                                        hint="Hämta svaret från API:et på nytt")
             period = e.get("timePeriod")
-            sy = c.school_year_of_text(str(period)) if period is not None else None
+            sy = _period_cache.get(period, "") if isinstance(period, str) else ""
+            if sy == "":
+                sy = c.school_year_of_text(str(period)) if period is not None else None
+                if sy is not None:
+                    # a time period is checked once per file (a folder has a handful)
+                    c.check_not_future(file=p, row=k, column=key, school_year=sy,
+                                       hint="Hämta svaret från API:et på nytt")
+                if isinstance(period, str):
+                    _period_cache[period] = sy
             if sy is None:
                 dropped["värden utan tidsperiod (timePeriod saknas)"] += 1
                 continue
-            c.check_not_future(file=p, row=k, column=key, school_year=sy,
-                               hint="Hämta svaret från API:et på nytt")
             vt = str(e.get("valueType") or "")
             status = VALUE_TYPES.get(vt)
             if status is None:
@@ -230,7 +237,8 @@ def _statistics_rows(body: dict[str, Any], p: Path, out: list[dict], index: list
                 decimals.see(raw, file=p, row=k, column=key)
                 value = parsed[0]
                 c.check_value(measure, value, file=p, row=k, column=key, raw=raw)
-                if c.norm(raw).startswith(("cirka", "ca ")):
+                if isinstance(raw, str) and raw[:1].isalpha() and \
+                        c.norm(raw).startswith(("cirka", "ca ")):
                     notes["avrundade värden (\"cirka …\") lästa som tal"] += 1
             out.append({"level": "school", "school_id": code,
                         "municipality_id": municipality.get(code), "school_year": sy,
@@ -311,7 +319,12 @@ def _sibling_municipalities(p: Path, codes: set[str]) -> tuple[dict[str, str], l
 
 
 def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
-    files = _files(path)
+    return load_files(_files(path), Path(path))
+
+
+def load_files(files: list[Path], path: Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
+    """Read the given response files as one set (``path``: the folder they are in, or the
+    single file); the folder reader's entry, which picks the API files of a folder."""
     single = not Path(path).is_dir()
     docs = [(f, *_unwrap(_read_json(f), f)) for f in files]
     municipality: dict[str, str | None] = {}

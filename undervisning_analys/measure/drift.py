@@ -4,15 +4,21 @@
 observer's severity gets a trend of its own. It is the index's model
 (:mod:`.index`, same scores from :func:`~.index.score_forms`, same fixed effects
 and random terms, built by the same rules) with ``(1 | observer_id)`` replaced by
-``(1 + time | observer_id)``::
+``(1 + time_c || observer_id)``::
 
     score ~ time + type_planerad + type_kollegial + own_school
             + (1 + time | school_id) + (1 | school_term)
-            + (1 | teacher_id) + (1 + time | observer_id) + (1 | observation_id)
+            + (1 | teacher_id) + (1 + time_c || observer_id) + (1 | observation_id)
 
-``time`` is years since the first term (HT → VT is half a year), so an
-observer's random slope is their change in severity per school year, relative
-to the average observer: the municipality's own trend (fixed ``time``) and the
+``time`` is years since the first term (HT → VT is half a year) and ``time_c``
+the same centred on the middle of the period, so an observer's random
+intercept is their severity in the middle of the period and their random
+slope their change in severity per school year, relative
+to the average observer. The two are uncorrelated (``||``): with a
+correlation the fit went to the boundary (−1) on data without drift, tying
+every slope to its intercept and flagging a third of the observers (tested:
+with ``||`` and no planted drift the drift variance is estimated at 0). The
+municipality's own trend (fixed ``time``) and the
 schools' trends stay where the index has them, so a drift common to *all*
 observers cannot be told from a change in teaching and is not what this
 measures. The slope is the conditional mode (BLUP) of the model, shrunk
@@ -21,10 +27,9 @@ standard error is lme4's conditional standard deviation (``condsd``), and
 the interval is ``estimate ± 1.96 · se``. An observer is *named for
 calibration* when that interval excludes zero and the observer has at least
 five forms (``privacy.MIN_OBS``). The truth the slopes estimate is each
-observer's drift minus the mean drift of the observers in the data. With the index's terms
-unchanged, the index itself is not affected by this option except through
-the observer term; the index keeps its own model (fitted by
-:func:`~.index.teaching_quality`) and this module is the drift view of it.
+observer's drift minus the mean drift of the observers in the data.
+The index keeps its own model (:func:`~.index.teaching_quality`); this is the
+same model with the drift option switched on, fitted beside it.
 
 The per-term table beside the result is descriptive: per observer and term,
 the number of forms and the observer's mean residual severity in that term –
@@ -32,12 +37,15 @@ the form scores minus the model's prediction without the observer's own
 effects (fixed part plus the school, term, teacher and lesson effects) – with
 its standard error ``sd / √n`` (not shown for a term with fewer than five
 forms, the privacy floor for observations), and the model's fitted severity line
-(intercept + slope · time) for comparison.
+(intercept + slope · time_c) for comparison.
 
 Observers are leaders (rektorer, biträdande rektorer, förstelärare, external
 observers); nothing here is reported per teacher. The synthetic generator
 plants drift with ``observer_drift_sd`` (``truth.observer_drift``);
-``tests/test_drift.py`` and ``benchmarks/sim_drift.py`` check the recovery.
+``tests/test_drift.py`` and ``benchmarks/sim_drift.py`` check the recovery:
+over 40 seeds (12 schools, 4 school years, drift sd 0.10 per year) the
+estimates correlate 0.74 with the true drift and the 95 % intervals cover it
+for 93.5 % of the observers; with no drift (20 seeds) 0.3 % are flagged.
 
 Missing data: forms without a score for the dimension (the instrument's half
 rule) are left out. Observers with forms from a single term contribute to the
@@ -243,8 +251,8 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
         observer_id, observer_role (most frequent), n_forms, n_terms,
         first_term, last_term, drift (change in severity per school year,
         positive = milder over time), se, conf_low, conf_high, flagged (the
-        interval excludes zero), severity (the observer's level at the first
-        term, for reference) and severity_se. ``.per_term()``: observer × term
+        interval excludes zero), severity (the observer's severity in the
+        middle of the period, for reference) and severity_se. ``.per_term()``: observer × term
         with n_forms, residual (mean residual severity), residual_se and
         fitted (the model's severity line).
 
@@ -256,7 +264,7 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
     Notes
     -----
     See the module docstring for the model (the index's model with
-    ``(1 + time | observer_id)``) and what the drift is relative to.
+    ``(1 + time_c || observer_id)``) and what the drift is relative to.
     Missing data: forms without a score for the dimension are left out.
     """
     from scipy import stats

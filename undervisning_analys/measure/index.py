@@ -54,13 +54,24 @@ TIDY_COLUMNS: list[str] = [
 _EXTRA_COLUMNS = ["n_schools", "unit_name"]
 
 
+LEVELS_SV: dict[str, str] = {"skola": "school", "skolor": "school", "skolenhet": "school",
+                             "område": "area", "skolområde": "area", "kommun": "municipality",
+                             "huvudman": "municipality"}
+"""Swedish level names users type (``by="skola"``) -> the level."""
+
+
+def _level(value: str) -> str:
+    return LEVELS_SV.get(str(value).strip().lower(), value)
+
+
 def check_by(ds: Dataset, by: str | Sequence[str]) -> tuple[str, ...]:
-    levels = (by,) if isinstance(by, str) else tuple(by)
+    levels = tuple(_level(b) for b in ((by,) if isinstance(by, str) else tuple(by)))
     bad = [b for b in levels if b not in LEVELS]
     if bad or not levels:
         raise ModelError(
             f"Okänd nivå {', '.join(map(repr, bad)) or '(ingen)'} för undervisningsindexet",
-            hint="Ange by=\"school\", \"area\" eller \"municipality\" (eller en lista av dem)")
+            hint="Ange by=\"skola\", \"område\" eller \"kommun\" (eller school, area, "
+                 "municipality, eller en lista av dem)")
     if "area" in levels and ("area" not in ds.schools.columns
                              or ds.schools["area"].isna().all()):
         raise ModelError(
@@ -150,10 +161,32 @@ class TeachingQualityResult(Result):
         """Trajectories of the index per unit with 95 % bands; suppressed terms as gaps."""
         import matplotlib.pyplot as plt
 
-        level = level or self.by[0]
-        d = self._table[(self._table["level"] == level) & (self._table["dimension"] == dimension)]
+        from ..errors import UnknownSchoolError
+
+        level = _level(level) if level else self.by[0]
+        if level not in self.by:
+            raise ModelError(f"Indexet är inte beräknat per {LEVEL_SV.get(level, level)}",
+                             hint="Beräkna det med teaching_quality(ds, by=[...]) med den "
+                                  "nivån, eller välj level bland: "
+                                  + ", ".join(LEVEL_SV.get(b, b) for b in self.by))
+        t = self._table[self._table["level"] == level]
+        if dimension not in set(t["dimension"]):
+            raise ModelError(f"Okänd dimension {dimension!r}",
+                             hint="Välj en av: " + ", ".join(sorted(set(t["dimension"]))))
+        d = t[t["dimension"] == dimension]
         if units is not None:
-            d = d[d["unit"].isin(list(units))]
+            wanted = [str(u) for u in units]
+            names = dict(zip(d["unit"].astype(str), d["unit_name"].astype(str)))
+            by_name = {v.lower(): k for k, v in names.items()}
+            codes = [u if u in names else by_name.get(u.lower(), u) for u in wanted]
+            unknown = [u for u, c in zip(wanted, codes) if c not in names]
+            if unknown:
+                raise UnknownSchoolError(
+                    f"Okänd enhet {unknown[0]!r}: den finns inte bland indexets enheter "
+                    f"({LEVEL_SV.get(level, level)})",
+                    hint="Ange en skolenhetskod eller ett skolnamn som finns i skolregistret, "
+                         "t.ex. " + ", ".join(f"{k} ({v})" for k, v in list(names.items())[:3]))
+            d = d[d["unit"].astype(str).isin(codes)]
         if ax is None:
             _, ax = plt.subplots(figsize=(7.0, 3.6))
         terms = sorted(set(d["term"]), key=schema.term_index)

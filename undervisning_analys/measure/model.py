@@ -273,6 +273,8 @@ class TeachingQualityModel:
         self.spec = spec
         self.school_names = dict(school_names or {})
         self.kackar_harville = bool(kackar_harville)
+        #: whether the fit started from another score's model (set by the fitter)
+        self.warm_start = False
         self._lock = threading.Lock()
         self._school_cells: pd.DataFrame | None = None
         dim, frame, fixed, blocks = spec.dimension, spec.frame, spec.fixed, spec.blocks
@@ -409,7 +411,7 @@ class TeachingQualityModel:
         ``warm_start`` (whether the fit started from another score's model).
         """
         return {**self._fit.optimizer_path, "singular": self._fit.singular,
-                "warm_start": bool(getattr(self, "warm_start", False))}
+                "warm_start": bool(self.warm_start)}
 
     # -- views -------------------------------------------------------------------
     def school_trends(self) -> pd.DataFrame | None:

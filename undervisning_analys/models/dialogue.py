@@ -24,6 +24,7 @@ samband         ``samma_hall`` / ``olika_hall``: both the index trend and growth
 underlag_tunt   ``reliabilitet_lag``: the latest shown term's            index: reliability
                 reliability is below :data:`LOW_RELIABILITY`
 underlag_tunt   ``index_saknas``: no term of the school can be shown     index: suppression
+underlag_tunt   ``termin_under_golv``: the newest term cannot be shown   index: suppression
 =============== ======================================================== =====================
 
 Two bases are reserved for the plan follow-up (``plan``) and outcomes
@@ -49,6 +50,7 @@ from .. import schema
 from .adjust import sv_num
 
 __all__ = ["Evidence", "dialogue_evidence", "dialogue_table", "select_questions", "RULES",
+           "result_unit",
            "UNDERLAG", "COLUMNS", "LOW_RELIABILITY"]
 
 UNDERLAG: tuple[str, ...] = ("undervisning", "resultat", "samband", "plan", "utfall",
@@ -107,7 +109,7 @@ def _row(school_id: str, underlag: str, rule: str, priority: int, text: str, why
             "unit": unit, "period": period}
 
 
-def _result_unit(measure: str) -> tuple[str, int]:
+def result_unit(measure: str) -> tuple[str, int]:
     """The unit of a measure in Swedish text and the decimals to show."""
     if measure.startswith("merit"):
         return "meritpoäng", 1
@@ -195,7 +197,7 @@ def rules_resultat(ev: Evidence) -> list[dict[str, Any]]:
     """Results: a persistent difference from the expected (pooled), and a clear trend."""
     out: list[dict[str, Any]] = []
     for measure, tab in ev.results.items():
-        unit, dec = _result_unit(measure)
+        unit, dec = result_unit(measure)
         name = _measure_name(measure)
         for r in tab[tab["component"] == "school_level"].itertuples(index=False):
             side = _excludes_zero(r.conf_low, r.conf_high)
@@ -208,14 +210,14 @@ def rules_resultat(ev: Evidence) -> list[dict[str, Any]]:
                    f"{_ci(r.conf_low, r.conf_high, dec)}).")
             if side > 0:
                 out.append(_row(r.school_id, "resultat", "niva_over", 4,
-                                f"Skolans {name} har legat över vad elevsammansättningen ger "
+                                f"Skolans resultat i {name} har legat över vad elevsammansättningen ger "
                                 "anledning att vänta under perioden. Vad i skolans arbete kan "
                                 "förklara det, och vad kan andra skolor lära av det?", why,
                                 measure, r.estimate, r.conf_low, r.conf_high,
                                 f"{unit} jämfört med förväntat", period))
             else:
                 out.append(_row(r.school_id, "resultat", "niva_under", 9,
-                                f"Skolans {name} har legat under vad elevsammansättningen ger "
+                                f"Skolans resultat i {name} har legat under vad elevsammansättningen ger "
                                 "anledning att vänta under perioden. Vad kan förklara det, och "
                                 "vad gör skolan för de elever som riskerar att inte nå målen?",
                                 why, measure, r.estimate, r.conf_low, r.conf_high,
@@ -247,7 +249,7 @@ def rules_samband(ev: Evidence) -> list[dict[str, Any]]:
         return out
     q = ev.quality_trends.set_index(ev.quality_trends["school_id"].astype(str))
     for measure, tab in ev.results.items():
-        unit, dec = _result_unit(measure)
+        unit, dec = result_unit(measure)
         name = _measure_name(measure)
         for r in tab[tab["component"] == "school_trend"].itertuples(index=False):
             sid = str(r.school_id)
@@ -299,12 +301,27 @@ def rules_underlag_tunt(ev: Evidence) -> list[dict[str, Any]]:
         if not len(shown):
             out.append(_row(sid, "underlag_tunt", "index_saknas", 6,
                             "Underlaget räcker inte för att visa skolans index. Hur kan "
-                            "lektionsbesöken planeras så att skolan får en egen bild av "
-                            "undervisningen?",
+                            "lektionsbesöken planeras så att underlaget räcker för en egen "
+                            "bild av undervisningen?",
                             "Ingen termin har minst 5 observerade lektioner hos minst 3 lärare; "
                             "då visas inget index för skolan.", "overall", np.nan, np.nan,
                             np.nan, "", ""))
             continue
+        # a term of the newest school year below the floors
+        year_of = {t: schema.term_school_year(str(t)) for t in part["term"]}
+        last_year = max(year_of.values())
+        thin_terms = sorted((t for t in part.loc[part["suppressed"].astype(bool), "term"]
+                             if year_of[t] == last_year), key=schema.term_index)
+        if thin_terms:
+            newest = thin_terms[0]
+            nr = part[part["term"] == newest].iloc[0]
+            n_obs = float(nr.get("n_obs", np.nan))
+            out.append(_row(sid, "underlag_tunt", "termin_under_golv", 7,
+                            "Hur kan lektionsbesöken planeras så att underlaget räcker för "
+                            "slutsatser om undervisningen nästa termin?",
+                            f"Under {newest} observerades för få lektioner eller lärare för att "
+                            "visa ett index (minst 5 lektioner hos minst 3 lärare).", "overall",
+                            n_obs, np.nan, np.nan, "observerade lektioner", str(newest)))
         last = max(shown["term"], key=schema.term_index)
         r = shown[shown["term"] == last].iloc[0]
         rel = float(r.get("reliability", np.nan))

@@ -667,7 +667,7 @@ def target_sentence(row: pd.Series | dict) -> str:
             return (f"{label}: {_planned(r['target'])}; ingen termin av perioden är ännu "
                     "avslutad.")
         return (f"{label}: {_planned(r['target'])} per termin. Under perioden "
-                f"hittills har {int(observed)} lektioner observerats, mot {int(planned)} "
+                f"hittills har {int(observed or 0)} lektioner observerats, mot {int(planned)} "
                 f"planerade (status: {r['status']}).")
     side = "minst" if r["higher_is_better"] else "högst"
     head = f"Mål: {label} {side} {sv_num(r['target'], d)} till {r['target_term']}"
@@ -749,7 +749,7 @@ class PlanFollowupResult(Result):
         targets are in :meth:`adherence`), in the order of the plans (schools in
         Swedish alphabetical order, never by value: nothing is ranked).
         """
-        from ..plots import _axes
+        from ..plots import new_axes
 
         t = self.table
         t = t[t["kind"] != "observations"]
@@ -758,7 +758,8 @@ class PlanFollowupResult(Result):
         if level is not None:
             t = t[t["level"] == level]
         t = _swedish_order(t)
-        ax = _axes(ax, (7.5, 0.45 * max(len(t), 2) + 1.2))
+        if ax is None:
+            ax = new_axes((7.5, 0.45 * max(len(t), 2) + 1.2))
         y = np.arange(len(t))[::-1]
         for yi, r in zip(y, t.itertuples(index=False), strict=True):
             if np.isfinite(r.estimate):

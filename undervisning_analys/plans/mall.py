@@ -277,7 +277,7 @@ def write_plan_workbook(ds: Dataset, path: str | Path, *, school_id: str | None 
     ws.title = L.SHEET_INSTRUCTIONS
     who = "huvudmannen" if organiser else f"{names.get(str(school_id), school_id)}"
     _instructions(ws, f"Plan för undervisningens utveckling – {who}", _PLAN_INSTRUCTIONS)
-    lists = {
+    lists: dict[str, Sequence[str]] = {
         "terminer": terms or ["VT2025"], "målterminer": target_terms or ["VT2025"],
         "typ": list(L.KIND_SV), "avser": ["overall", *dims, *inst.item_ids, *measures],
         "janej": L.YES_NO, "besökstyp": list(L.VISIT_SV),
@@ -300,9 +300,9 @@ def write_plan_workbook(ds: Dataset, path: str | Path, *, school_id: str | None 
     last = terms[-1] if terms else ""
     fields += [("Första termin", target_terms[len(terms)] if len(target_terms) > len(terms)
                 else last), ("Sista termin", "")]
-    for i, (k, v) in enumerate(fields, start=3):
-        wp.cell(row=i, column=1, value=k).font = st["bold"]
-        wp.cell(row=i, column=2, value=v)
+    for i, (label, text) in enumerate(fields, start=3):
+        wp.cell(row=i, column=1, value=label).font = st["bold"]
+        wp.cell(row=i, column=2, value=text)
     first_row = 3 + len(fields) - 2
     for r in (first_row, first_row + 1):
         wp.cell(row=r, column=2).fill = st["input"]

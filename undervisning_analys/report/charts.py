@@ -339,6 +339,8 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
     ncol = 2 if len(measures) > 1 else 1
     nrow = math.ceil(len(measures) / ncol)
     pw, ph, left, gapx, top, gapy, bottom = 300.0, 150.0, 52.0, 40.0, 62.0, 62.0, 30.0
+    if ncol == 1:  # one measure (an F–6 school): as wide as two panels, so that the
+        pw = 2 * pw + gapx  # figure is not scaled up and the legend fits
     svg = Svg(left + ncol * pw + (ncol - 1) * gapx + 12, top + nrow * ph + (nrow - 1) * gapy
               + bottom, "Resultat och förväntade resultat per läsår")
     for k, m in enumerate(measures):

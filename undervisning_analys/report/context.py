@@ -36,6 +36,7 @@ from ..measure.agreement import agreement, icc, observer_severity
 from ..measure.index import coverage, teaching_quality
 from ..measure.reliability import plan_observations, school_designs
 from ..models.adjust import adjusted_results
+from ..models.dialogue import Evidence, dialogue_table
 from ..models.equity import school_equity
 from ..models.followup import plan_followup
 from ..models.growth import growth
@@ -43,8 +44,10 @@ from ..models.link import link
 from .outcomes_context import outcome_tables
 
 DEFAULT_MEASURES: tuple[str, ...] = ("merit_17", "pass_all_subjects_pct",
-                                     "eligible_vocational_pct")
-"""Results shown in the reports (plus national tests where the data have them)."""
+                                     "eligible_vocational_pct", "grade6_pass_all_subjects_pct")
+"""Results shown in the reports (plus national tests where the data have them): grade 9
+for 7–9 and F–9 schools, grade 6 for F–6 and F–9 schools (each school shows the measures
+it has)."""
 
 NP_STATISTIC = "avg_points"
 """National tests are shown by their average test-grade points (where present)."""
@@ -418,6 +421,23 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             partitions={}, hierarchy=False)
         info[f"results:{m}"] = res.reference_info
         models[f"results:{m}"] = _adjust_spec(m, res.reference_info)
+
+        def trend(m: str = m, res: Any = res) -> Any:
+            from ..models.results_trend import results_trend
+
+            return _attempt(notes, f"results_trend:{m}",
+                            lambda: results_trend(ds, m, adjusted_result=res))
+
+        rt = timed(f"results_trend:{m}", trend)
+        if rt is not None:
+            tables[f"results_trend:{m}"] = rt.tidy()
+            models[f"results_trend:{m}"] = {
+                "namn": f"Skolornas nivå och trend mot förväntat: {schema.measure_label(m)}",
+                "formel": str(rt.info.get("formula", "")),
+                "skattning": "linjär blandad modell, REML, på skillnaden mot förväntat; "
+                             "slumpmässig nivå och trend per skola (krympta skattningar)"
+                             + ("; viktad med antalet elever" if rt.info.get("weighted")
+                                else "")}
     r = ds.results
     mres = r[(r["level"].astype(str) == "municipality") & (r["group"].astype(str) == "all")
              & (r["principal_type"].astype(str) == "all") & r["measure"].isin(ms)]
@@ -438,6 +458,9 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             info["link"] = {"measure": lm, "lag": lag,
                             "min_detectable": lr.min_detectable_within}
             models["link"] = _link_spec(lr, lm, lag)
+
+    # ---- dialogue questions (a table of rules on the estimates above) ---------
+    tables["dialogue"] = _dialogue(ds, tables, dims, ms)
 
     # ---- equity -------------------------------------------------------------
     tables["equity"] = equity_table(tables, ds, ms)
@@ -502,6 +525,34 @@ def _link_spec(res: Any, measure: str, lag: int) -> dict[str, Any]:
                          f"{inference}"
                          + ("; justerade resultat" if getattr(res, "adjusted", False) else ""),
             "eftersläpning": int(lag)}
+
+
+def own_schools(ds: Dataset) -> list[str]:
+    """The organiser's own schools (kommunal huvudman): the subjects of the dialogues.
+
+    Every school when the register names no principal type as kommunal.
+    """
+    sch = ds.schools
+    own = sch[sch["principal_type"].astype(str) == "kommunal"]["school_id"].astype(str)
+    return list(own) if len(own) else list(sch["school_id"].astype(str))
+
+
+def _dialogue(ds: Dataset, tables: Mapping[str, pd.DataFrame], dims: Mapping[str, str],
+              measures: Sequence[str]) -> pd.DataFrame:
+    """The dialogue questions' table (:func:`undervisning_analys.models.dialogue.dialogue_table`)."""
+    g = tables.get("growth")
+    trends = None
+    period = ""
+    if g is not None and len(g):
+        trends = g[g["component"] == "school_trend"].reset_index(drop=True)
+        terms = sorted(set(g["term"].dropna().astype(str)), key=schema.term_index)
+        period = f"{terms[0]}–{terms[-1]}" if terms else ""
+    results = {m: tables[f"results_trend:{m}"] for m in measures
+               if f"results_trend:{m}" in tables}
+    ev = Evidence(quality_trends=trends, quality_period=period, results=results,
+                  index=tables.get("quality"), dimension_names=dict(dims),
+                  schools=own_schools(ds))
+    return dialogue_table(ev)
 
 
 def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
@@ -586,5 +637,6 @@ def equity_table(tables: Mapping[str, pd.DataFrame], ds: Dataset,
 
 
 __all__ = ["ReportContext", "Num", "build_context", "equity_table", "lookup", "fmt",
+           "own_schools",
            "row_status", "school_file", "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE",
            "OVERALL", "INDEX_DECIMALS"]

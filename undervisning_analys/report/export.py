@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import io
 import json
 import math
 import platform
@@ -73,6 +74,11 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                         "mellan skolor)", ("term",)),
     "changes": ("samband_skolor", "Förändring i undervisningskvalitet och resultat per skola",
                 ("school_id",)),
+    "results_trend": ("resultat_trender", "Skolornas nivå (sammanvägd över alla läsår) och "
+                                          "trend i resultaten jämfört med förväntat",
+                      ("measure", "component", "school_id")),
+    "dialogue": ("dialogfragor", "Frågor till kvalitetsdialogen: underlag, regel, skattning "
+                                 "och intervall som frågan vilar på", ("school_id",)),
     "equity": ("likvardighet", "Spridning mellan skolor och samband med elevsammansättningen "
                                "per period", ("quantity", "period")),
     "agreement": ("samstammighet", "Samstämmighet mellan observatörer per dimension",
@@ -114,10 +120,18 @@ def export_tables(ctx: ReportContext) -> dict[str, pd.DataFrame]:
     """The tables to export (file stem -> DataFrame), privacy-checked and sorted."""
     tables: dict[str, pd.DataFrame] = {}
     results = [t for k, t in sorted(ctx.tables.items()) if k.startswith("results:") and len(t)]
+    trends = [t for k, t in sorted(ctx.tables.items())
+              if k.startswith("results_trend:") and len(t)]
     source: dict[str, pd.DataFrame] = {k: t for k, t in ctx.tables.items()
-                                       if not k.startswith("results:")}
+                                       if not k.startswith(("results:", "results_trend:"))}
     if results:
         source["results"] = pd.concat(results, ignore_index=True)
+    if trends:
+        source["results_trend"] = pd.concat(trends, ignore_index=True)
+    if "dialogue" in source:
+        d = source["dialogue"]
+        source["dialogue"] = pd.concat([d[["school_id"]], d["school_id"].map(ctx.names).rename(
+            "school_name"), d.drop(columns=["school_id"])], axis=1)
     teacher_ids = set(ctx.ds.observations["teacher_id"].astype(str))
     observer_ids = set(ctx.ds.observations["observer_id"].astype(str))
     for key, (stem, _desc, sort_keys) in EXPORTS.items():
@@ -203,7 +217,34 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(v: Any) -> Any:
+    """A text cell made safe for spreadsheets (OWASP CSV injection).
+
+    Text beginning with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+    written with a leading apostrophe, so that Excel and LibreOffice show it as
+    text instead of running it as a formula. Numbers and missing values are
+    returned unchanged.
+    """
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
+    return v
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell of ``df`` through :func:`neutralise` (numeric columns untouched)."""
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+            out[c] = s.map(neutralise)
+    return out
+
+
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    df = neutralise_frame(df)
     text = df.to_csv(index=False, sep=",", decimal=".", float_format=FLOAT_FORMAT, na_rep="",
                      lineterminator="\n")
     tmp = path.with_suffix(".csv.tmp")
@@ -234,7 +275,109 @@ def write_exports(ctx: ReportContext, out_dir: str | Path) -> list[Export]:
         _write_parquet(df, pq_path)
         written.append(Export(stem, descriptions[stem], csv_path, pq_path, len(df),
                               tuple(map(str, df.columns))))
+    write_workbook(export_tables(ctx), folder / WORKBOOK_FILE)
     return written
+
+
+WORKBOOK_FILE = "tabeller.xlsx"
+
+COLUMN_LABELS_SV: dict[str, str] = {
+    "level": "Nivå", "unit": "Enhet (kod)", "unit_name": "Enhet", "school_id": "Skolenhetskod",
+    "school_name": "Skola", "municipality_id": "Kommunkod", "term": "Termin",
+    "school_year": "Läsår", "dimension": "Dimension", "estimate": "Skattning",
+    "se": "Medelfel", "conf_low": "95 % KI, nedre", "conf_high": "95 % KI, övre",
+    "n_obs": "Observerade lektioner", "n_forms": "Protokoll", "n_teachers": "Observerade lärare",
+    "n_observers": "Observatörer", "reliability": "Reliabilitet", "suppressed": "Prickad",
+    "suppression_reason": "Skäl till prickning", "measure": "Mått", "observed": "Resultat",
+    "expected": "Förväntat", "residual": "Skillnad mot förväntat", "n": "Elever",
+    "status": "Status", "note": "Anmärkning", "se_expected": "Medelfel, förväntat",
+    "value": "Värde", "component": "Del", "n_years": "Läsår med värden",
+    "n_years_missing": "Läsår utan värde", "first_year": "Första läsår",
+    "last_year": "Sista läsår", "basis": "Grund", "underlag": "Underlag", "rule": "Regel",
+    "priority": "Prioritet", "text": "Fråga", "why": "Skäl", "subject": "Gäller",
+    "estimate_2": "Skattning 2", "conf_low_2": "95 % KI 2, nedre",
+    "conf_high_2": "95 % KI 2, övre", "unit_text": "Enhet", "period": "Period",
+    "p_value": "p-värde", "n_schools": "Skolor", "quantity": "Storhet", "mean": "Medelvärde",
+    "sd": "Standardavvikelse", "group": "Grupp", "exact": "Exakt samstämmighet",
+    "adjacent": "Högst ett steg isär", "kappa_quadratic": "Viktad kappa",
+    "observer_role": "Observatörsroll", "target": "Mål", "n_obs_needed": "Lektioner som behövs",
+}
+"""Swedish column headers of the workbook (columns not listed keep their tidy name)."""
+
+
+def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
+    """The exported tables as one Excel workbook: one sheet per table, Swedish headers,
+    numbers as numbers with Swedish number formats set on the cells, text cells
+    neutralised against formula injection (:func:`neutralise`)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    for stem, df in tables.items():
+        ws = wb.create_sheet(title=stem[:31])
+        ws.append([COLUMN_LABELS_SV.get("unit_text" if (stem == "dialogfragor" and c == "unit")
+                                        else str(c), str(c)) for c in df.columns])
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        safe = neutralise_frame(df)
+        formats: list[str | None] = []
+        for c in df.columns:
+            s = df[c]
+            if pd.api.types.is_bool_dtype(s):
+                formats.append(None)
+            elif pd.api.types.is_integer_dtype(s) or str(c) in ("n", "n_obs", "n_teachers"):
+                formats.append("# ##0")
+            elif pd.api.types.is_float_dtype(s):
+                formats.append("0.00" if str(c) != "p_value" else "0.000")
+            else:
+                formats.append(None)
+        for row in safe.itertuples(index=False):
+            values = []
+            for v in row:
+                v = _plain(v)
+                if isinstance(v, float) and not math.isfinite(v):
+                    v = None
+                values.append(v)
+            ws.append(values)
+        for j, fmt in enumerate(formats, start=1):
+            if fmt is None:
+                continue
+            for (cell,) in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                cell.number_format = fmt
+        ws.freeze_panes = "A2"
+    _save_deterministic(wb, path)
+    return path
+
+
+def _save_deterministic(wb: Any, path: Path) -> None:
+    """Save a workbook so that the same tables give the same bytes (fixed document
+    dates and zip entry times instead of the time of saving)."""
+    import datetime as _dtm
+    import zipfile
+
+    from openpyxl.writer.excel import ExcelWriter
+
+    fixed = _dtm.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        writer = ExcelWriter(wb, archive)
+        wb.properties.modified = fixed
+        writer.write_data()
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    tmp = path.with_suffix(".xlsx.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
+                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
+                              b"2000-01-01T00:00:00Z</dcterms:modified>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(zi, data)
+    tmp.replace(path)
 
 
 def _versions() -> dict[str, str]:
@@ -321,4 +464,5 @@ def write_provenance(ctx: ReportContext, exports: Iterable[Export], reports: Ite
 
 
 __all__ = ["EXPORTS", "Export", "export_tables", "write_exports", "provenance_document",
+           "neutralise", "neutralise_frame", "write_workbook", "WORKBOOK_FILE",
            "write_provenance", "DATA_DIR", "PROVENANCE_FILE"]

@@ -339,8 +339,12 @@ class MunicipalityView:
         lk = ctx.tables.get("link")
         if lk is None or not len(lk):
             return out
+        adjusted = bool(lk["adjusted"].iloc[0]) if "adjusted" in lk.columns else False
         labels = {"within": "Inom skolor (förändring över tid)",
-                  "between": "Mellan skolor (skillnader i nivå)"}
+                  "between": ("Mellan skolor (skillnader i nivå, justerat för "
+                              "elevsammansättningen)" if adjusted else
+                              "Mellan skolor (skillnader i nivå, ej justerat för "
+                              "elevsammansättningen)")}
         t = Table([Col("Jämförelse", False), Col("Samband"), Col("95 % KI", False, nowrap=True),
                    Col("p-värde"), Col("Skolor"), Col("Läsår")],
                   caption="Sambandet mellan undervisningskvalitet och resultat")
@@ -352,15 +356,20 @@ class MunicipalityView:
                            ctx.num("link", k, "p_value", 3), ctx.num("link", k, "n_schools", 0),
                            ctx.num("link", k, "n_years", 0)])
         out["table"] = t
-        ch = ctx.tables.get("changes")
-        if ch is not None and len(ch):
-            measure = ctx.info.get("link", {}).get("measure", ctx.measures[0])
+        measure = ctx.info.get("link", {}).get("measure", ctx.measures[0])
+        g, rt = ctx.tables.get("growth"), ctx.tables.get(f"results_trend:{measure}")
+        if g is not None and rt is not None and len(g) and len(rt):
+            # every school's two trends over all years (never two years subtracted)
+            both = (g[g["component"] == "school_trend"][["school_id", "estimate", "se"]]
+                    .rename(columns={"estimate": "x", "se": "x_se"})
+                    .merge(rt[rt["component"] == "school_trend"][["school_id", "estimate"]]
+                           .rename(columns={"estimate": "y"}), on="school_id"))
             ax = plots.new_axes((6.4, 3.8), detached=True)
-            plots.progressions(ch, None, x="quality_change_per_year",
-                               y="results_change_per_year", x_se="quality_change_per_year_se",
-                               xlabel="Förändring i undervisningskvalitet (indexpoäng per läsår)",
-                               ylabel=f"{charts.short_measure(measure)}: förändring per läsår",
-                               ax=ax, title="Skolornas två utvecklingar")
+            plots.progressions(both, None, x="x", y="y", x_se="x_se",
+                               xlabel="Trend i undervisningskvalitet (indexpoäng per läsår)",
+                               ylabel=f"{charts.short_measure(measure)}: trend mot förväntat "
+                                      "per läsår",
+                               ax=ax, title="Skolornas två trender, skattade ur alla läsår")
             out["figure"] = plots.to_data_uri(plots.finish(ax))
         w = lk[lk["term"] == "within"]
         att = float(w["attenuation"].iloc[0]) if len(w) and "attenuation" in w else np.nan
@@ -404,7 +413,47 @@ class MunicipalityView:
             items.append(sv("Samlat index {}: {} (95 % KI {}).", term,
                             ctx.num("quality", k, "estimate", INDEX_DECIMALS),
                             ci(ctx, "quality", k, INDEX_DECIMALS)))
+        items.extend(self._link_summary())
         return items
+
+    def _link_summary(self) -> list[Markup]:
+        """What the comparison of the two progressions found, in words (the summary)."""
+        ctx = self.ctx
+        lk = ctx.tables.get("link")
+        if lk is None or not len(lk):
+            return []
+        out: list[Markup] = []
+        info = ctx.info.get("link", {})
+        name = schema.measure_label(info.get("measure", "")).lower()
+        from ..models.dialogue import result_unit
+
+        unit = result_unit(str(info.get("measure", "")))[0]
+        w = lk[lk["term"] == "within"]
+        if len(w):
+            lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
+            k = {"term": "within"}
+            verdict = ("Intervallet omfattar noll: data kan inte skilja sambandet från inget "
+                       "samband alls." if lo <= 0 <= hi else
+                       "Intervallet omfattar inte noll.")
+            out.append(sv("Jämförelsen inom skolorna: när en skolas index ökar med 0,1 "
+                          "indexpoäng förändras {} i genomsnitt med {} {} (95 % KI {} till {}) "
+                          "läsåret efter. {}", name,
+                          ctx.num("link", k, "estimate", 2, scale=0.1), unit,
+                          ctx.num("link", k, "conf_low", 2, scale=0.1),
+                          ctx.num("link", k, "conf_high", 2, scale=0.1), verdict))
+        b = lk[lk["term"] == "between"]
+        if len(b):
+            adjusted = bool(lk["adjusted"].iloc[0]) if "adjusted" in lk.columns else False
+            k = {"term": "between"}
+            out.append(sv("Mellan skolorna går ett 0,1 indexpoäng högre index samman med {} {} "
+                          "högre {} (95 % KI {} till {}); {}", ctx.num("link", k, "estimate", 2,
+                                                                    scale=0.1), unit, name,
+                          ctx.num("link", k, "conf_low", 2, scale=0.1),
+                          ctx.num("link", k, "conf_high", 2, scale=0.1),
+                          "justerat för elevsammansättningen." if adjusted else
+                          "det är inte justerat för elevsammansättningen, som hänger samman "
+                          "med både index och resultat."))
+        return out
 
     def build(self) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import schema
-from .._format import Z_95
+from ..models.dialogue import result_unit
 from . import charts, outcomes_view
 from . import plan_view as _plan_view
 from ._common import (
@@ -52,6 +52,22 @@ class SchoolView:
             else None
 
     # ------------------------------------------------------------------ helpers
+    def scale_text(self) -> str:
+        """The protocol's scale in words: '1 (Övervägande svagt) – 4 (Övervägande starkt)'."""
+        inst = self.ctx.ds.instrument
+        lo, hi = inst.scale_min, inst.scale_max
+        lab = inst.labels
+        if lo in lab and hi in lab:
+            return f"{lo} ({lab[lo]}) – {hi} ({lab[hi]})"
+        return f"{lo}–{hi}"
+
+    def scale_label(self, value: Any) -> str:
+        """The scale label nearest a value on the protocol's scale ('' when missing)."""
+        lab = self.ctx.ds.instrument.labels
+        if value is None or not lab or not np.isfinite(float(value)):
+            return ""
+        return lab[min(lab, key=lambda k: abs(k - float(value)))]
+
     def qnum(self, term: str, dim: str, col: str = "estimate", level: str = "school",
              decimals: int = INDEX_DECIMALS) -> Num:
         unit = self.sid if level == "school" else self.muni_id
@@ -196,55 +212,86 @@ class SchoolView:
         return {"blocks": blocks, "figure": fig, "info": info}
 
     def progression(self) -> dict[str, Any]:
-        """The two progressions side by side, with what the comparison can and cannot say."""
+        """The two progressions as trends over all years, with what the comparison can say."""
         ctx, sid = self.ctx, self.sid
         out: dict[str, Any] = {"available": False, "text": ctx.notes.get("link", ""),
                                "figure": None, "table": None, "within": None}
-        if "changes" not in ctx.tables or "link" not in ctx.tables:
-            if not out["text"]:
-                out["text"] = ("Jämförelsen kräver både index och resultat för flera läsår; "
-                               "den kan inte göras med dessa data.")
+        measure = ctx.info.get("link", {}).get("measure") or (
+            ctx.measures[0] if ctx.measures else "")
+        # the school's own measure when the link's is not one it has (an F–6 school)
+        mine_rt = {m: ctx.part(f"results_trend:{m}", "school_id", sid) for m in ctx.measures
+                   if f"results_trend:{m}" in ctx.tables}
+        mine_rt = {m: t[(t["component"] == "school_trend") & t["estimate"].notna()]
+                   for m, t in mine_rt.items()}
+        if measure not in mine_rt or not len(mine_rt[measure]):
+            measure = next((m for m, t in mine_rt.items() if len(t)), measure)
+        g = ctx.part("growth", "school_id", sid) if "growth" in ctx.tables else pd.DataFrame()
+        gq = g[g["component"] == "school_trend"] if len(g) else g
+        rt = mine_rt.get(measure, pd.DataFrame())
+        if not len(gq) or not len(rt) or pd.isna(gq["estimate"].iloc[0]):
+            out["text"] = ("Skolan har inte både en trend i undervisningskvaliteten och en "
+                           "trend i resultaten (minst 3 läsår med resultat och tillräckligt "
+                           "många observerade lektioner), så dess två utvecklingar kan inte "
+                           "jämföras.")
             return out
-        ch = ctx.tables["changes"]
-        lk = ctx.tables["link"]
-        measure = ctx.info.get("link", {}).get("measure", ctx.measures[0])
         out["available"] = True
         out["measure_label"] = schema.measure_label(measure)
-        k = {"school_id": sid}
-        me = ctx.part("changes", "school_id", sid)
-        if not len(me) or pd.isna(me["quality_change"].iloc[0]):
-            out["available"] = False
-            out["text"] = ("Skolan har inte index och resultat för minst två läsår med "
-                           "tillräckligt underlag, så dess två utvecklingar kan inte jämföras.")
-            return out
-        r = me.iloc[0]
-        t = Table([Col("", False), Col("Från", False), Col("Till", False), Col("Förändring"),
-                   Col("95 % KI", False, nowrap=True), Col("Per läsår")],
-                  caption="Skolans två utvecklingar")
-        t.rows.append(["Undervisningskvalitet (samlat index, läsårsmedel)",
-                       str(r["quality_first_year"]), str(r["quality_last_year"]),
-                       ctx.num("changes", k, "quality_change", 2),
-                       ci(ctx, "changes", k, 2, "quality_change_conf_low",
-                          "quality_change_conf_high"),
-                       ctx.num("changes", k, "quality_change_per_year", 2)])
-        t.rows.append([schema.measure_label(measure), str(r["results_first_year"]),
-                       str(r["results_last_year"]), ctx.num("changes", k, "results_change", 1),
-                       "", ctx.num("changes", k, "results_change_per_year", 1)])
-        t.note = (f"Resultaten jämförs med undervisningen {ctx.info.get('link', {}).get('lag', 1)}"
-                  " läsår tidigare. Resultatets förändring har inget intervall här: "
-                  "den är skillnaden mellan två publicerade värden.")
+        gt = ctx.tables["growth"]
+        terms = terms_sorted(gt["term"].dropna().astype(str))
+        r = rt.iloc[0]
+        gk = {"component": "school_trend", "school_id": sid}
+        rk = {"component": "school_trend", "school_id": sid}
+        rname = f"results_trend:{measure}"
+        t = Table([Col("", False), Col("Period", False), Col("Trend per läsår"),
+                   Col("95 % KI", False, nowrap=True)],
+                  caption="Skolans två utvecklingar, skattade ur alla läsår")
+        t.rows.append(["Undervisningskvalitet (samlat index, indexpoäng)",
+                       f"{terms[0]}–{terms[-1]}" if terms else "",
+                       ctx.num("growth", gk, "estimate", 2), ci(ctx, "growth", gk, 2)])
+        t.rows.append([f"{schema.measure_label(measure)}, jämfört med förväntat",
+                       f"{r['first_year']}–{r['last_year']}",
+                       ctx.num(rname, rk, "estimate", 1), ci(ctx, rname, rk, 1)])
+        t.note = ("Trenderna är lutningen över alla läsår i en modell för alla skolor, inte "
+                  "skillnaden mellan två år. En skola med få observerade lektioner eller få "
+                  "elever dras mot kommunens trend (krympning) och får ett brett intervall. "
+                  "Resultatens trend gäller avståndet till det förväntade utifrån "
+                  "elevsammansättningen.")
         out["table"] = t
-        wk = {"term": "within"}
-        w = lk[lk["term"] == "within"]
-        att = float(w["attenuation"].iloc[0]) if len(w) and "attenuation" in w else np.nan
-        out["within"] = {"estimate": ctx.num("link", wk, "estimate", 1),
-                         "ci": ci(ctx, "link", wk, 1),
-                         "n_schools": ctx.num("link", wk, "n_schools", 0),
-                         "reliability": ctx.num("link", wk, "reliability", 2),
-                         "corrected": bool(np.isfinite(att) and abs(att - 1) < 1e-9),
-                         "lag": ctx.info.get("link", {}).get("lag", 1)}
+        # every school's two trends, this school with its interval
+        both = (gt[gt["component"] == "school_trend"][["school_id", "estimate", "se"]]
+                .rename(columns={"estimate": "x", "se": "x_se"})
+                .merge(ctx.tables[rname].query("component == 'school_trend'")
+                       [["school_id", "estimate"]].rename(columns={"estimate": "y"}),
+                       on="school_id"))
         out["figure"] = Markup(charts.progressions(
-            ch, sid, ylabel=f"{charts.short_measure(measure)}: förändring per läsår"))
+            both, sid, x="x", y="y", x_se="x_se",
+            xlabel="Trend i undervisningskvalitet (indexpoäng per läsår)",
+            ylabel="Trend i resultat mot förväntat (per läsår)"))
+        lk = ctx.tables.get("link")
+        w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
+        if len(w):
+            wk = {"term": "within"}
+            lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
+            att = float(w["attenuation"].iloc[0]) if "attenuation" in w else np.nan
+            mde = ctx.info.get("link", {}).get("min_detectable")
+            lm = ctx.info.get("link", {}).get("measure", measure)
+            out["within"] = {
+                "measure": schema.measure_label(lm).lower(),
+                "estimate": ctx.num("link", wk, "estimate", 2, scale=0.1),
+                "unit": result_unit(lm)[0],
+                "ci": sv("{} till {}", ctx.num("link", wk, "conf_low", 2, scale=0.1),
+                         ctx.num("link", wk, "conf_high", 2, scale=0.1)),
+                "covers_zero": bool(lo <= 0 <= hi),
+                "min_detectable": (plain(0.1 * float(mde), 2)
+                                   if mde is not None and np.isfinite(mde) else None),
+                "n_schools": ctx.num("link", wk, "n_schools", 0),
+                "reliability": ctx.num("link", wk, "reliability", 2),
+                "corrected": bool(np.isfinite(att) and abs(att - 1) < 1e-9),
+                "lag": ctx.info.get("link", {}).get("lag", 1),
+                "lag_words": {0: "samma läsår", 1: "ett läsår senare",
+                              2: "två läsår senare"}.get(
+                    int(ctx.info.get("link", {}).get("lag", 1)),
+                    f"{ctx.info.get('link', {}).get('lag', 1)} läsår senare")}
         return out
 
     def reliability(self) -> dict[str, Any]:
@@ -263,6 +310,14 @@ class SchoolView:
                 last, self.qnum(last, OVERALL, "reliability", decimals=2), reliability_words(rel),
                 f"{plain(100 * rel, 0)} %" if rel is not None and np.isfinite(rel) else ".."))
             out["sentences"].append(Markup(
+                "Reliabiliteten här är en och samma sak i hela rapporten: hur stor del av "
+                "skillnaderna mellan skolors index en termin som är verklig och inte slump. "
+                "En termin med få observerade lektioner lånar styrka från skolans egen trend "
+                "och från kommunens genomsnitt (krympning): skattningen dras då mot dem, och "
+                "ju lägre reliabiliteten är, desto mer speglar indexet kommunen snarare än "
+                "skolan." + (" Så är det för skolans senaste termin."
+                             if rel is not None and np.isfinite(rel) and rel < 0.6 else "")))
+            out["sentences"].append(Markup(
                 "Intervallen i tabellerna är 95 % konfidensintervall: de visar hur mycket "
                 "indexet skulle kunna variera om andra lektioner hade observerats. Två "
                 "terminer vars intervall överlappar mycket kan inte sägas skilja sig åt."))
@@ -273,8 +328,10 @@ class SchoolView:
                 needed = mine["n_obs_needed"].iloc[0]
                 if pd.notna(needed):
                     out["sentences"].append(sv(
-                        "För reliabiliteten 0,7 behövs omkring {} observerade lektioner per "
-                        "termin; senaste läsåret observerades i genomsnitt {} per termin.",
+                        "För att en termins lektioner ensamma, utan stöd från skolans trend och "
+                        "kommunen, ska ge reliabiliteten 0,7 behövs omkring {} observerade "
+                        "lektioner per termin; senaste läsåret observerades i genomsnitt {} per "
+                        "termin.",
                         ctx.num("plan", k, "n_obs_needed", 0),
                         ctx.num("plan", k, "n_obs_now", 1)))
                 else:
@@ -299,177 +356,46 @@ class SchoolView:
         return out
 
     # ------------------------------------------------------------------ questions
+    def question_rows(self) -> pd.DataFrame:
+        """This school's rows of the dialogue table, at most five, highest priority first."""
+        from ..models.dialogue import select_questions
+
+        table = self.ctx.tables.get("dialogue")
+        if table is None or not len(table):
+            return pd.DataFrame()
+        return select_questions(table, self.sid, k=5)
+
     def questions(self) -> list[dict[str, Any]]:
-        """Three to five questions for the dialogue, from rules on what the data show."""
-        cands: list[tuple[int, dict[str, Any]]] = []
-        ctx, sid = self.ctx, self.sid
-        # 1. coverage too thin in the latest school year
-        if self.q is not None and len(self.q):
-            last_sy = max(self.q["school_year"].astype(str))
-            thin = self.q[(self.q["dimension"] == OVERALL)
-                          & (self.q["school_year"].astype(str) == last_sy)
-                          & self.q["suppressed"].astype(bool)]
-            for term in terms_sorted(thin["term"]):
-                k = {"level": "school", "unit": sid, "term": term, "dimension": OVERALL}
-                cands.append((10, {
-                    "q": "Hur kan lektionsbesöken planeras så att underlaget räcker för "
-                         "slutsatser om undervisningen nästa termin?",
-                    "why": sv("Under {} var antalet observerade lektioner {} och antalet "
-                              "observerade lärare {}. Det är för få för att visa ett index "
-                              "(minst 5 lektioner och 3 lärare).",
-                              term, ctx.num("quality", k, "n_obs", 0, status=False),
-                              ctx.num("quality", k, "n_teachers", 0, status=False))}))
-                break
-        if self.cov is not None and len(self.cov) and "share_teachers_observed" in self.cov:
-            last_term = terms_sorted(self.cov["term"])[-1]
-            share = self.cov[self.cov["term"] == last_term]["share_teachers_observed"]
-            if len(share) and pd.notna(share.iloc[0]) and share.iloc[0] < 0.5:
-                k = {"school_id": sid, "term": last_term}
-                cands.append((8, {
-                    "q": "Vilka lärare, ämnen och årskurser saknas i underlaget, och hur kan "
-                         "besöken spridas så att bilden gäller hela skolan?",
-                    "why": sv("Under {} observerades {} % av de lärare som förekommer i "
-                              "skolans observationer under läsåret.", last_term,
-                              ctx.num("coverage", k, "share_teachers_observed", 0, scale=100))}))
-        # 2./3. a dimension that fell or rose
-        for dim, name in ctx.dimensions.items():
-            if dim == OVERALL:
-                continue
-            shown = self.shown_terms(dim)
-            if len(shown) < 2:
-                continue
-            t1 = shown[-1]
-            earlier = [t for t in shown[:-1] if schema.term_index(t) <= schema.term_index(t1) - 1]
-            t0 = earlier[-1] if earlier else shown[0]
-            r0, r1 = self.qrow(t0, dim), self.qrow(t1, dim)
-            if r0 is None or r1 is None:
-                continue
-            diff = r1["estimate"] - r0["estimate"]
-            se = float(np.hypot(r0["se"], r1["se"]))
-            if not np.isfinite(diff) or not np.isfinite(se) or se <= 0:
-                continue
-            zval = diff / se
-            why = sv("{}: {} under {} mot {} under {} (95 % KI {} respektive {}).", name,
-                     self.qnum(t1, dim), t1, self.qnum(t0, dim), t0, self.qci(t1, dim),
-                     self.qci(t0, dim))
-            if zval <= -Z_95:
-                cands.append((9, {"q": f"{name} har sjunkit tydligt. Vad ligger bakom, och "
-                                       "vilket stöd behöver lärarna?", "why": why}))
-            elif zval <= -1.0:
-                cands.append((6, {"q": f"{name} tycks ha sjunkit, men skillnaden är osäker. "
-                                       "Känner ni igen bilden från era egna iakttagelser?",
-                                  "why": why}))
-            elif zval >= Z_95:
-                cands.append((5, {"q": f"{name} har stärkts tydligt. Vad har bidragit till "
-                                       "det, och hur kan det spridas till fler lärare?",
-                                  "why": why}))
-        # 4. results below (or above) expected in the latest year
-        for m in ctx.measures[:3]:
-            name = f"results:{m}"
-            if name not in ctx.tables:
-                continue
-            mine = ctx.part(name, "school_id", sid)
-            mine = mine[mine["residual"].notna()]
-            if not len(mine):
-                continue
-            last = mine.sort_values("school_year").iloc[-1]
-            k = {"school_id": sid, "school_year": str(last["school_year"])}
-            why = sv("{} läsåret {}: {} mot förväntat {} utifrån elevsammansättningen "
-                     "(skillnad {}, 95 % KI {}).", schema.measure_label(m),
-                     str(last["school_year"]), ctx.num(name, k, "observed"),
-                     ctx.num(name, k, "expected", status="suppressed"), ctx.num(name, k, "residual", status="suppressed"),
-                     ci(ctx, name, k, 1, status="suppressed"))
-            if last["conf_high"] < 0:
-                cands.append((9, {"q": "Resultaten ligger under vad elevsammansättningen "
-                                       "ger anledning att vänta. Vad kan förklara det, och "
-                                       "vad gör skolan för de elever som riskerar att inte nå "
-                                       "målen?", "why": why}))
-                break
-            if last["conf_low"] > 0:
-                cands.append((4, {"q": "Resultaten ligger över vad elevsammansättningen ger "
-                                       "anledning att vänta. Vad i skolans arbete kan förklara "
-                                       "det, och vad kan andra skolor lära av det?",
-                                  "why": why}))
-                break
-        # 5. the two progressions point different ways
-        if "changes" in ctx.tables:
-            me = ctx.part("changes", "school_id", sid)
-            if len(me):
-                r = me.iloc[0]
-                qc, rc = r.get("quality_change"), r.get("results_change")
-                qlo, qhi = r.get("quality_change_conf_low"), r.get("quality_change_conf_high")
-                if (pd.notna(qc) and pd.notna(rc) and pd.notna(qlo) and pd.notna(qhi)
-                        and (qlo > 0 or qhi < 0) and np.sign(qc) != np.sign(rc)):
-                    k = {"school_id": sid}
-                    cands.append((7, {
-                        "q": "Undervisningskvaliteten och resultaten har rört sig åt olika håll. "
-                             "Vad kan förklara det: elevgrupperna, vilka lektioner som "
-                             "observerats, eller att förändringar i undervisningen tar tid att "
-                             "synas i betygen?",
-                        "why": sv("Indexet förändrades med {} (95 % KI {}) och resultatet med "
-                                  "{} mellan {} och {}.",
-                                  ctx.num("changes", k, "quality_change", 2),
-                                  ci(ctx, "changes", k, 2, "quality_change_conf_low",
-                                     "quality_change_conf_high"),
-                                  ctx.num("changes", k, "results_change", 1),
-                                  str(r["results_first_year"]), str(r["results_last_year"]))}))
-        # 6. the weakest dimension relative to the municipality
-        shown = self.shown_terms()
-        if shown:
-            t1 = shown[-1]
-            gaps = []
-            for dim, name in ctx.dimensions.items():
-                if dim == OVERALL:
-                    continue
-                r = self.qrow(t1, dim)
-                q = self.q_muni
-                m = q[(q["level"] == "municipality") & (q["term"] == t1) & (q["dimension"] == dim)]
-                if r is None or not len(m) or r.get("suppressed"):
-                    continue
-                gap = r["estimate"] - float(m["estimate"].iloc[0])
-                if np.isfinite(gap) and r["conf_high"] < float(m["estimate"].iloc[0]):
-                    gaps.append((gap, dim, name))
-            if gaps:
-                gap, dim, name = min(gaps)
-                cands.append((6, {
-                    "q": f"{name} ligger under kommunens nivå. Vad behövs för att stärka den "
-                         "delen av undervisningen?",
-                    "why": sv("{}: skolan {} (95 % KI {}), kommunen {} under {}.", name,
-                              self.qnum(t1, dim), self.qci(t1, dim),
-                              self.qnum(t1, dim, level="municipality"), t1)}))
-        # 7. low reliability
-        if shown:
-            r = self.qrow(shown[-1])
-            if r is not None and np.isfinite(r.get("reliability", np.nan)) \
-                    and r["reliability"] < 0.6:
-                cands.append((5, {
-                    "q": "Hur kan observationerna bli säkrare: fler besök, fler observatörer "
-                         "eller parobservationer för att kalibrera bedömningarna?",
-                    "why": sv("Reliabiliteten var {} under {}.",
-                              self.qnum(shown[-1], OVERALL, "reliability", decimals=2), shown[-1])}))
-        cands += outcomes_view.school_questions(ctx, sid)
-        cands.sort(key=lambda c: -c[0])
-        chosen = [c[1] for c in cands[:5]]
+        """Three to five questions for the dialogue: the rows the estimates support
+        (``models.dialogue``), then general questions up to three."""
+        chosen: list[dict[str, Any]] = []
+        for r in self.question_rows().itertuples(index=False):
+            chosen.append({"q": r.text, "why": r.why, "underlag": r.underlag, "rule": r.rule,
+                           "estimate": r.estimate, "conf_low": r.conf_low,
+                           "conf_high": r.conf_high, "unit": r.unit, "period": r.period})
         generic = [
             {"q": "Vilka av skolans egna iakttagelser bekräftar eller utmanar bilden i den här "
                   "rapporten?",
-             "why": Markup("Rapporten bygger på ett urval lektioner och på betygen i årskurs 9; "
-                           "skolans egen kunskap behövs för att tolka den.")},
+             "why": "Rapporten bygger på ett urval lektioner och på betygen; skolans egen "
+                    "kunskap behövs för att tolka den."},
             {"q": "Vilka delar av undervisningen vill skolan följa särskilt nästa läsår, och "
                   "hur ska lektionsbesöken planeras för det?",
-             "why": Markup("Observationerna ger mest när de planeras utifrån det skolan vill "
-                           "veta.")},
+             "why": "Observationerna ger mest när de planeras utifrån det skolan vill veta."},
             {"q": "Hur används observationerna i det kollegiala lärandet på skolan?",
-             "why": Markup("Indexet beskriver skolan, inte enskilda lärare; värdet ligger i "
-                           "samtalen om undervisningen.")},
+             "why": "Indexet beskriver skolan, inte enskilda lärare; värdet ligger i "
+                    "samtalen om undervisningen."},
         ]
         from .plan_view import plan_questions
 
-        chosen = chosen[:3] + plan_questions(ctx, sid) + chosen[3:]  # issue #15: the plan
+        # issue #15: the plan's follow-up (underlag "plan") after the first three
+        plans = [{"rule": "plan", "estimate": np.nan, "conf_low": np.nan, "conf_high": np.nan,
+                  "unit": "", "period": "", **q} for q in plan_questions(self.ctx, self.sid)]
+        chosen = chosen[:3] + plans + chosen[3:]
         for g in generic:
             if len(chosen) >= 3:
                 break
-            chosen.append(g)
+            chosen.append({**g, "underlag": "", "rule": "allman", "estimate": np.nan,
+                           "conf_low": np.nan, "conf_high": np.nan, "unit": "", "period": ""})
         return chosen[:6]
 
     # ------------------------------------------------------------------ summary
@@ -479,8 +405,12 @@ class SchoolView:
         shown = self.shown_terms()
         if shown:
             t1 = shown[-1]
-            items.append(sv("Undervisningskvalitet {}: samlat index {} (95 % KI {}); "
-                            "{} {}.", t1, self.qnum(t1, OVERALL), self.qci(t1, OVERALL),
+            r = self.qrow(t1)
+            label = self.scale_label(r.get("estimate") if r else None)
+            items.append(sv("Undervisningskvalitet {}: samlat index {} (95 % KI {}) på "
+                            "protokollets skala {}{}; {} {}.", t1, self.qnum(t1, OVERALL),
+                            self.qci(t1, OVERALL), self.scale_text(),
+                            f", närmast ”{label}”" if label else "",
                             self.muni_name, self.qnum(t1, OVERALL, level="municipality")))
         elif self.q is not None and len(self.q):
             items.append(Markup("Underlaget räcker inte för att visa skolans index någon "
@@ -492,17 +422,38 @@ class SchoolView:
                 items.append(sv("Skolans trend i samlat index: {} per läsår (95 % KI {}).",
                                 ctx.num("growth", k, "estimate", 2),
                                 ci(ctx, "growth", k, 2)))
-        if ctx.measures and f"results:{ctx.measures[0]}" in ctx.tables:
-            m = ctx.measures[0]
+        for m in ctx.measures:
             name = f"results:{m}"
-            mine = ctx.part(name, "school_id", self.sid)
-            if len(mine):
-                sy = max(mine["school_year"].astype(str))
+            mine = ctx.part(name, "school_id", self.sid) if name in ctx.tables else pd.DataFrame()
+            if not len(mine):
+                continue  # a measure the school does not have (grade 9 at an F–6 school)
+            both = mine[mine["observed"].notna() & mine["expected"].notna()]
+            if len(both):
+                # the latest year with both the result and its expectation
+                sy = max(both["school_year"].astype(str))
                 k = {"school_id": self.sid, "school_year": sy}
                 items.append(sv("{} {}: {} mot förväntat {} (skillnad {}, 95 % KI {}).",
                                 schema.measure_label(m), sy, ctx.num(name, k, "observed"),
                                 ctx.num(name, k, "expected", status="suppressed"),
-                                ctx.num(name, k, "residual", status="suppressed"), ci(ctx, name, k, 1, status="suppressed")))
+                                ctx.num(name, k, "residual", status="suppressed"),
+                                ci(ctx, name, k, 1, status="suppressed")))
+                newest = max(mine["school_year"].astype(str))
+                if newest != sy:
+                    items.append(sv("Förväntat resultat saknas för {}: läs in Skolverkets fil "
+                                    "om elevsammansättningen (Antal elever per årskurs, "
+                                    "skolenhet) för det läsåret.", newest))
+            tname = f"results_trend:{m}"
+            lv = ctx.part(tname, "school_id", self.sid) if tname in ctx.tables else pd.DataFrame()
+            lv = lv[lv["component"] == "school_level"] if len(lv) else lv
+            if len(lv) and pd.notna(lv["estimate"].iloc[0]):
+                k = {"component": "school_level", "school_id": self.sid}
+                r = lv.iloc[0]
+                items.append(sv("{}, i genomsnitt {} ({} läsår sammanvägda): avståndet till det "
+                                "förväntade är {} {} (95 % KI {}).", schema.measure_label(m),
+                                f"{r['first_year']}–{r['last_year']}", str(int(r["n_years"])),
+                                ctx.num(tname, k, "estimate", 1), result_unit(m)[0],
+                                ci(ctx, tname, k, 1)))
+            break
         if self.cov is not None and len(self.cov):
             last = terms_sorted(self.cov["term"])[-1]
             k = {"school_id": self.sid, "term": last}
@@ -544,13 +495,8 @@ def render_school(ctx: ReportContext, school_id: str) -> str:
     return render("school.html.j2", **SchoolView(ctx, school_id).build())
 
 
-def dialogue_questions(ctx: ReportContext, school_id: str) -> list[dict[str, str]]:
-    """The school report's 3–5 dialogue questions as plain text: ``q`` and ``why``."""
-    import html as _html
-    import re
-
-    def text(m: Any) -> str:
-        return _html.unescape(re.sub(r"<[^>]+>", "", str(m)))
-
-    return [{"q": text(x["q"]), "why": text(x["why"])}
-            for x in SchoolView(ctx, school_id).questions()]
+def dialogue_questions(ctx: ReportContext, school_id: str) -> list[dict[str, Any]]:
+    """The school report's 3–5 dialogue questions: ``q`` (text), ``why``, ``underlag``,
+    ``rule`` and the ``estimate``, ``conf_low``, ``conf_high`` (with ``unit`` and
+    ``period``) each rests on (NaN for the general questions that fill up to three)."""
+    return [dict(x) for x in SchoolView(ctx, school_id).questions()]

@@ -124,7 +124,8 @@ def _worker_municipality(out_dir: str) -> str:
 
 def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None = None,
               context: ReportContext | None = None, processes: int | None = None,
-              progress: bool = False, exports: bool = True) -> Written:
+              progress: bool = False, exports: bool = True,
+              measures: Sequence[str] | None = None) -> Written:
     """Write every school report, the municipality report, ``index.html`` and the exports.
 
     Parameters
@@ -140,6 +141,9 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
     exports : also write every table the reports show to ``data/`` (CSV and
         Parquet) and ``proveniens.json`` (inputs, model specifications, seed,
         floors, versions); see :mod:`undervisning_analys.report.export`.
+    measures : the results measures to show (default: the context's choice,
+        :data:`~undervisning_analys.report.context.DEFAULT_MEASURES` the data have);
+        ignored when ``context`` is given.
     """
     from tqdm import tqdm
 
@@ -153,7 +157,7 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
             steps.set_postfix_str(msg, refresh=False)
             steps.update(1)
 
-        ctx = build_context(ds, progress=say)
+        ctx = build_context(ds, progress=say, measures=measures)
         steps.close()
     else:
         ctx = context
