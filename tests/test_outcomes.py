@@ -20,6 +20,7 @@ from undervisning_analys.errors import FileFormatError, MissingKeyError
 from undervisning_analys.io.local_measures import (
     read_local_measures,
     read_pupil_attendance,
+    term_rows,
     write_template,
 )
 from undervisning_analys.models.link import link
@@ -68,7 +69,7 @@ def test_template_round_trip(tmp_path, small_ds):
     att = df[df["measure"] == "attendance_pct"].iloc[0]
     assert att["value"] == pytest.approx((94.0 * 300 + 91.0 * 100) / 400)
     assert int(att["n"]) == 300 and att["school_year"] == "2023/24"
-    terms = df.attrs["terms"]
+    terms = term_rows(df)
     assert sorted(terms["term"]) == ["HT2023", "VT2024"]
     loc = df[df["measure"] == "local_lasforstaelse"].iloc[0]
     assert loc["group"] == "girls" and loc["value"] == 55.5
@@ -108,7 +109,7 @@ def _attendance_export(tmp_path, n_big: int = 12, n_small: int = 9):
 def test_pupil_attendance_is_pseudonymised_and_aggregated_with_the_floor(tmp_path):
     p, pnrs, absences = _attendance_export(tmp_path)
     df = read_pupil_attendance(p, key="hemlig", threshold=15.0)
-    text = df.to_csv() + df.attrs["terms"].to_csv() + repr(df.attrs["provenance"])
+    text = df.to_csv() + term_rows(df).to_csv() + repr(df.attrs["provenance"])
     for pnr in pnrs:
         assert pnr not in text and pnr[2:8] not in text
     big = df[df["school_id"] == "99001234"].set_index("measure")
@@ -120,7 +121,7 @@ def test_pupil_attendance_is_pseudonymised_and_aggregated_with_the_floor(tmp_pat
     small = df[df["school_id"] == "99005678"]
     assert (small["status"] == "suppressed").all() and small["value"].isna().all()
     assert set(df["school_year"]) == {"2023/24"}
-    assert set(df.attrs["terms"]["term"]) == {"HT2023"}
+    assert set(term_rows(df)["term"]) == {"HT2023"}
 
 
 def test_pupil_attendance_needs_a_key(tmp_path, monkeypatch):
@@ -234,12 +235,29 @@ def outcome_report():
     return ds, report.build_context(ds)
 
 
+def _refs_resolve(section: str, ctx) -> None:
+    """Every number's data-ref names exactly one row of a table in the context (a
+    reference to a row that does not exist was the old failure)."""
+    import html as _html
+    import json
+    import re
+
+    refs = [json.loads(_html.unescape(x)) for x in re.findall(r'data-ref="([^"]*)"', section)]
+    assert refs
+    for ref in refs:
+        t = ctx.tables[ref["t"]]
+        mask = np.ones(len(t), dtype=bool)
+        for k, v in ref["k"].items():
+            mask &= (t[k].astype(str) == v).to_numpy()
+        assert mask.sum() == 1, ref
+
+
 def test_report_section_shows_outcomes_with_floors_and_trends(outcome_report):
     import re
 
     from undervisning_analys._format import number
     from undervisning_analys.report.municipality_view import render_municipality
-    from undervisning_analys.report.school_view import SchoolView, render_school
+    from undervisning_analys.report.school_view import render_school
 
     ds, ctx = outcome_report
     t = ctx.tables["outcomes"]
@@ -265,30 +283,100 @@ def test_report_section_shows_outcomes_with_floors_and_trends(outcome_report):
                 assert shown[0] == ".."
             else:
                 assert shown[0] == number(r.value, 1)
-        qs = SchoolView(ctx, sid).questions()
-        for q in qs:
-            if q.get("underlag") == "utfall":
-                assert "per läsår" in str(q["why"]) and "95 % KI" in str(q["why"])
+        _refs_resolve(section, ctx)
     m = render_municipality(ctx)
     sec = m[m.index('id="upplevelse"'):]
     sec = sec[:sec.index("</section>")]
+    _refs_resolve(sec, ctx)
     n = ctx.info["outcome_links"]["n_comparisons"]
     assert n == int(ctx.tables["outcome_links"]["p_value"].notna().sum()) and n >= 4
     assert f"{n} jämförelser" in sec and "Holms metod" in sec
 
 
 def test_outcome_questions_follow_the_measures_direction(outcome_report):
-    from undervisning_analys.report.outcomes_view import school_questions
-
+    """The dialogue table's rows with underlag 'utfall': one per school and directional
+    outcome whose trend's interval excludes zero; 'bättre'/'sämre' by the direction."""
     ds, ctx = outcome_report
     tr = ctx.tables["outcome_trends"]
-    for sid in ctx.school_ids():
-        qs = school_questions(ctx, sid)
-        rows = tr[(tr["unit"] == sid) & ((tr["conf_low"] > 0) | (tr["conf_high"] < 0))]
-        assert len(qs) == len(rows)
-        for (_prio, q), r in zip(qs, rows.itertuples(index=False), strict=True):
-            better = schema.measure_info(r.measure).better(r.estimate)
-            assert ("bättre" in q["q"]) == bool(better) and q["underlag"] == "utfall"
+    dq = ctx.tables["dialogue"]
+    own = set(ctx.tables["dialogue"]["school_id"]) | set(ctx.school_ids())
+    clear = tr[(tr["component"] == "school_trend") & tr["unit"].isin(own)
+               & ((tr["conf_low"] > 0) | (tr["conf_high"] < 0))]
+    clear = clear[[schema.measure_info(m).direction != "neutral" for m in clear["measure"]]]
+    got = dq[dq["underlag"] == "utfall"]
+    assert len(clear) > 0
+    assert sorted(zip(got["school_id"], got["subject"], strict=True)) == sorted(
+        zip(clear["unit"], clear["measure"], strict=True))
+    for r in got.itertuples(index=False):
+        t = clear[(clear["unit"] == r.school_id) & (clear["measure"] == r.subject)].iloc[0]
+        assert r.estimate == pytest.approx(t["estimate"])
+        assert (r.conf_low, r.conf_high) == pytest.approx((t["conf_low"], t["conf_high"]))
+        better = schema.measure_info(r.subject).better(t["estimate"])
+        assert r.rule == ("utfall_battre" if better else "utfall_samre")
+        assert ("åt det bättre" in r.text) == bool(better)
+        assert "per läsår" in r.why and "95 % KI" in r.why
+
+
+def test_every_school_value_has_its_municipality_row(outcome_report):
+    """The cause of the old dangling reference: the municipality comparison row exists
+    for every measure and school year a school has, with a value where the data allow
+    and otherwise a reason."""
+    from undervisning_analys.models.outcomes import municipality_values
+
+    ds, ctx = outcome_report
+    t = ctx.tables["outcomes"]
+    sch, mun = t[t["level"] == "school"], t[t["unit"] == "kommun"]
+    need = set(zip(sch["measure"], sch["school_year"], strict=True))
+    have = set(zip(mun["measure"], mun["school_year"], strict=True))
+    assert need == have and not mun.duplicated(["measure", "school_year"]).any()
+    for r in mun.itertuples(index=False):
+        if r.status != "ok":
+            assert (r.reason or r.suppression_reason), r
+    # the computed rows: the pupil-weighted mean of the organiser's schools
+    mv = municipality_values(ds, ["attendance_pct"])
+    assert set(mv["basis"]) == {"beräknat"}
+    r = ds.results
+    for row in mv.itertuples(index=False):
+        s = r[(r["measure"] == "attendance_pct") & (r["level"] == "school")
+              & (r["school_year"] == row.school_year) & (r["group"] == "all")]
+        w = s["n"].astype(float)
+        assert row.value == pytest.approx(float((s["value"] * w).sum() / w.sum()))
+        assert int(row.n) == int(w.sum())
+
+
+def test_municipality_value_missing_or_suppressed_with_its_reason(outcome_ds):
+    """A school's value missing in the source: no computed value, the reason instead; a
+    school under the floor: the computed value would give it away, so it is '..'."""
+    from undervisning_analys.dataset import Dataset
+    from undervisning_analys.models.outcomes import municipality_values
+    from undervisning_analys.report.outcomes_context import outcome_tables
+
+    m = "problematic_absence_pct"
+    r = outcome_ds.results.copy()
+    att = (r["measure"] == m) & (r["level"] == "school") & (r["group"] == "all")
+    years = sorted(set(r.loc[att, "school_year"]))
+    first = r.index[att & (r["school_year"] == years[0])][0]
+    r.loc[first, ["value", "status"]] = [np.nan, "missing"]
+    small = r.index[att & (r["school_year"] == years[1])][0]
+    r.loc[small, "n"] = 8
+    ds = Dataset.build(schools=outcome_ds.schools, observations=outcome_ds.observations,
+                       results=r, background=outcome_ds.background,
+                       instrument=outcome_ds.instrument)
+    mv = municipality_values(ds, [m]).set_index("school_year")
+    assert mv.loc[years[0], "status"] == "missing" and np.isnan(mv.loc[years[0], "value"])
+    assert "1 av" in mv.loc[years[0], "reason"]
+    assert (mv.loc[years[1:], "status"] == "ok").all()
+    tables: dict = {}
+    # without observations: the section's tables only (no links to teaching quality)
+    no_obs = Dataset.build(schools=ds.schools, observations=ds.observations.iloc[:0],
+                           results=r, background=ds.background, instrument=ds.instrument)
+    outcome_tables(no_obs, tables, {}, {}, lambda _s: None)
+    t = tables["outcomes"]
+    k = t[(t["unit"] == "kommun") & (t["measure"] == m)].set_index("school_year")
+    assert k.loc[years[0], "status"] == "missing" and "1 av" in k.loc[years[0], "reason"]
+    assert k.loc[years[1], "status"] == "suppressed" and np.isnan(k.loc[years[1], "value"])
+    assert "röja" in k.loc[years[1], "suppression_reason"]
+    assert (k.loc[years[2:], "status"] == "ok").all()
 
 
 def test_mall_writes_the_own_measures_template(tmp_path, monkeypatch, small_ds):
@@ -305,3 +393,51 @@ def test_mall_writes_the_own_measures_template(tmp_path, monkeypatch, small_ds):
     # an unfilled template in a folder is read as nothing filled in, named
     with pytest.raises(FileFormatError, match="inga ifyllda rader"):
         read_local_measures(tmp_path / "ut" / "egna_matt.xlsx")
+
+
+# --------------------------------------------------------------------------
+# A folder: the readers registry (io/folder.py READERS)
+# --------------------------------------------------------------------------
+def test_folder_reads_the_outcome_files_through_the_registry(tmp_path):
+    """Skolenkäten workbooks, the own-measures file and a pupil-level attendance export in a
+    folder are read by io/folder.py's READERS, with the register's municipality codes
+    (the Skolenkäten huvudman row is the municipality's, not reference data) and the key
+    given to load_folder for the pupil file."""
+    import shutil
+    from pathlib import Path
+
+    from undervisning_analys.io import folder as uf
+
+    labels = [label for _d, _r, label in uf.READERS]
+    assert labels.index("Skolenkäten") < labels.index("Skolverket-export")
+    assert {"Närvaro på elevnivå", "Egna mått"} <= set(labels)
+    src = Path(__file__).resolve().parents[1] / "data" / "sample"
+    for f in src.iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    reg = pd.read_csv(tmp_path / "skolregister.csv", sep=None, engine="python", dtype=str)
+    sid = str(reg.iloc[0, 0])
+    rng, used = np.random.default_rng(3), set()
+    rows = ["Personnummer;Skolenhetskod;Period;Närvaro (%)"]
+    for k in range(12):
+        rows.append(f"{fake_personnummer(rng, 2010, k % 2 == 0, used)};{sid};HT2025;"
+                    f"{90 + k / 4:.2f}".replace(".", ","))
+    (tmp_path / "narvaro_elever_ht2025.csv").write_text("\n".join(rows) + "\n",
+                                                        encoding="utf-8")
+    ds = uf.load_folder(tmp_path, key="hemlig")
+    loaders = {p.path: p.loader for p in ds.provenance}
+    assert loaders["narvaro.csv"] == "read_local_measures"
+    assert loaders["narvaro_elever_ht2025.csv"] == "read_pupil_attendance"
+    assert all(loaders[f] == "read_skolenkaten" for f in loaders if f.startswith("skolenkaten"))
+    r = ds.results
+    muni = r[(r["level"] == "municipality")
+             & r["measure"].astype(str).str.startswith("skolenkat_studiero")]
+    assert len(muni) == 5 and set(muni["municipality_id"]) == set(ds.schools["municipality_id"])
+    att = r[(r["measure"] == "attendance_pct") & (r["level"] == "school")]
+    assert att["municipality_id"].notna().all()
+    mine = att[(att["school_id"] == sid) & (att["school_year"] == "2025/26")]
+    assert len(mine) == 1 and int(mine["n"].iloc[0]) == 12
+    # without a key the pupil file is named, not read, and the rest is read
+    ds2 = uf.load_folder(tmp_path)
+    assert any("narvaro_elever_ht2025.csv" in c for c in ds2.checks if "Inte inläst" in c)
+    assert len(ds2.results) == len(r) - 2

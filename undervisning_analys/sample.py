@@ -398,8 +398,9 @@ def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
     ws.title = f"Resultat {_SURVEY_GROUP_SV.get(group, group).lower()} {year}"
     head = ["Orgnummer", "Huvudman", "Kommun", "Skolenhetskod", "Skolenhet", "Antal i gruppen",
             "Antal", "Svarsfrekvens"]
-    r1, r3 = [title] + [None] * 7, [None] * 8
-    r2 = list(head)
+    r1: list[object] = [title] + [None] * 7
+    r3: list[object] = [None] * 8
+    r2: list[object] = list(head)
     for k, sl in enumerate(slugs, start=1):
         r1 += [f"{k}. {_SURVEY_HEADINGS[sl]}", _SURVEY_QUESTIONS.get(sl, _SURVEY_HEADINGS[sl])]
         r2 += [None, None]
@@ -414,7 +415,9 @@ def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
         units.append(("school", s.school_id, f"{mname}s kommun", s.municipality_name,
                       s.school_name))
     g = wb.create_sheet("Könsuppdelat resultat")
-    g1, g2, g3 = [title] + [None] * 7, list(head), [None] * 8
+    g1: list[object] = [title] + [None] * 7
+    g2: list[object] = list(head)
+    g3: list[object] = [None] * 8
     for k, sl in enumerate(slugs, start=1):
         g1 += [f"{k}. {_SURVEY_HEADINGS[sl]}"]
         g2 += ["Totalt"]
@@ -422,7 +425,7 @@ def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
     for row in (g1, g2, g3):
         g.append(row)
     for level, sid, huvudman, kommun, sname in units:
-        ident = [int(_ORGNR), huvudman, kommun, int(sid) if sid else None, sname,
+        ident: list[object] = [int(_ORGNR), huvudman, kommun, int(sid) if sid else None, sname,
                  cell(level, sid, "antal_i_gruppen"), cell(level, sid, "antal_svar"),
                  cell(level, sid, "svarsfrekvens")]
         row = list(ident)

@@ -37,7 +37,7 @@ per school, period, measure (and group)::
 Terms and school years: the ``results`` table is per school year. Term rows
 are combined into their school year as the pupil-weighted mean of the terms
 with a value (``n`` = the larger term's pupils); the term values themselves
-are in ``attrs["terms"]``. A school-year row and term rows for the same
+are in ``attrs["terms"]`` (as records; :func:`term_rows` gives the table). A school-year row and term rows for the same
 school, measure and year are refused as duplicates.
 
 Pupil-level attendance
@@ -301,7 +301,9 @@ def _load(path: str | Path) -> tuple[pd.DataFrame, ProvenanceRecord]:
     for m, (d, lo, hi, _line) in local_info.items():
         schema.LOCAL_MEASURES[m] = schema.MeasureInfo(
             m, schema.measure_label(m) if m not in schema.LOCAL_MEASURES
-            else schema.LOCAL_MEASURES[m].label, d or "neutral",
+            else schema.LOCAL_MEASURES[m].label,
+            "higher_better" if d == "higher_better" else
+            "lower_better" if d == "lower_better" else "neutral",
             (lo if lo is not None else -math.inf, hi if hi is not None else math.inf)
             if (lo is not None or hi is not None) else None, "enheter")
     if not recs:
@@ -367,10 +369,91 @@ def _combine(raw: pd.DataFrame, p: Path, sheet: str | None, name: dict[str, str]
         f"terminsrader sammanvägda till läsår (viktat med antal elever): {n_terms}")
     term_table = terms.drop(columns=["row_"]).reset_index(drop=True)
     return c.finish(df, table="results", path=p, loader=loader, rows_read=rows_read,
-                    dropped=dropped, notes=notes, attrs={"terms": term_table})
+                    dropped=dropped, notes=notes,
+                    attrs={"terms": tuple(term_table.to_dict("records"))})
+
+
+def term_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The term rows a table of :func:`read_local_measures` or
+    :func:`read_pupil_attendance` was combined from (kept in ``attrs["terms"]`` as
+    records, not as a DataFrame, so that tables can be concatenated)."""
+    return pd.DataFrame(list(df.attrs.get("terms", ())))
 
 
 @c.guarded("fil med egna mått")
+# --------------------------------------------------------------------------
+# Recognising the files (the folder reader's detectors)
+# --------------------------------------------------------------------------
+def _head_rows(p: Path, rows: int = 10) -> list[list[str]]:
+    """The first rows of a CSV (any of ``;``, ``,``, tab) or of the workbook's
+    ``Mått`` (else first) sheet, as text, cheaply; empty when unreadable."""
+    suffix = p.suffix.lower()
+    if suffix == ".xlsx":
+        try:
+            import openpyxl
+
+            wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        except Exception:  # noqa: BLE001 - any unreadable workbook is simply not ours
+            return []
+        try:
+            ws = next((wb[n] for n in wb.sheetnames if c.fold(n) in ("matt", "data")),
+                      wb.worksheets[0] if wb.worksheets else None)
+            if ws is None:
+                return []
+            out = []
+            for k, row in enumerate(ws.iter_rows(values_only=True)):
+                if k >= rows:
+                    break
+                out.append([c.cell_text(x) for x in row[:30]])
+            return out
+        finally:
+            wb.close()
+    if suffix not in (".csv", ".txt"):
+        return []
+    try:
+        data = p.read_bytes()[:8192]
+    except OSError:
+        return []
+    text = data.decode("utf-8-sig", errors="replace")
+    lines = text.splitlines()[:rows]
+    delim = max((";", ",", "\t"), key=lambda d: sum(ln.count(d) for ln in lines))
+    return [ln.split(delim) for ln in lines]
+
+
+def _has_header(p: Path, columns: dict[str, str], needed: set[str]) -> bool:
+    for r in _head_rows(p):
+        roles = {columns.get(c.fold(v)) for v in r}
+        if needed <= roles:
+            return True
+    return False
+
+
+def is_local_measures(p: Path) -> bool:
+    """The own-measures format: a header row (within the first ten) with
+    ``Skolenhetskod``, ``Mått`` and ``Värde`` (and no personnummer column)."""
+    return _has_header(p, COLUMNS, {"school_id", "measure", "value"}) and \
+        not _has_header(p, PUPIL_COLUMNS, {"pnr"})
+
+
+def is_pupil_attendance(p: Path) -> bool:
+    """A pupil-level attendance export: a header row with ``Personnummer``,
+    ``Skolenhetskod`` and ``Period`` (or ``Termin``/``Månad``/``Datum``)."""
+    return _has_header(p, PUPIL_COLUMNS, {"pnr", "school_id", "period"})
+
+
+def with_register(df: pd.DataFrame, register: pd.DataFrame | None) -> pd.DataFrame:
+    """Fill ``municipality_id`` of the school rows from the school register (by school code)."""
+    if register is None or not len(df) or "municipality_id" not in register.columns:
+        return df
+    codes = dict(zip(register["school_id"].astype(str), register["municipality_id"],
+                     strict=True))
+    out = df.copy()
+    fill = out["municipality_id"].isna() & (out["level"].astype(str) == "school")
+    out.loc[fill, "municipality_id"] = out.loc[fill, "school_id"].astype(str).map(codes)
+    out.attrs = dict(df.attrs)
+    return out
+
+
 def read_local_measures(path: str | Path) -> pd.DataFrame:
     """Read the organiser's own measures (attendance, absence, offences, local) -> ``results``.
 
@@ -380,8 +463,8 @@ def read_local_measures(path: str | Path) -> pd.DataFrame:
     Returns
     -------
     ``results`` at school level, one row per school, school year, measure and
-    group (term rows combined, pupil-weighted); ``attrs["terms"]`` the term rows
-    as read, ``attrs["provenance"]``.
+    group (term rows combined, pupil-weighted); the term rows as read in
+    :func:`term_rows`, ``attrs["provenance"]``.
 
     Raises
     ------
@@ -436,7 +519,7 @@ def read_pupil_attendance(path: str | Path, *, key: str | bytes | None = None,
     Returns
     -------
     ``results`` rows ``attendance_pct`` and ``problematic_absence_pct`` per
-    school and school year (``attrs["terms"]``: per school × term, the level
+    school and school year (:func:`term_rows`: per school × term, the level
     the floors apply at: fewer than 10 pupils -> suppressed).
     """
     p = c.check_file(path)
@@ -603,5 +686,6 @@ def write_template(path: str | Path, schools: pd.DataFrame | None = None) -> Pat
     return p
 
 
-__all__ = ["read_local_measures", "read_pupil_attendance", "write_template", "MEASURE_NAMES",
+__all__ = ["read_local_measures", "read_pupil_attendance", "write_template", "term_rows",
+           "is_local_measures", "is_pupil_attendance", "with_register", "MEASURE_NAMES",
            "MIN_PUPILS"]

@@ -44,16 +44,16 @@ TIDY_COLUMNS = ["measure", "dimension", "lag", "estimate", "se", "conf_low", "co
 
 def holm(p: Sequence[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values (NaN stays NaN and is not counted)."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(len(p), np.nan)
-    ok = np.flatnonzero(np.isfinite(p))
+    pv = np.asarray(p, dtype=float)
+    out = np.full(len(pv), np.nan)
+    ok = np.flatnonzero(np.isfinite(pv))
     m = len(ok)
     if m == 0:
         return out
-    order = ok[np.argsort(p[ok], kind="stable")]
+    order = ok[np.argsort(pv[ok], kind="stable")]
     running = 0.0
     for k, i in enumerate(order):
-        running = max(running, min(1.0, (m - k) * p[i]))
+        running = max(running, min(1.0, (m - k) * pv[i]))
         out[i] = running
     return out
 
@@ -64,6 +64,94 @@ def default_outcomes(ds: Dataset) -> list[str]:
     ms = sorted(set(r.loc[r["level"].astype(str) == "school", "measure"].astype(str)))
     return [m for m in ms if schema.is_outcome_measure(m)
             and not any(k in m for k in ("_antal_", "_svarsfrekvens_"))]
+
+
+def own_schools(ds: Dataset) -> set[str]:
+    """The organiser's own schools (principal type ``kommunal`` in the register; every
+    school when none is): the schools a computed municipality value is made of."""
+    sch = ds.schools
+    own = sch[sch["principal_type"].astype(str) == "kommunal"]["school_id"].astype(str)
+    return set(own) if len(own) else set(sch["school_id"].astype(str))
+
+
+#: the columns of :func:`municipality_values`
+MUNICIPALITY_COLUMNS = ["measure", "school_year", "value", "n", "status", "basis", "reason"]
+
+
+def municipality_values(ds: Dataset, measures: Sequence[str]) -> pd.DataFrame:
+    """The municipality's comparison value for each outcome and school year with school values.
+
+    One row per measure and school year that has school rows (group ``all``),
+    so that every school value has a comparison row, with ``basis``:
+
+    ``publicerat``
+        the source's own row for the municipality: the whole municipality
+        (principal type ``all``), else the municipality as organiser
+        (``kommunal``, Skolenkäten's huvudman row); its status as published.
+    ``beräknat``
+        no such row, and the measure is a mean, share or rate over the
+        pupils counted in ``n`` (attendance, problematic absence, offences
+        per 100 pupils, the organiser's own measures): the pupil-weighted
+        mean of the organiser's own schools (principal type ``kommunal`` in
+        the register, or every school when none is), ``n`` their sum. It is
+        computed only when every one of those schools with a row that year
+        has a value and a pupil count; otherwise the row is ``missing``.
+    ``saknas``
+        nothing to show (a Skolenkäten index without the organiser's row: the
+        survey's index is not a pupil-weighted mean of the schools', so it is
+        not computed), status ``missing``.
+
+    ``reason`` (Swedish) says why a row has no value; the reports show it
+    beside the ``..``.
+    """
+    r = ds.results
+    r = r[r["measure"].isin(list(measures)) & (r["group"].astype(str) == "all")]
+    lvl = r["level"].astype(str)
+    schools = r[lvl == "school"]
+    muni = r[(lvl == "municipality") & r["principal_type"].astype(str).isin(["all", "kommunal"])]
+    muni = muni.assign(_pt=muni["principal_type"].astype(str).map({"all": 0, "kommunal": 1}))
+    muni = muni.sort_values("_pt", kind="stable").drop_duplicates(["school_year", "measure"])
+    published = {(str(m), str(sy)): row for m, sy, row in zip(
+        muni["measure"], muni["school_year"], muni.to_dict("records"), strict=True)}
+    own = own_schools(ds)
+    rows: list[dict[str, Any]] = []
+    for (m, sy), g in schools.groupby([schools["measure"].astype(str),
+                                       schools["school_year"].astype(str)], sort=True):
+        pub = published.get((m, sy))
+        if pub is not None:
+            st = str(pub["status"])
+            rows.append({"measure": m, "school_year": sy, "value": pub["value"],
+                         "n": pub["n"], "status": st, "basis": "publicerat",
+                         "reason": "" if st == "ok" else
+                         "kommunens värde är prickat eller saknas i källan"})
+            continue
+        base = {"measure": m, "school_year": sy, "value": np.nan, "n": pd.NA,
+                "status": "missing", "basis": "saknas"}
+        if m.startswith("skolenkat_"):
+            rows.append({**base, "reason": "Skolenkätens rapport har ingen rad för kommunen "
+                                           "som huvudman"})
+            continue
+        mine = g[g["school_id"].astype(str).isin(own)]
+        if not len(mine):
+            rows.append({**base, "reason": "inga av kommunens egna skolor har värden för "
+                                           "läsåret"})
+            continue
+        ok = (mine["status"].astype(str) == "ok") & mine["value"].notna() & mine["n"].notna()
+        if not ok.all():
+            rows.append({**base, "reason": f"kan inte beräknas: {int((~ok).sum())} av "
+                                           f"{len(mine)} av kommunens skolor saknar värde "
+                                           "eller antal elever läsåret"})
+            continue
+        w = mine["n"].astype(float).to_numpy()
+        v = mine["value"].astype(float).to_numpy()
+        if w.sum() <= 0:
+            rows.append({**base, "reason": "kan inte beräknas: antalet elever är 0"})
+            continue
+        rows.append({"measure": m, "school_year": sy, "value": float(w @ v / w.sum()),
+                     "n": int(w.sum()), "status": "ok", "basis": "beräknat", "reason": ""})
+    out = pd.DataFrame(rows, columns=MUNICIPALITY_COLUMNS)
+    out["n"] = pd.array(out["n"], dtype="Int64")
+    return out
 
 
 #: Skolenkäten's indices -> the dimension of the default protocol they are compared with
@@ -198,7 +286,7 @@ class OutcomesLinkResult:
 
         lines = ["Undervisningskvalitet och elevernas upplevelse och närvaro", "",
                  self.comparisons_sentence(), ""]
-        dims = {}
+        dims: dict[str, str] = {}
         for r in self.table.itertuples(index=False):
             label = schema.measure_label(r.measure)
             dim = dims.setdefault(r.dimension, r.dimension)
@@ -229,4 +317,4 @@ class OutcomesLinkResult:
 
 
 __all__ = ["link_outcomes", "holm", "default_outcomes", "dimension_for", "DEFAULT_DIMENSIONS",
-           "OutcomesLinkResult"]
+           "OutcomesLinkResult", "municipality_values", "own_schools", "MUNICIPALITY_COLUMNS"]

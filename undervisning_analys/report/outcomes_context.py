@@ -5,10 +5,16 @@ Called once from :func:`~undervisning_analys.report.context.build_context`
 keeps privacy-checked tables in the context:
 
 ``outcomes``
-    the outcome rows of ``results`` (group ``all``; schools and the
-    municipality, ``unit`` = school code or ``kommun``), through
+    the outcome rows of ``results`` (group ``all``) for the schools (``unit`` =
+    school code) and one comparison row per measure and school year for the
+    municipality (``unit`` = ``kommun``) from
+    :func:`~undervisning_analys.models.outcomes.municipality_values`: the
+    source's own row, else the pupil-weighted mean of the organiser's schools
+    where the data allow it, else a ``missing`` row whose ``reason`` says why.
+    Every school value thus has its comparison row. All rows go through
     ``privacy.suppress_results``: a value from fewer than 10 pupils or
-    respondents is ``..``.
+    respondents is ``..`` (``suppression_reason``); a computed municipality
+    value that would give away a school under the floor is suppressed too.
 ``outcome_trends``
     :func:`~undervisning_analys.models.results_trend.results_trend` per
     outcome (observed values, not adjusted): each school's change per school
@@ -30,7 +36,13 @@ import pandas as pd
 from .. import privacy, schema
 from ..dataset import Dataset
 from ..errors import UAError
-from ..models.outcomes import default_outcomes, dimension_for, link_outcomes
+from ..models.outcomes import (
+    default_outcomes,
+    dimension_for,
+    link_outcomes,
+    municipality_values,
+    own_schools,
+)
 from ..models.results_trend import results_trend
 
 OUTCOMES = "outcomes"
@@ -56,20 +68,39 @@ def outcome_tables(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str
     say("Elevernas upplevelse och närvaro")
     r = ds.results
     r = r[r["measure"].isin(ms) & (r["group"].astype(str) == "all")
-          & r["level"].astype(str).isin(["school", "municipality"])].copy()
-    # one municipality row per year and measure: the whole municipality ("all"), else the
-    # municipality as organiser (Skolenkäten's huvudman row, "kommunal")
-    r["_pt"] = r["principal_type"].astype(str).map({"all": 0, "kommunal": 1}).fillna(2)
-    r = r.sort_values("_pt", kind="stable").drop_duplicates(
-        ["level", "school_id", "school_year", "measure"])
-    r["unit"] = [str(s) if lv == "school" else MUNICIPALITY_UNIT
-                 for s, lv in zip(r["school_id"], r["level"].astype(str), strict=True)]
-    out = r[["unit", "level", "school_year", "measure", "value", "n", "status"]].reset_index(
-        drop=True)
-    out["level"] = out["level"].astype(str)
-    out["status"] = out["status"].astype(str)
-    tables[OUTCOMES] = privacy.suppress_results(out, partitions={}, hierarchy=False,
-                                                unknown_n="suppress")
+          & (r["level"].astype(str) == "school")].copy()
+    # one row per school, year and measure (a school's own rows carry principal type
+    # "all" or its organiser's type; never both from one source)
+    r = r.drop_duplicates(["school_id", "school_year", "measure"])
+    schools = pd.DataFrame({
+        "unit": r["school_id"].astype(str).to_numpy(), "level": "school",
+        "school_year": r["school_year"].astype(str).to_numpy(),
+        "measure": r["measure"].astype(str).to_numpy(), "value": r["value"].to_numpy(),
+        "n": r["n"].to_numpy(), "status": r["status"].astype(str).to_numpy(),
+        "basis": "", "reason": ""})
+    schools = privacy.suppress_results(schools, partitions={}, hierarchy=False,
+                                       unknown_n="suppress")
+    muni = municipality_values(ds, ms)
+    muni.insert(0, "unit", MUNICIPALITY_UNIT)
+    muni.insert(1, "level", "municipality")
+    muni = privacy.suppress_results(muni, partitions={}, hierarchy=False,
+                                    unknown_n="suppress")
+    # a computed municipality value would give away a school under the floor
+    # (from the other schools' values and counts): it is not shown either
+    own = own_schools(ds)
+    floored = schools[(schools["status"] == "suppressed") & schools["unit"].isin(own)
+                      & (schools["suppression_reason"] != "prickat i källan")]
+    hide = set(zip(floored["measure"], floored["school_year"], strict=True))
+    for i in muni.index:
+        if muni.at[i, "basis"] == "beräknat" and (muni.at[i, "measure"],
+                                                  muni.at[i, "school_year"]) in hide:
+            muni.at[i, "value"] = float("nan")
+            muni.at[i, "status"] = "suppressed"
+            muni.at[i, "suppression_reason"] = ("skulle röja värdet för en skola med färre "
+                                                "än 10 elever")
+    out = pd.concat([schools, muni], ignore_index=True)
+    out["n"] = pd.array(pd.to_numeric(out["n"], errors="coerce"), dtype="Int64")
+    tables[OUTCOMES] = out
     trends = []
     for m in ms:
         try:

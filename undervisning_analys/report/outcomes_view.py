@@ -1,7 +1,8 @@
 """The section "Elevernas upplevelse och närvaro": a view of the outcome tables.
 
 Self-contained: the school report and the municipality report each call one
-function here (and the school report's questions one more); the tables come
+function here (the questions with ``underlag`` = ``utfall`` are rows of
+``models.dialogue``'s table, rule ``rules_utfall``); the tables come
 from :mod:`~undervisning_analys.report.outcomes_context` through the context.
 Every number is a :class:`~undervisning_analys.report.context.Num` read from
 those tables (``..`` under the floors, as in the rest of the reports), and
@@ -18,6 +19,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import schema
+from .._format import number
 from ._common import Col, Table, ci, sv
 from .context import Num, ReportContext
 from .outcomes_context import LINKS, MUNICIPALITY_UNIT, OUTCOMES, TRENDS
@@ -63,6 +65,22 @@ def _trend_words(ctx: ReportContext, unit: str, measure: str) -> Markup | None:
     return sv("{} per läsår (95 % KI {}): ingen säker förändring", est, interval)
 
 
+def _municipality_cell(ctx: ReportContext, school_year: str, measure: str,
+                       decimals: int) -> tuple[Num, Markup | None]:
+    """The municipality's value for a school year, and a sentence saying why it is not
+    shown when it is not (the comparison row always exists: ``municipality_values``)."""
+    k = {"unit": MUNICIPALITY_UNIT, "school_year": school_year, "measure": measure}
+    row = ctx._row(OUTCOMES, k)
+    if row is None:  # the context has no outcomes table at all
+        return Num("."), None
+    reason = str(row.get("suppression_reason") or "") if row.get("status") == "suppressed" \
+        else str(row.get("reason") or "")
+    num = ctx.num(OUTCOMES, k, "value", decimals, title=reason or None)
+    if row.get("status") == "ok":
+        return num, None
+    return num, sv("Kommunens värde {} visas inte ({}): {}.", school_year, num, reason)
+
+
 def school_section(ctx: ReportContext, school_id: str, municipality: str) -> dict[str, Any]:
     """Template variables of the school's section."""
     ms = _measures(ctx)
@@ -81,12 +99,14 @@ def school_section(ctx: ReportContext, school_id: str, municipality: str) -> dic
         n_label = "Svarande" if m.startswith("skolenkat_") else "Elever"
         t = Table([Col("Läsår", False), Col(n_label), Col("Skolan"), Col(municipality)],
                   caption=schema.measure_label(m))
+        gaps: list[Markup] = []
         for sy in sorted(set(rows["school_year"].astype(str))):
             k = {"unit": school_id, "school_year": sy, "measure": m}
+            muni, gap = _municipality_cell(ctx, sy, m, d)
+            if gap is not None:
+                gaps.append(gap)
             t.rows.append([sy, ctx.num(OUTCOMES, k, "n", 0, status=False),
-                           ctx.num(OUTCOMES, k, "value", d),
-                           ctx.num(OUTCOMES, {"unit": MUNICIPALITY_UNIT, "school_year": sy,
-                                              "measure": m}, "value", d)])
+                           ctx.num(OUTCOMES, k, "value", d), muni])
         mine_trend = _trend_words(ctx, school_id, m)
         muni_trend = _trend_words(ctx, MUNICIPALITY_UNIT, m)
         notes = []
@@ -98,11 +118,12 @@ def school_section(ctx: ReportContext, school_id: str, municipality: str) -> dic
         if muni_trend is not None:
             notes.append(sv("Kommunens: {}.", muni_trend))
         scale = info.scale
-        scale_text = (f"Skala {schema.measure_info(m).scale[0]:g}–{scale[1]:g}"
-                      .replace(".", ",") + ", " if scale and scale[1] != float("inf") else "")
+        scale_text = (f"Skala {number(scale[0], None)}–{number(scale[1], None)}, "
+                      if scale is not None and scale[1] != float("inf") else "")
         way = {"higher_better": "högre är bättre", "lower_better": "lägre är bättre"}.get(
             info.direction, "")
         notes.append(Markup(scale_text + way + "." if way else scale_text.rstrip(", ")))
+        notes.extend(gaps)
         t.note = Markup(" ").join(notes)
         tables.append(t)
     return {"title": TITLE, "tables": tables, "text": ""}
@@ -132,17 +153,18 @@ def municipality_section(ctx: ReportContext) -> dict[str, Any]:
             k = {"unit": sid, "measure": m}
             words = _trend_words(ctx, sid, m)
             verdict = "" if words is None else str(words).rsplit(": ", 1)[-1]
+            last_k = {"unit": sid, "school_year": last, "measure": m}
             t.rows.append([ctx.names[sid],
-                           ctx.num(OUTCOMES, {"unit": sid, "school_year": last, "measure": m},
-                                   "value", 1),
+                           ctx.num(OUTCOMES, last_k, "value", 1)
+                           if ctx._row(OUTCOMES, last_k) is not None else Num("."),
                            ctx.num(TRENDS, k, "estimate", 2) if words is not None else
-                           Num("..", {"t": TRENDS, "k": k, "c": "estimate", "d": 2}),
-                           ci(ctx, TRENDS, k, 2) if words is not None else Markup(".."),
-                           verdict or "för få läsår"])
+                           Markup("–"),
+                           ci(ctx, TRENDS, k, 2) if words is not None else Markup("–"),
+                           verdict or "för få läsår med värden"])
         mw = _trend_words(ctx, MUNICIPALITY_UNIT, m)
-        t.note = sv("Kommunen {}: {}.", last, ctx.num(
-            OUTCOMES, {"unit": MUNICIPALITY_UNIT, "school_year": last, "measure": m}, "value",
-            1)) + (sv(" Kommunens förändring: {}.", mw) if mw is not None else Markup(""))
+        muni, gap = _municipality_cell(ctx, last, m, 1)
+        t.note = (gap if gap is not None else sv("Kommunen {}: {}.", last, muni)) + (
+            sv(" Kommunens förändring: {}.", mw) if mw is not None else Markup(""))
         t.rows.sort(key=lambda r: r[0].lower())
         out["tables"].append(t)
     if LINKS in ctx.tables:
@@ -173,39 +195,4 @@ def municipality_section(ctx: ReportContext) -> dict[str, Any]:
     return out
 
 
-def school_questions(ctx: ReportContext, school_id: str) -> list[tuple[int, dict[str, Any]]]:
-    """Dialogue questions (``underlag`` = ``utfall``) from the school's outcome trends.
-
-    Rule: an outcome whose trend over all years has a 95 % interval entirely on
-    the worse side (by the measure's direction) raises a question; one on the
-    better side raises a question about what made the difference. Nothing is
-    raised from a single year or from an interval that includes zero.
-    """
-    out: list[tuple[int, dict[str, Any]]] = []
-    if TRENDS not in ctx.tables:
-        return out
-    rows = ctx.part(TRENDS, "unit", school_id)
-    for r in rows.itertuples(index=False):
-        if pd.isna(r.estimate) or not (r.conf_low > 0 or r.conf_high < 0):
-            continue
-        info = schema.measure_info(r.measure)
-        better = info.better(r.conf_low if r.conf_low > 0 else r.conf_high)
-        if better is None:
-            continue
-        words = _trend_words(ctx, school_id, r.measure)
-        label = _short(r.measure).lower()
-        if better:
-            q = (f"Vad i skolans arbete kan förklara att {label} har blivit bättre, och hur "
-                 "kan det hållas kvar?")
-            prio = 5
-        else:
-            q = (f"Vad ligger bakom att {label} har blivit sämre över läsåren, och vad i "
-                 "undervisningen kan vända utvecklingen?")
-            prio = 9
-        out.append((prio, {"q": q, "why": sv("{}: {}.", schema.measure_label(r.measure),
-                                             words),
-                           "underlag": "utfall"}))
-    return out
-
-
-__all__ = ["school_section", "municipality_section", "school_questions", "TITLE"]
+__all__ = ["school_section", "municipality_section", "TITLE"]
