@@ -78,19 +78,19 @@ import pandas as pd
 from .._format import number
 from .._results import Result
 from ..errors import ModelError
-from .reliability import VarianceComponents, reliability
+from .components import VarianceComponents, as_components, reliability
 
-__all__ = ["ChangePlan", "change_se", "plan_observations_change"]
+__all__ = ["ChangePlan", "change_precision", "change_se", "plan_observations_change",
+           "DIALOGUE_CHANGE", "DIALOGUE_YEARS"]
+
+DIALOGUE_CHANGE = 0.2
+"""The change per school year the reports and plan templates plan for (score points)."""
+DIALOGUE_YEARS = 3
+"""The window (school years) of a school's trend in the reports and plan templates: a
+plan's period (``plans.layout.TERMS_AHEAD`` terms)."""
 
 
-def _as_components(components: VarianceComponents | Mapping[str, float]) -> VarianceComponents:
-    if isinstance(components, VarianceComponents):
-        return components
-    if isinstance(components, Mapping):
-        return VarianceComponents.from_dict(components)
-    raise ModelError(f"components ska vara VarianceComponents eller en dict, men är "
-                     f"{type(components).__name__}",
-                     hint="Använd variance_components(ds) eller ange en dict med komponenterna")
+_as_components = as_components
 
 
 def _design(n: np.ndarray, n_teachers: float, k_observers: float, paired: float,
@@ -138,6 +138,28 @@ def _power(delta: float, se: np.ndarray, z: float) -> np.ndarray:
 
     r = abs(delta) / se
     return stats.norm.cdf(r - z) + stats.norm.cdf(-r - z)
+
+
+def change_precision(components: VarianceComponents | Mapping[str, float], n_obs: Any, *,
+                     change: float | None = None, alpha: float = 0.05,
+                     **design: Any) -> dict[str, Any]:
+    """The trend's standard error, reliability of change and power at ``n_obs`` lessons per term.
+
+    ``design``: the keywords of :func:`change_se` (``years``, ``n_teachers``,
+    ``n_observers``, ``paired_share``, ``teacher_sampling``, ``same_observers``).
+    Returns ``se``, ``reliability`` (NaN without a school trend variance) and
+    ``power`` (NaN without ``change``), scalars or arrays like ``n_obs``.
+    """
+    from scipy import stats
+
+    comp = _as_components(components)
+    se = change_se(comp, n_obs, **design)
+    cov = np.atleast_2d(comp.school_cov)
+    var_b = float(cov[1, 1]) if cov.shape == (2, 2) else float("nan")
+    rel = var_b / (var_b + np.asarray(se) ** 2) if np.isfinite(var_b) else np.nan * se
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    pw = _power(change, np.asarray(se), z) if change is not None else np.nan * se
+    return {"se": se, "reliability": rel, "power": pw, "var_trend": var_b}
 
 
 @dataclass(frozen=True, eq=False)
