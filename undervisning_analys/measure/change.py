@@ -81,13 +81,32 @@ from ..errors import ModelError
 from .components import VarianceComponents, as_components, reliability
 
 __all__ = ["ChangePlan", "change_precision", "change_se", "plan_observations_change",
-           "DIALOGUE_CHANGE", "DIALOGUE_YEARS"]
+           "DIALOGUE_CHANGE", "DIALOGUE_YEARS", "DIALOGUE_TARGET", "dialogue_goals"]
 
 DIALOGUE_CHANGE = 0.2
 """The change per school year the reports and plan templates plan for (score points)."""
 DIALOGUE_YEARS = 3
 """The window (school years) of a school's trend in the reports and plan templates: a
 plan's period (``plans.layout.TERMS_AHEAD`` terms)."""
+DIALOGUE_TARGET = 0.7
+"""The reliability the reports and plan templates plan for, of a level and of a change."""
+
+
+def dialogue_goals(components: VarianceComponents | Mapping[str, float]) -> dict[str, Any]:
+    """The goals of the reports' and templates' decision study, as keywords of
+    :func:`~.reliability.plan_observations`.
+
+    Reliability ``DIALOGUE_TARGET`` of a term's level; for the school's trend
+    over ``DIALOGUE_YEARS`` school years (a plan's period), 80 % power for a
+    change of ``DIALOGUE_CHANGE`` per school year and the reliability
+    ``DIALOGUE_TARGET`` of the change – the latter only when the components
+    have a variance of the schools' trends (the model's random school trend).
+    """
+    comp = _as_components(components)
+    cov = np.atleast_2d(comp.school_cov)
+    has_trend = bool(cov.shape == (2, 2) and np.isfinite(cov[1, 1]) and cov[1, 1] > 0)
+    return {"target": DIALOGUE_TARGET, "change": DIALOGUE_CHANGE, "years": DIALOGUE_YEARS,
+            "change_reliability": DIALOGUE_TARGET if has_trend else None}
 
 
 _as_components = as_components
