@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._format import Z_95
+from .._format import Z_95, number, text_table
 from .._results import Result
 from ..errors import ConvergenceWarning, DataDroppedWarning, ModelError, UAWarning
 from .design import (
@@ -934,22 +934,22 @@ class MixedResult(Result):
             lines.append(f"Uteslutna rader med saknade värden: {self._n_dropped} ({detail})")
         lines.append("Antal grupper: " + ", ".join(f"{g} {n}" for g, n in self._ngroups.items()))
         if self._reml:
-            lines.append(f"REML-kriterium: {_num(self._criterion, 3)}  "
-                         f"(log-likelihood {_num(self._loglik, 3)})")
+            lines.append(f"REML-kriterium: {number(self._criterion, 3)}  "
+                         f"(log-likelihood {number(self._loglik, 3)})")
         else:
-            lines.append(f"Devians: {_num(self._criterion, 3)}  log-likelihood: "
-                         f"{_num(self._loglik, 3)}  AIC: {_num(self.aic, 1)}  "
-                         f"BIC: {_num(self.bic, 1)}")
+            lines.append(f"Devians: {number(self._criterion, 3)}  log-likelihood: "
+                         f"{number(self._loglik, 3)}  AIC: {number(self.aic, 1)}  "
+                         f"BIC: {number(self.bic, 1)}")
         lines += ["", "Fasta effekter",
                   "De fasta effekterna är de genomsnittliga sambanden i hela materialet: hur "
                   "mycket utfallet i genomsnitt ändras när variabeln ökar en enhet (för en "
                   "kategori: skillnaden mot referenskategorin). Medelfelet anger osäkerheten; "
                   "95 % KI är skattningen ± 1,96 medelfel (Wald).", ""]
         header = ["term", "skattning", "medelfel", "t-värde", "95 % KI"]
-        body = [[r.term, _num(r.estimate, 4), _num(r.std_error, 4), _num(r.statistic, 2),
-                 f"[{_num(r.conf_low, 4)}; {_num(r.conf_high, 4)}]"]
+        body = [[r.term, number(r.estimate, 4), number(r.std_error, 4), number(r.statistic, 2),
+                 f"[{number(r.conf_low, 4)}; {number(r.conf_high, 4)}]"]
                 for r in fixed.itertuples(index=False)]
-        lines += _table(header, body)
+        lines += text_table(header, body)
         lines += ["", "Varianskomponenter",
                   "Varianskomponenterna visar hur mycket grupperna (t.ex. skolor, lärare, "
                   "observatörer) skiljer sig åt kring de fasta effekterna, som varians och "
@@ -961,11 +961,11 @@ class MixedResult(Result):
         vc = self._varcorr
         for r in vc[vc["term2"].isna()].itertuples(index=False):
             corr = vc[(vc["group"] == r.group) & (vc["term2"] == r.term1)]
-            corr_text = ", ".join(f"{c.term1}: {_num(c.sd_cor, 2)}"
+            corr_text = ", ".join(f"{c.term1}: {number(c.sd_cor, 2)}"
                                   for c in corr.itertuples(index=False))
             body.append([r.group, "" if pd.isna(r.term1) else r.term1,
-                         _num(r.var_cov, 4), _num(r.sd_cor, 4), corr_text])
-        lines += _table(header, body)
+                         number(r.var_cov, 4), number(r.sd_cor, 4), corr_text])
+        lines += text_table(header, body)
         lines.append("")
         if self._converged and not self._singular:
             lines.append(f"Optimeringen konvergerade ({self._optimizer}).")
@@ -1103,19 +1103,3 @@ def _ranef_table(fit: Any, structures: list[Any], rename,
     if not frames:  # pragma: no cover
         return pd.DataFrame(columns=_RANEF_COLUMNS)
     return pd.concat(frames, ignore_index=True)[_RANEF_COLUMNS]
-
-
-def _num(x: float, digits: int) -> str:
-    """A number the Swedish way: decimal comma, minus sign, '–' for missing."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{x:.{digits}f}".replace("-", "−").replace(".", ",")
-
-
-def _table(header: list[str], body: list[list[str]]) -> list[str]:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    rows = [header, *body]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                      for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-            for row in rows]
