@@ -663,16 +663,36 @@ def _read_json(r: _Reading, files: Sequence[Path], api: Any, kolada: Any) -> Non
                       "Kolada")
     if not api_files:
         return
-    root = Path(os.path.commonpath([str(p.parent) for p in api_files]))
-    try:
-        df, prov = api.load_files(api_files, root)
-    except UAError as exc:
-        for p in api_files:
-            r.skip(p, str(exc))
+    # one bad response is named alone: the error names its file, which is left out and the
+    # rest read again (an error that names no single file of the set leaves out all of them)
+    pending = list(api_files)
+    while pending:
+        root = Path(os.path.commonpath([str(p.parent) for p in pending]))
+        try:
+            df, prov = api.load_files(pending, root)
+        except UAError as exc:
+            bad = _file_named_by(exc, pending)
+            if bad is None:
+                for p in pending:
+                    r.skip(p, str(exc))
+                return
+            r.skip(bad, str(exc))
+            pending.remove(bad)
+            continue
+        df.attrs["provenance"] = prov
+        r.add(df, root, "api")
         return
-    root = Path(os.path.commonpath([str(p.parent) for p in api_files]))
-    df.attrs["provenance"] = prov
-    r.add(df, root, "api")
+
+
+def _file_named_by(exc: UAError, files: Sequence[Path]) -> Path | None:
+    """The one file of ``files`` an error names (``exc.file``), or None."""
+    if not exc.file:
+        return None
+    named = Path(exc.file)
+    same = [p for p in files if p == named or p.resolve() == named.resolve()]
+    if not same and not named.is_absolute():
+        same = [p for p in files if p.name == named.name]
+    return same[0] if len(same) == 1 else None
 
 
 __all__ = ["load_folder", "READERS", "PRECEDENCE", "NOT_READ", "is_pupil_grades",
