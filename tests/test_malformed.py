@@ -42,6 +42,7 @@ from undervisning_analys.errors import (
     DuplicateRowsError,
     FileFormatError,
     MissingColumnError,
+    MissingKeyError,
     PersonalNumberFound,
     PlanError,
     ScaleError,
@@ -772,25 +773,35 @@ case("pnr_pupils_version", "personnummer", "pupils",
                                          pupil(2, Version=PNRS[2])])),
      PersonalNumberFound, 2, "Version", absent=tuple(PNRS) + tuple(PUPIL_PNRS))
 
-# ---- names in an observation export ---------------------------------------------------------
+# ---- names in an observation export ----------------------------------------------------------
+# (issue 13) names and e-mail addresses of teachers and observers are replaced by keyed
+# pseudonyms at read; without a key the export is refused naming the rows, never the names
+_KEY_FIX = ("namn", "UA_PSEUDONYM_KEY", "export UA_PSEUDONYM_KEY=")
 case("names_obs_teacher", "names", "observations",
      w("names_obs_teacher.csv", obs(obs_rows(r3={"teacher": "Anna Andersson"}))),
-     ValueFormatError, 3, "Lärarkod", ("namn",), absent=("Anna", "Andersson"))
+     MissingKeyError, 3, "Lärarkod", _KEY_FIX, absent=("Anna", "Andersson"))
 case("names_obs_observer_comma", "names", "observations",
      w("names_obs_observer_comma.csv", obs(obs_rows(r2={"observer": "Berg, Karin"}))),
-     ValueFormatError, 2, "Observatörskod", ("namn",), absent=("Karin", "Berg"))
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("Karin", "Berg"))
 case("names_obs_teacher_email", "names", "observations",
      w("names_obs_teacher_email.csv", obs(obs_rows(r4={"teacher": "anna.andersson@skola.se"}))),
-     ValueFormatError, 4, "Lärarkod", ("e-post",), absent=("anna.andersson",))
+     MissingKeyError, 4, "Lärarkod", ("e-post", "UA_PSEUDONYM_KEY"), absent=("anna.andersson",))
 case("names_obs_teacher_column", "names", "observations",
      w("names_obs_teacher_column.csv", obs(
          [r[:4] + [n] + r[5:] for r, n in zip(obs_rows(), ["Eva Ek", "Olle Ås", "Eva Ek"])],
          head=[("Lärare" if h == "Lärarkod" else h) for h in OBS_HEAD] + ITEM_COLS)),
-     ValueFormatError, 2, "Lärare", ("namn",), absent=("Eva Ek", "Olle Ås"))
+     MissingKeyError, 2, "Lärare", _KEY_FIX, absent=("Eva Ek", "Olle Ås"))
 case("names_obs_long_observer", "names", "observations",
      w("names_obs_long_observer.csv", obs_long({k: {"Observatörskod": "Rektor Lena Holm"}
                                                 for k in range(2, 14)})),
-     ValueFormatError, 2, "Observatörskod", ("namn",), absent=("Lena", "Holm"))
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("Lena", "Holm"))
+case("names_obs_single_first_name", "names", "observations",
+     w("names_obs_single_first_name.csv", obs(obs_rows(r4={"observer": "Carolina"}))),
+     MissingKeyError, 4, "Observatörskod", _KEY_FIX, absent=("Carolina",))
+case("names_obs_first_names_xlsx", "names", "observations",
+     xlsx("names_obs_first_names_xlsx.xlsx", pd.DataFrame(
+         [r[:5] + ["tamara"] + r[6:] for r in obs_rows()], columns=OBS_HEAD + ITEM_COLS)),
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("tamara", "Tamara"))
 
 
 # ---- issue 13: a real municipality's folder ---------------------------------------
