@@ -377,7 +377,7 @@ def test_kolumner_yaml_maps_the_export(small, tmp_path, capsys):
         "kolumner:\n  Besöksdag: date\n  Lärare (kod): teacher_id\n", encoding="utf-8")
     ds = load_folder(d)
     pd.testing.assert_frame_equal(ds.observations, ref.observations)
-    assert any(p.path == "kolumner.yaml" and p.loader == "load_column_map"
+    assert any(p.path == "kolumner.yaml" and p.loader == "load_column_spec"
                for p in ds.provenance)
     code, _, _ = run(capsys, "validera", str(d))
     assert code == 0

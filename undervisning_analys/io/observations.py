@@ -250,24 +250,25 @@ def load_column_spec(path: str | Path) -> ColumnSpec:
         columns[str(k)] = target
     derived: dict[str, tuple[str, str]] = {}
     for t, v in (doc.get("härledda") or {}).items():
-        where = {"file": p, "row": _line_of(text, str(t)), "column": f"härledda.{t}"}
+        loc: dict[str, Any] = {"file": p, "row": _line_of(text, str(t)), "column": f"härledda.{t}"}
         if str(t) not in CANONICAL:
-            raise ValueFormatError(f"härledda: {t} är inte ett känt namn", **where,
+            raise ValueFormatError(f"härledda: {t} är inte ett känt namn", **loc,
                                    hint="Känt namn är något av: " + ", ".join(sorted(CANONICAL)))
         if not isinstance(v, dict) or not {"kolumn", "mönster"} <= set(v):
             raise ValueFormatError(
-                f"härledda: {t} ska ange kolumn och mönster", **where,
+                f"härledda: {t} ska ange kolumn och mönster", **loc,
                 hint=f"Skriv t.ex. {t}: {{kolumn: School_Clip, mönster: '^(\\d+)'}}")
         try:
             rx = re.compile(str(v["mönster"]))
         except re.error as exc:
+            at = f" (felet vid tecken {exc.pos + 1})" if exc.pos is not None else ""
             raise ValueFormatError(f"Mönstret för {t} under härledda: är inte ett giltigt "
-                                   f"reguljärt uttryck ({exc.msg})", **where,
+                                   f"reguljärt uttryck{at}", **loc,
                                    hint="Skriv mönstret inom enkla citattecken, t.ex. "
                                         "'^(\\d+) Clip'") from None
         if rx.groups > 1:
             raise ValueFormatError(f"Mönstret för {t} under härledda: har {rx.groups} grupper",
-                                   **where, hint="Använd högst en grupp ( … ): den blir värdet")
+                                   **loc, hint="Använd högst en grupp ( … ): den blir värdet")
         derived[str(t)] = (str(v["kolumn"]), str(v["mönster"]))
     constants: dict[str, str] = {}
     for t, v in (doc.get("fasta") or {}).items():
@@ -600,8 +601,8 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             + ", ".join(f"`{x}`" for x in unknown_cols[:10]), file=p, row=header.line,
             column=unknown_cols[0],
             hint="Byt namn på kolumnen, eller skriv i kolumner.yaml i mappen vad den "
-                 "betyder (en rad som \"" + unknown_cols[0] + "\": date, eller ett påstående "
-                 "i protokollet: \"" + unknown_cols[0] + "\": " + (inst.item_ids or ["KL1"])[0]
+                 "betyder (en rad som \"" + unknown_cols[0] + "\": date), vilket påstående i "
+                 "protokollet den är (\"" + unknown_cols[0] + "\": " + inst.item_ids[0]
                  + ") eller \"" + unknown_cols[0] + "\": null för att hoppa över den; kända "
                  "namn: " + ", ".join(sorted(CANONICAL)))
     long_format = "item_id" in canon.values() or "score" in canon.values()
@@ -610,14 +611,14 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
             "Exporten har både kolumnen Påstående/Poäng och en kolumn per påstående",
             file=p, row=header.line, hint="Använd antingen brett eller långt format")
     for t in list(spec.derived) + list(spec.constants):
-        j = next((j for j, x in canon.items() if x == t), None)
-        if j is not None:
+        twice = next((j for j, x in canon.items() if x == t), None)
+        if twice is not None:
             raise FileFormatError(
-                f"{t} har två källor: kolumnen `{names[j]}` i exporten och "
+                f"{t} har två källor: kolumnen `{names[twice]}` i exporten och "
                 f"{'härledda' if t in spec.derived else 'fasta'}: i kolumnfilen",
                 file=map_file, column=t,
                 hint=f"Ta bort raden för {t} under {'härledda' if t in spec.derived else 'fasta'}"
-                     f": i kolumnfilen, eller skriv \"{names[j]}\": null under kolumner:")
+                     f": i kolumnfilen, eller skriv \"{names[twice]}\": null under kolumner:")
     provided = set(canon.values()) | set(spec.derived) | set(spec.constants)
     required = list(REQUIRED) + (["item_id", "score"] if long_format else [])
     missing = [t for t in required if t not in provided]
@@ -645,27 +646,27 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
     refuse_personnummer_columns(raw, p)
     col_of = {t: raw.columns[j] for j, t in canon.items()}  # canonical -> raw column label
     for t, (src, pattern) in spec.derived.items():
-        j = next((j for j, ts in enumerate(texts) if any(c.fold(x) == c.fold(src) for x in ts)),
-                 None)
-        if j is None:
+        found = next((j for j, ts in enumerate(texts)
+                      if any(c.fold(x) == c.fold(src) for x in ts)), None)
+        if found is None:
             raise MissingColumnError(
                 f"Kolumnfilen härleder {t} ur kolumnen `{src}`, som exporten saknar",
                 file=p, row=header.line, column=src,
                 hint=f"Rätta kolumnnamnet under härledda: i kolumnfilen ({map_file}); "
                      "exportens kolumner: " + ", ".join(n for n in names[:12] if n))
-        label = f"{raw.columns[j]} → {t}"
+        label = f"{raw.columns[found]} → {t}"
         rx = re.compile(pattern)
 
         def derive(v: Any, rx: re.Pattern[str] = rx) -> str | None:
             m = rx.search(c.cell_text(v))
             return None if m is None else (m.group(1) if rx.groups else m.group(0)).strip()
 
-        got = c.map_unique(raw[raw.columns[j]], derive)
-        bad = [(i, raw.at[i, raw.columns[j]]) for i in got.index[got.isna()]]
+        got = c.map_unique(raw[raw.columns[found]], derive)
+        bad = [(i, raw.at[i, raw.columns[found]]) for i in got.index[got.isna()]]
         if bad:
             raise c.rows_error(
                 ValueFormatError, f"Mönstret för {t} under härledda: i kolumnfilen passar inte "
-                f"värdet i kolumnen {raw.columns[j]}", file=p, column=str(raw.columns[j]),
+                f"värdet i kolumnen {raw.columns[found]}", file=p, column=str(raw.columns[found]),
                 bad=bad, hint=f"Rätta mönstret ({pattern}) i kolumnfilen ({map_file}) så att "
                               "det passar varje rad, eller rätta värdena")
         raw[label] = got
@@ -918,8 +919,8 @@ def _pseudonymise_names(txt: dict[str, pd.Series], t: str, column: str, p: Path,
         listed = ", ".join(str(x) for x in named[:10])
         more = f" … och {len(named) - 10} rader till" if len(named) > 10 else ""
         raise MissingKeyError(
-            f"Kolumnen {column} innehåller namn eller e-postadresser ({len(named)} rader: rad "
-            f"{listed}{more}); de ersätts med pseudonymer när filen läses, och det kräver en "
+            f"Kolumnen {column} innehåller namn eller e-postadresser ({len(named)} "
+            f"{'rad' if len(named) == 1 else 'rader'}: rad {listed}{more}); de ersätts med pseudonymer när filen läses, och det kräver en "
             "hemlig nyckel", file=p, row=named[0], column=column,
             hint=f"Sätt miljövariabeln {KEY_ENV} (i terminalen: export {KEY_ENV}='en lång "
                  "hemlig fras') och kör kommandot igen; använd samma nyckel varje gång så att "
