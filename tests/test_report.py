@@ -174,7 +174,11 @@ def _library(ds, ctx):
         except ua.errors.ModelError:
             continue
     tables["growth"] = growth(ds, index=quality[quality["dimension"] == "overall"]).tidy()
-    tables["plan"] = plan_observations(ds, target=0.7).tidy()
+    from undervisning_analys.measure.change import DIALOGUE_CHANGE, DIALOGUE_YEARS
+
+    # the level (0.7) and the school's change over a plan's period (issue #17)
+    tables["plan"] = plan_observations(ds, target=0.7, change=DIALOGUE_CHANGE,
+                                       change_reliability=0.7, years=DIALOGUE_YEARS).tidy()
     obs = ds.observations
     forms = obs.drop_duplicates(["observation_id", "observer_id"])
     per = forms.groupby("observation_id").size()
@@ -283,6 +287,38 @@ def test_every_number_in_school_reports_equals_the_library(small, library):
     assert any(t.startswith("results_trend:") for t in shown_tables)
     assert any(t.startswith("results:") for t in shown_tables)
     assert ("quality", "estimate") in checked and ("quality", "conf_low") in checked
+    # the school's change beside its level: lessons needed, reliability now, power (#17)
+    assert {("plan", "years"), ("plan", "reliability_now"), ("plan", "change")} <= checked
+    assert ("plan", "n_obs_needed") in checked or ("plan", "max_reliability") in checked
+
+
+def test_school_report_says_what_the_change_needs(small, library):
+    """One sentence per school with the change's figures from the plan's change rows."""
+    ds, ctx = small
+    from undervisning_analys.report.school_view import render_school
+
+    plan = library["plan"]
+    for sid in ctx.school_ids():
+        mine = plan[plan["unit"] == sid].set_index("goal")
+        if mine.empty:
+            continue
+        text = re.sub(r"<[^>]+>", "", render_school(ctx, sid))
+        text = re.sub(r"\s+", " ", text)
+        m = re.search(r"Skolans förändring, trenden över (\d+) läsår, behöver fler besök än "
+                      r"nivån: ([^.]*(?:\d,\d+[^.]*)*)\.", text)
+        assert m, sid
+        assert int(m.group(1)) == int(mine.loc["change_reliability", "years"])
+        body = m.group(2)
+        rel = mine.loc["change_reliability"]
+        if pd.notna(rel["n_obs_needed"]):
+            assert f"kräver omkring {int(rel['n_obs_needed'])} observerade" in body
+        else:
+            assert "nås inte med fler besök" in body
+        now = privacy.format_value(float(rel["reliability_now"]), None, 2)
+        assert f"är den {now}" in body
+        pw = mine.loc["change_power"]
+        assert ("upptäcks med 80 % sannolikhet med omkring" in body) == pd.notna(
+            pw["n_obs_needed"])
 
 
 def test_municipality_numbers_equal_the_library(small, library):

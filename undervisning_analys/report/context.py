@@ -33,8 +33,9 @@ from .. import privacy, schema
 from ..dataset import Dataset
 from ..errors import UAError
 from ..measure.agreement import agreement, icc, observer_severity
+from ..measure.change import DIALOGUE_TARGET, dialogue_goals
 from ..measure.index import coverage, teaching_quality
-from ..measure.reliability import plan_observations, school_designs
+from ..measure.reliability import plan_observations
 from ..models.adjust import adjusted_results
 from ..models.dialogue import Evidence, dialogue_table
 from ..models.equity import school_equity
@@ -552,22 +553,17 @@ def _dialogue(ds: Dataset, tables: Mapping[str, pd.DataFrame], dims: Mapping[str
 
 
 def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
-    """The decision study per school (lessons per term for reliability 0.7).
+    """The decision study per school: lessons per term for reliability 0.7 of a term's
+    level and for the school's change (:func:`~undervisning_analys.measure.change.dialogue_goals`).
 
     Uses the variance components of the index model already fitted
-    (``tq_res.components()``) with each school's design, instead of
-    ``plan_observations(ds)``, which would fit the model once more.
+    (``tq_res.components()``) with each school's design (``components=``), so
+    the model is not fitted once more.
     """
     if tq_res is None:  # pragma: no cover - the context calls this only after a fit
-        return plan_observations(ds, target=0.7).tidy()
+        return plan_observations(ds, target=DIALOGUE_TARGET).tidy()
     comp = tq_res.components(OVERALL)
-    frames = []
-    # the library's own per-school design (latest school year)
-    for d in school_designs(ds).itertuples(index=False):
-        t = plan_observations(comp, target=0.7, n_teachers=d.n_teachers,
-                                  n_observers=d.n_observers, paired_share=d.paired_share).tidy()
-        frames.append(t.assign(unit=d.unit, school_name=d.school_name, n_obs_now=d.n_obs_now))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return plan_observations(ds, components=comp, **dialogue_goals(comp)).tidy()
 
 
 def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, str],

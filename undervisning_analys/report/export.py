@@ -71,7 +71,8 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "municipality_results": ("resultat_kommun", "Kommunens resultat per läsår",
                              ("measure", "municipality_id", "school_year")),
     "link": ("samband", "Sambandet mellan undervisningskvalitet och resultat (inom och "
-                        "mellan skolor)", ("term",)),
+                        "mellan skolor), utan och med korrigering för mätfel",
+             ("term", "correction")),
     "changes": ("samband_skolor", "Förändring i undervisningskvalitet och resultat per skola",
                 ("school_id",)),
     "results_trend": ("resultat_trender", "Skolornas nivå (sammanvägd över alla läsår) och "
@@ -87,8 +88,9 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "severity": ("observatorer_per_roll", "Observatörernas stränghet per roll (roller med "
                                           f"minst {privacy.MIN_OBSERVERS_PER_ROLE} observatörer)",
                  ("observer_role",)),
-    "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola",
-             ("unit", "dimension")),
+    "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola, för "
+                                 "en termins nivå och för skolans förändring (trenden)",
+             ("unit", "dimension", "goal", "target")),
     "planuppfoljning": ("planuppfoljning", "Planernas mål per skola (och huvudman): läget nu, "
                                            "det väntade läget vid målterminen, sannolikheten "
                                            "att målet nås, status och lektionsbesök",
