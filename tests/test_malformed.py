@@ -38,7 +38,6 @@ import pytest
 from test_io_support import fake_personnummer, luhn_digit
 
 from undervisning_analys import load_instrument
-from undervisning_analys.instruments import instrument_from_dict
 from undervisning_analys.errors import (
     DuplicateRowsError,
     FileFormatError,
@@ -52,6 +51,7 @@ from undervisning_analys.errors import (
     UnknownSchoolError,
     ValueFormatError,
 )
+from undervisning_analys.instruments import instrument_from_dict
 from undervisning_analys.io import (
     read_json_source,
     read_kolada,
