@@ -30,6 +30,15 @@ import pandas as pd
 from .._format import Z_95
 from .._results import Result
 from ..errors import ConvergenceWarning, DataDroppedWarning, ModelError, UAWarning
+from .design import (
+    Design,
+    ParsedFormula,
+    build_design,
+    has_intercept,
+    normalise_contrasts,
+    parse_formula,
+    required_columns,
+)
 from .threads import one_blas_thread
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,17 +78,23 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
     ----------
     formula
         An lme4 formula, e.g.
-        ``"score ~ time + type + (1 | teacher) + (1 | observer) + (1 + time | school)"``.
-        Supported: random intercepts and slopes ``(1 + x | g)``, correlated
-        (``|``) and uncorrelated (``||``) random effects, nesting
-        ``(1 | school/teacher)`` (= ``(1 | school) + (1 | school:teacher)``),
-        interaction grouping ``(1 | school:teacher)``, crossed factors
-        ``(1 | teacher) + (1 | observer)``, ``*`` and ``:`` interactions and
-        ``0 +`` / ``- 1`` in the fixed part. Character and categorical columns
-        are treatment-coded against their first level (categories order, else
-        sorted), and coefficients are named as in R (``typeplanerad``).
-        Functions inside the formula (``log(x)``, ``I(x^2)``, ``C(x)``) are
-        not supported: make a new column in ``data`` instead.
+        ``"score ~ time + type + (1 | teacher) + (1 | observer) + (1 + time | school)"``,
+        read as R reads it (:mod:`undervisning_analys.engine.design`; checked
+        against R's ``model.matrix`` and lme4 in ``tests/test_formula_r.py``):
+        R's design matrix with treatment contrasts and R's rules for which
+        columns a factor gets in each term (``y ~ sex:x`` gives ``sexF:x`` and
+        ``sexM:x``), ``0 +`` / ``- 1``, R's coefficient names (``sexF``,
+        ``girlTRUE``, ``poly(x, 2)1``) and order (interactions after main
+        effects); random intercepts and slopes ``(1 + x | g)``, factors in
+        them (``(x:f | g)``), uncorrelated terms ``(x + f || g)`` expanded as
+        lme4 does (``(1 | g) + (0 + x | g) + (0 + f | g)``), nesting
+        ``(1 | school/teacher)`` (= ``(1 | school) + (1 | teacher:school)``),
+        interactions ``(1 | school:teacher)`` and crossed factors. Functions:
+        ``I()``, ``log``, ``exp``, ``sqrt``, ``poly`` (orthogonal, as R),
+        ``scale``, ``factor``, ``C(f, contr.sum)`` and ``offset()``. Factor
+        levels: a pandas Categorical's order, otherwise sorted by code point
+        (R's order in the C locale; R in a Swedish or English locale sorts
+        ``"a" < "B"`` and ``å``, ``ä``, ``ö`` differently).
     data
         One row per observation; every variable in the formula must be a
         column.
@@ -88,8 +103,10 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
         ``False`` for maximum likelihood (needed to compare fixed effects of
         nested models by likelihood ratio).
     **engine_options
-        Passed to the engine: ``weights`` / ``offset`` (array or column name),
-        ``contrasts``, ``verbose``, ``control`` (the engine's control object
+        ``contrasts`` as lme4's (``{"f": "contr.sum"}``; ``"contr.treatment"``
+        is the default, its reference level the first). Passed to the engine:
+        ``weights`` / ``offset`` (array with one value per row of ``data``, or a
+        column name; ``offset`` adds to the formula's ``offset()``), ``verbose``, ``control`` (the engine's control object
         or a dict), or any field of that control object directly, e.g.
         ``optimizer="COBYQA"``, ``maxiter=5000``, ``boundary_tol=1e-5``;
         ``start`` gives starting values of the relative covariance parameters
@@ -146,7 +163,9 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
             f"Data måste vara en pandas DataFrame, men fick {type(data).__name__}",
             hint="Läs in data med pandas eller med paketets inläsningsfunktioner")
     formula = " ".join(formula.split())
-    spec = _parse(formula)
+    parsed = parse_formula(formula)
+    spec = _parse(parsed, data)
+    contrasts = normalise_contrasts(engine_options.pop("contrasts", None))
     blas_threads = engine_options.pop("blas_threads", 1)
     # the package's optimiser path unless the caller chose the engine's optimiser
     robust = not (set(engine_options) & _OPTIMISER_OPTIONS)
@@ -156,17 +175,45 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
     _check_columns_exist(columns, data)
     frame, n_dropped, dropped_by_column = _drop_missing(data, columns)
     _check_frame(spec, frame, n_total=len(data))
+    design = build_design(parsed, frame, contrasts)
+    lmer_kwargs = _vectors(lmer_kwargs, design, data, frame)
 
     with _blas_threads(blas_threads):
         if robust:
-            fit, engine_warnings, path = _run_robust(formula, frame, reml, control, lmer_kwargs)
+            fit, engine_warnings, path = _run_robust(design, reml, control, lmer_kwargs)
         else:
-            fit, engine_warnings = _run_engine(formula, frame, reml, control, lmer_kwargs)
+            fit, engine_warnings = _run_engine(design, reml, control, lmer_kwargs)
             path = None
         return MixedResult._from_engine(
             fit, formula=formula, reml=reml, n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, engine_warnings=engine_warnings,
-            frame=frame, path=path)
+            frame=frame, path=path, design=design)
+
+
+def _vectors(lmer_kwargs: dict[str, Any], design: Design, data: pd.DataFrame,
+             frame: pd.DataFrame) -> dict[str, Any]:
+    """``weights``/``offset`` as arrays on the rows kept (a column name or one value per
+    input row), the formula's ``offset()`` terms added to ``offset``."""
+    out = dict(lmer_kwargs)
+    for key in ("weights", "offset"):
+        value = out.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            vec = frame[value].to_numpy(dtype=float)
+        else:
+            arr = np.asarray(value, dtype=float).ravel()
+            if len(arr) == len(data):
+                keep = data.index.get_indexer(frame.index)
+                vec = arr[keep]
+            else:
+                raise ModelError(
+                    f"{key} har {len(arr)} värden men data har {len(data)} rader",
+                    hint=f"Ge ett värde per rad i data, eller namnet på en kolumn som {key}")
+        out[key] = vec
+    if design.offset is not None:
+        out["offset"] = design.offset + (out["offset"] if out.get("offset") is not None else 0.0)
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -181,39 +228,21 @@ class _Spec:
     intercept_groupings: frozenset[tuple[str, ...]]
 
 
-def _parse(formula: str) -> _Spec:
-    from mixedlm import parse_formula  # lazy: the engine stays behind this module
-
-    try:
-        parsed = parse_formula(formula)
-    except Exception as exc:  # the engine raises ValueError with its own text
+def _parse(parsed: ParsedFormula, data: pd.DataFrame) -> _Spec:
+    """The data columns the formula uses, and its grouping factors."""
+    response, fixed, random, _ = required_columns(parsed, data.columns)
+    if len(response) != 1:
         raise ModelError(
-            f"Formeln {formula!r} kunde inte tolkas ({exc})",
-            hint=("Skriv formeln i lme4-syntax, t.ex. \"poang ~ tid + (1 + tid | skola)\". "
-                  "Funktioner i formeln (log(), I(), C()) stöds inte: skapa en ny kolumn i "
-                  "data i stället")) from None
-    if not parsed.random:
-        raise ModelError(
-            f"Formeln {formula!r} saknar slumpeffekter",
-            hint=("Lägg till minst en term som (1 | skola); för en modell utan slumpeffekter, "
-                  "använd vanlig regression"))
-    groupings = []
-    with_intercept = set()
-    for term in parsed.random:
-        g = term.grouping if isinstance(term.grouping, tuple) else (term.grouping,)
-        if term.is_nested:
-            # (x | a/b) means (x | a) + (x | a:b)
-            expanded = [g[: i + 1] for i in range(len(g))]
-        else:
-            expanded = [g]
-        for e in expanded:
-            groupings.append(tuple(e))
-            if term.has_intercept:
-                with_intercept.add(tuple(e))
+            f"Utfallet {parsed.response!r} i formeln {parsed.formula!r} måste vara en kolumn i "
+            "data eller en funktion av en kolumn (t.ex. log(y))",
+            hint=("För en binomial modell med antal lyckade och misslyckade (R:s cbind(s, f)): "
+                  "ge andelen som utfall och antalet försök som weights"))
+    groupings = [b.grouping for b in parsed.bars]
+    with_intercept = {b.grouping for b in parsed.bars if has_intercept(b.lhs)}
     return _Spec(
-        response=parsed.response,
-        fixed=tuple(sorted(parsed.fixed_variables)),
-        random=tuple(sorted(parsed.random_variables)),
+        response=response[0] if len(response) == 1 else parsed.response,
+        fixed=tuple(fixed),
+        random=tuple(random),
         groupings=tuple(groupings),
         intercept_groupings=frozenset(with_intercept),
     )
@@ -380,8 +409,7 @@ _GTOL_PER_OBS = 1e-8
 _ACCEPT_PER_OBS = 1e-6
 
 
-def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
-                lmer_kwargs: dict[str, Any]) -> tuple[Any, list[str], dict[str, Any]]:
+def _run_robust(design: Design, reml: bool, control: Any, lmer_kwargs: dict[str, Any]) -> tuple[Any, list[str], dict[str, Any]]:
     """The package's optimiser path: one that ends the same way on every processor.
 
     The engine's default ("auto") runs L-BFGS-B with exact gradients and an
@@ -405,10 +433,10 @@ def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
     """
     import dataclasses as dc
 
-    n = len(frame)
+    n = len(design.engine_frame)
     stage1 = dc.replace(control, optimizer="L-BFGS-B", use_analytic_gradient=True, ftol=_FTOL,
                         gtol=_GTOL_PER_OBS * n, check_conv=False)
-    fit1, caught = _run_engine(formula, frame, reml, stage1, lmer_kwargs, emit=False)
+    fit1, caught = _run_engine(design, reml, stage1, lmer_kwargs, emit=False)
     grad = getattr(fit1, "gradient_norm", None)
     ok = (grad is not None and np.isfinite(grad) and grad <= _ACCEPT_PER_OBS * n
           and np.isfinite(fit1.deviance) and not _correlated_at_zero(fit1))
@@ -418,7 +446,7 @@ def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
         return fit1, texts, {**path1, "optimizers": ["L-BFGS-B"], "optimizer": "L-BFGS-B",
                              "stages": [path1], "accepted": True}
     kwargs2 = {**lmer_kwargs, "start": np.atleast_1d(np.asarray(fit1.theta, dtype=float))}
-    fit2, texts = _run_engine(formula, frame, reml, control, kwargs2, stacklevel=6)
+    fit2, texts = _run_engine(design, reml, control, kwargs2, stacklevel=6)
     path2 = _optimizer_path(fit2)
     return fit2, texts, {
         "optimizers": ["L-BFGS-B", *path2["optimizers"]], "optimizer": path2["optimizer"],
@@ -444,8 +472,7 @@ def _correlated_at_zero(fit: Any) -> bool:
     return False
 
 
-def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
-                lmer_kwargs: dict[str, Any], emit: bool = True, stacklevel: int = 5
+def _run_engine(design: Design, reml: bool, control: Any, lmer_kwargs: dict[str, Any], emit: bool = True, stacklevel: int = 5
                 ) -> tuple[Any, Any]:
     """Fit with the engine. ``emit=False`` returns the engine's warnings unread
     (for :func:`_emit`) instead of translating and issuing them."""
@@ -454,12 +481,13 @@ def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = lmer(formula, frame, REML=bool(reml), control=control, **lmer_kwargs)
+            fit = lmer(design.engine_formula, design.engine_frame, REML=bool(reml),
+                       control=control, **lmer_kwargs)
         except Exception as exc:
             if "rank deficient" in str(exc):
-                _raise_collinear(formula, frame, lmer_kwargs)
+                _raise_collinear(design)
             raise ModelError(
-                f"Modellen {formula!r} kunde inte anpassas: {exc}",
+                f"Modellen {design.parsed.formula!r} kunde inte anpassas: {exc}",
                 hint="Kontrollera formeln och data; förenkla slumpdelen om felet kvarstår"
             ) from exc
     if not emit:
@@ -501,14 +529,10 @@ def _optimizer_path(fit: Any) -> dict[str, Any]:
             "iterations": int(getattr(fit, "n_iter", 0) or 0), "message": message}
 
 
-def _raise_collinear(formula: str, frame: pd.DataFrame, lmer_kwargs: dict[str, Any]) -> None:
+def _raise_collinear(design: Design) -> None:
     """Name the fixed-effect columns that depend linearly on earlier ones (as lme4 drops)."""
-    from mixedlm import lFormula
-
-    parsed = lFormula(formula, frame, contrasts=lmer_kwargs.get("contrasts"))
-    x = np.asarray(parsed.X, dtype=float)
-    rename = _coef_namer(parsed.matrices)
-    names = [rename(n) for n in parsed.matrices.fixed_names]
+    x = design.fixed.values.to_numpy(dtype=float)
+    names = design.fixed_names
     dependent, rank = [], 0
     for j in range(x.shape[1]):
         r = np.linalg.matrix_rank(x[:, : j + 1])
@@ -518,33 +542,13 @@ def _raise_collinear(formula: str, frame: pd.DataFrame, lmer_kwargs: dict[str, A
     listed = ", ".join(f"`{n}`" for n in dependent)
     raise ModelError(
         f"De fasta effekterna kan inte skattas: {listed} är en linjär kombination av "
-        "termer före i formeln (t.ex. samma mått i två kolumner, en konstant kolumn eller "
-        "en kategori som alltid sammanfaller med en annan)",
+        "termer före i formeln (t.ex. samma mått i två kolumner, en konstant kolumn, "
+        "en kategori som alltid sammanfaller med en annan, eller en interaktion mellan "
+        "faktorer utan deras huvudeffekter, där R:s designmatris får en kolumn per "
+        "nivåkombination)",
         column=dependent[0] if dependent else None,
-        hint="Ta bort termen ur formeln eller slå ihop kategorierna")
-
-
-def _coef_namer(matrices: Any):
-    """Rename the engine's treatment-coded columns (``type.1``) as R does (``typeplanerad``)."""
-    levels: dict[str, list[Any]] = dict(getattr(matrices, "category_levels", None) or {})
-    contrasts = getattr(matrices, "contrasts", None) or {}
-    pattern = re.compile(r"^(?P<var>.+)\.(?P<k>\d+)$")
-
-    def rename_part(part: str) -> str:
-        m = pattern.match(part)
-        if not m or m["var"] not in levels:
-            return part
-        var = m["var"]
-        kind = contrasts.get(var, "treatment") if isinstance(contrasts, Mapping) else "treatment"
-        k = int(m["k"])
-        if kind not in (None, "treatment", "contr.treatment") or k >= len(levels[var]):
-            return part
-        return f"{var}{levels[var][k]}"
-
-    def rename(name: str) -> str:
-        return ":".join(rename_part(p) for p in name.split(":"))
-
-    return rename
+        hint=("Ta bort termen ur formeln, slå ihop kategorierna eller skriv "
+              "huvudeffekterna: f * g i stället för f:g"))
 
 
 # --------------------------------------------------------------------------- #
@@ -582,8 +586,9 @@ class MixedResult(Result):
                  warning_texts: tuple[str, ...], n_dropped: int,
                  dropped_by_column: dict[str, int], row_index: pd.Index,
                  engine_fit: Any = None, theta: Any = None,
-                 path: dict[str, Any] | None = None) -> None:
+                 path: dict[str, Any] | None = None, design: Any = None) -> None:
         self._path = dict(path or {})
+        self._design = design
         self._theta = None if theta is None else np.asarray(theta, dtype=float).copy()
         self._formula = formula
         self._reml = bool(reml)
@@ -617,9 +622,10 @@ class MixedResult(Result):
     @classmethod
     def _from_engine(cls, fit: Any, *, formula: str, reml: bool, n_dropped: int,
                      dropped_by_column: dict[str, int], engine_warnings: list[str],
-                     frame: pd.DataFrame, path: dict[str, Any] | None = None) -> MixedResult:
+                     frame: pd.DataFrame, design: Design,
+                     path: dict[str, Any] | None = None) -> MixedResult:
         matrices = fit.matrices
-        rename = _coef_namer(matrices)
+        rename = design.rename
         names = [rename(n) for n in matrices.fixed_names]
         beta = np.asarray(fit.beta, dtype=float)
         vcov = np.asarray(fit.vcov(), dtype=float)
@@ -649,7 +655,7 @@ class MixedResult(Result):
             warning_texts=tuple(engine_warnings), n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, row_index=frame.index, engine_fit=fit,
             theta=np.atleast_1d(fit.theta),
-            path={**(path or _optimizer_path(fit)), "converged": converged})
+            path={**(path or _optimizer_path(fit)), "converged": converged}, design=design)
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -857,11 +863,24 @@ class MixedResult(Result):
         if not isinstance(newdata, pd.DataFrame):
             raise ModelError(
                 f"newdata måste vara en pandas DataFrame, men fick {type(newdata).__name__}")
+        new, offset = newdata, None
+        if self._design is not None:
+            try:
+                new, offset = self._design.new_frame(newdata)
+            except Exception as exc:  # formulaic's evaluation errors name the column
+                missing = [c for c in self._design.columns if c not in newdata.columns]
+                raise ModelError(
+                    f"Prediktionen misslyckades för newdata: {exc}",
+                    column=missing[0] if missing else None,
+                    hint=("newdata måste ha alla kolumner i formeln"
+                          + (f" (saknas: {', '.join(missing)})" if missing else "")
+                          + " och kategorier som fanns i anpassningen")) from None
+        extra = {} if offset is None else {"offset": offset}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                values = fit.predict(newdata=newdata, re_form=re_form,
-                                     allow_new_levels=allow_new_levels)
+                values = fit.predict(newdata=new, re_form=re_form,
+                                     allow_new_levels=allow_new_levels, **extra)
         except (ValueError, KeyError) as exc:
             text = str(exc)
             col = re.search(r"'([^']+)'", text)
@@ -1010,7 +1029,10 @@ def _varcorr_table(fit: Any, structures: list[Any], rename) -> pd.DataFrame:
         used[name] = k + 1
         return name if k == 0 else f"{name}.{k}"
 
-    for struct, g in zip(structures, groups):
+    # lme4's order: grouping factors by decreasing number of levels (mkReTrms), ties as
+    # written; the engine keeps the written order
+    pairs = sorted(zip(structures, groups), key=lambda p: -len(getattr(p[0], "level_map", ())))
+    for struct, g in pairs:
         terms = [rename(t) for t in g.term_names]
         cov = np.atleast_2d(np.asarray(g.cov, dtype=float))
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
