@@ -258,6 +258,33 @@ def test_export_with_pupil_counts_before_api_value(small, tmp_path, capsys):
     assert [k for k, _ in PRECEDENCE][:4] == ["export_n", "export", "pupils", "api"]
 
 
+def test_one_bad_api_response_is_the_only_file_not_read(small, tmp_path, capsys):
+    ref = load_folder(small)
+    d = copy(small, tmp_path / "mapp")
+    schools = ref.schools.set_index("school_id")
+    year = ref.school_years[-1]
+    (d / "api").mkdir()
+    for k, school in enumerate(schools.index[:2]):
+        stats, unit = _api_pair(school, schools.at[school, "municipality_id"], year, "250,5")
+        (d / "api" / f"statistik_{k}.json").write_text(stats, encoding="utf-8")
+        (d / "api" / f"enhet_{k}.json").write_text(unit, encoding="utf-8")
+    # a response saved when the API answered with an error (one school had no statistics)
+    bad = json.loads(_api_pair(schools.index[2], "0000", year, "1,0")[0])
+    bad["json"] = {"status": "NOT_FOUND", "message": "Skolenheten saknas", "body": None}
+    (d / "api" / "statistik_fel.json").write_text(json.dumps(bad), encoding="utf-8")
+    ds = load_folder(d)
+    assert list(not_read(ds)) == ["api/statistik_fel.json"]
+    reason = not_read(ds)["api/statistik_fel.json"]
+    assert "status 'NOT_FOUND'" in reason and "Hämta svaret från API:et på nytt" in reason
+    api = next(p for p in ds.provenance if p.path == "api")
+    assert "4 filer, 2 med statistik" in api.notes  # the other four responses were read
+    code, out, _ = run(capsys, "validera", str(d))
+    assert code == 1
+    assert "Filer som inte lästes in (1):" in out and "api/statistik_fel.json" in out
+    assert "api/statistik_0.json" not in out.split("Filer som inte lästes in")[1].split(
+        "Kontroller")[0]
+
+
 # --------------------------------------------------------------------------
 # Overlap
 # --------------------------------------------------------------------------
@@ -350,7 +377,7 @@ def test_kolumner_yaml_maps_the_export(small, tmp_path, capsys):
         "kolumner:\n  Besöksdag: date\n  Lärare (kod): teacher_id\n", encoding="utf-8")
     ds = load_folder(d)
     pd.testing.assert_frame_equal(ds.observations, ref.observations)
-    assert any(p.path == "kolumner.yaml" and p.loader == "load_column_map"
+    assert any(p.path == "kolumner.yaml" and p.loader == "load_column_spec"
                for p in ds.provenance)
     code, _, _ = run(capsys, "validera", str(d))
     assert code == 0

@@ -42,6 +42,7 @@ from undervisning_analys.errors import (
     DuplicateRowsError,
     FileFormatError,
     MissingColumnError,
+    MissingKeyError,
     PersonalNumberFound,
     PlanError,
     ScaleError,
@@ -50,6 +51,7 @@ from undervisning_analys.errors import (
     UnknownSchoolError,
     ValueFormatError,
 )
+from undervisning_analys.instruments import instrument_from_dict
 from undervisning_analys.io import (
     read_json_source,
     read_kolada,
@@ -69,6 +71,11 @@ from undervisning_analys.sample import load_folder
 
 KEY = "nyckel för trasiga filer"
 INST = load_instrument()
+MIXED = instrument_from_dict({**INST.raw, "id": "blandad",
+                              "categorical_scales": {"ja_nej": {"J": "Ja", "N": "Nej"}},
+                              "categorical_items": [{"id": "T1", "text": "Alla har en uppgift",
+                                                     "scale": "ja_nej"}]},
+                             source="blandad.yaml")
 HUGE = 40_000  # characters: more than an Excel cell can hold (32 767)
 
 
@@ -285,6 +292,16 @@ def xlsx(name: str, frame: pd.DataFrame, header: bool = True) -> Callable[[Path]
     return make
 
 
+def with_columns(name: str, export: str, kolumner: str) -> Callable[[Path], Path]:
+    """An export and a kolumner.yaml beside it (the loader reads both)."""
+    def make(d: Path) -> Path:
+        (d / "kolumner.yaml").write_text(kolumner, encoding="utf-8")
+        p = d / name
+        p.write_text(export, encoding="utf-8")
+        return p
+    return make
+
+
 def folder(name: str, files: dict[str, str | bytes]) -> Callable[[Path], Path]:
     def make(d: Path) -> Path:
         f = d / name
@@ -327,6 +344,10 @@ LOADERS: dict[str, Callable[[Path], object]] = {
     "pupils": lambda p: read_pupil_grades(p, key=KEY),
     "folder": load_folder,
     "kolumner": load_column_map,
+    # issue 13: a protocol with categorical items, and a column file beside the export
+    "observations+kategorier": lambda p: read_observations(p, MIXED),
+    "observations+kolumner": lambda p: read_observations(p, MIXED,
+                                                         columns=p.parent / "kolumner.yaml"),
 }
 
 
@@ -775,25 +796,35 @@ case("pnr_pupils_version", "personnummer", "pupils",
                                          pupil(2, Version=PNRS[2])])),
      PersonalNumberFound, 2, "Version", absent=tuple(PNRS) + tuple(PUPIL_PNRS))
 
-# ---- names in an observation export ---------------------------------------------------------
+# ---- names in an observation export ----------------------------------------------------------
+# (issue 13) names and e-mail addresses of teachers and observers are replaced by keyed
+# pseudonyms at read; without a key the export is refused naming the rows, never the names
+_KEY_FIX = ("namn", "UA_PSEUDONYM_KEY", "export UA_PSEUDONYM_KEY=")
 case("names_obs_teacher", "names", "observations",
      w("names_obs_teacher.csv", obs(obs_rows(r3={"teacher": "Anna Andersson"}))),
-     ValueFormatError, 3, "Lärarkod", ("namn",), absent=("Anna", "Andersson"))
+     MissingKeyError, 3, "Lärarkod", _KEY_FIX, absent=("Anna", "Andersson"))
 case("names_obs_observer_comma", "names", "observations",
      w("names_obs_observer_comma.csv", obs(obs_rows(r2={"observer": "Berg, Karin"}))),
-     ValueFormatError, 2, "Observatörskod", ("namn",), absent=("Karin", "Berg"))
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("Karin", "Berg"))
 case("names_obs_teacher_email", "names", "observations",
      w("names_obs_teacher_email.csv", obs(obs_rows(r4={"teacher": "anna.andersson@skola.se"}))),
-     ValueFormatError, 4, "Lärarkod", ("e-post",), absent=("anna.andersson",))
+     MissingKeyError, 4, "Lärarkod", ("e-post", "UA_PSEUDONYM_KEY"), absent=("anna.andersson",))
 case("names_obs_teacher_column", "names", "observations",
      w("names_obs_teacher_column.csv", obs(
          [r[:4] + [n] + r[5:] for r, n in zip(obs_rows(), ["Eva Ek", "Olle Ås", "Eva Ek"])],
          head=[("Lärare" if h == "Lärarkod" else h) for h in OBS_HEAD] + ITEM_COLS)),
-     ValueFormatError, 2, "Lärare", ("namn",), absent=("Eva Ek", "Olle Ås"))
+     MissingKeyError, 2, "Lärare", _KEY_FIX, absent=("Eva Ek", "Olle Ås"))
 case("names_obs_long_observer", "names", "observations",
      w("names_obs_long_observer.csv", obs_long({k: {"Observatörskod": "Rektor Lena Holm"}
                                                 for k in range(2, 14)})),
-     ValueFormatError, 2, "Observatörskod", ("namn",), absent=("Lena", "Holm"))
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("Lena", "Holm"))
+case("names_obs_single_first_name", "names", "observations",
+     w("names_obs_single_first_name.csv", obs(obs_rows(r4={"observer": "Carolina"}))),
+     MissingKeyError, 4, "Observatörskod", _KEY_FIX, absent=("Carolina",))
+case("names_obs_first_names_xlsx", "names", "observations",
+     xlsx("names_obs_first_names_xlsx.xlsx", pd.DataFrame(
+         [r[:5] + ["tamara"] + r[6:] for r in obs_rows()], columns=OBS_HEAD + ITEM_COLS)),
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("tamara", "Tamara"))
 
 
 
@@ -971,6 +1002,77 @@ case("empty_kolumner", "empty", "kolumner", w("kolumner.yaml", "# inget här\n")
 case("columns_api_foreign_json_alone", "columns", "api",
      w("columns_api_foreign_json_alone.json", '{"anteckning": "ring skolan"}'),
      FileFormatError, None, None, ("/school-units",))
+
+# ---- issue 13: exports from other form tools (headers, column files, categorical items) ----
+def _no_school(rows: list[list[str]]) -> list[list[str]]:
+    return [r[:3] + r[4:] for r in rows]
+
+
+_HEAD_NO_SCHOOL = OBS_HEAD[:3] + OBS_HEAD[4:] + ITEM_COLS
+case("codes_obs_categorical_answer", "codes", "observations+kategorier",
+     w("codes_obs_categorical_answer.csv", obs(
+         [r + [a] for r, a in zip(obs_rows(), ["J", "Kanske", "nej"])],
+         head=OBS_HEAD + ITEM_COLS + ["T1"])),
+     ValueFormatError, 3, "T1", ("kategoriskt", "J (Ja), N (Nej)", "unanswered:"))
+case("columns_obs_derived_no_match", "columns", "observations+kolumner",
+     with_columns("columns_obs_derived_no_match.csv", obs(
+         _no_school(obs_rows(r2={"lesson": "12345678-LEK1"}, r3={"lesson": "LEK2"},
+                             r4={"lesson": "12345678-LEK3"})), head=_HEAD_NO_SCHOOL),
+         "härledda:\n  school_id: {kolumn: Lektions-ID, mönster: '^(\\d{8})-'}\n"),
+     ValueFormatError, 3, "Lektions-ID", ("Mönstret för school_id", "härledda:",
+                                          "kolumner.yaml"))
+case("columns_obs_derived_missing_column", "columns", "observations+kolumner",
+     with_columns("columns_obs_derived_missing_column.csv", obs(
+         _no_school(obs_rows()), head=_HEAD_NO_SCHOOL),
+         "härledda:\n  school_id: {kolumn: Klipp, mönster: '^(\\d{8})'}\n"),
+     MissingColumnError, 1, "Klipp", ("härleder school_id", "härledda:"))
+case("columns_obs_map_unknown_item", "columns", "observations+kolumner",
+     with_columns("columns_obs_map_unknown_item.csv", obs(
+         [r + ["3"] for r in obs_rows()], head=OBS_HEAD + ITEM_COLS + ["Fråga sju"]),
+         "kolumner:\n  Fråga sju: KL9\n"),
+     UnknownItemError, None, "Fråga sju", ("KL9", "protokollet `blandad`"),
+     file="kolumner.yaml")
+case("columns_obs_two_sources", "columns", "observations+kolumner",
+     with_columns("columns_obs_two_sources.csv", obs(),
+                  "fasta:\n  date: 2023-09-14\n"),
+     FileFormatError, None, "date", ("två källor", "Datum"), file="kolumner.yaml")
+case("columns_obs_same_item_twice", "columns", "observations+kolumner",
+     with_columns("columns_obs_same_item_twice.csv", obs(
+         [r + ["3"] for r in obs_rows()], head=OBS_HEAD + ITEM_COLS + ["Struktur igen"]),
+         "kolumner:\n  Struktur igen: KL1\n"),
+     FileFormatError, 1, "Struktur igen", ("samma påstående (KL1)",))
+case("columns_kolumner_derived_target", "columns", "kolumner",
+     w("kolumner.yaml", "härledda:\n  skola: {kolumn: Klipp, mönster: '^(\\d+)'}\n"),
+     ValueFormatError, 2, "härledda.skola", ("inte ett känt namn", "school_id"))
+case("columns_kolumner_bad_pattern", "columns", "kolumner",
+     w("kolumner.yaml", "kolumner:\n  Klipp: observation_id\nhärledda:\n"
+                        "  school_id: {kolumn: Klipp, mönster: '^(\\d+'}\n"),
+     ValueFormatError, 4, "härledda.school_id", ("reguljärt uttryck", "tecken"))
+case("columns_kolumner_two_groups", "columns", "kolumner",
+     w("kolumner.yaml", "härledda:\n  school_id: {kolumn: Klipp, mönster: '(\\d+)-(\\d+)'}\n"),
+     ValueFormatError, 2, "härledda.school_id", ("2 grupper", "högst en grupp"))
+case("columns_kolumner_derived_no_pattern", "columns", "kolumner",
+     w("kolumner.yaml", "härledda:\n  school_id: Klipp\n"),
+     ValueFormatError, 2, "härledda.school_id", ("kolumn och mönster",))
+case("columns_kolumner_fixed_target", "columns", "kolumner",
+     w("kolumner.yaml", "fasta:\n  roll: Rektor\n"),
+     ValueFormatError, 2, "fasta.roll", ("observer_role",))
+case("columns_kolumner_unknown_rule", "columns", "kolumner",
+     w("kolumner.yaml", "kolumner:\n  Besöksdag: date\ndubbletter: ibland\n"),
+     ValueFormatError, 3, "dubbletter", ("senaste", "avvisa"))
+case("trunc_obs_three_row_header", "truncated", "observations",
+     w("trunc_obs_three_row_header.csv", obs(
+         [[""] * len(OBS_HEAD) + ["Påståenden"] + [""] * (len(ITEM_COLS) - 1),
+          [""] * len(OBS_HEAD) + ["Alternativ: 1–4"] * len(ITEM_COLS),
+          *obs_rows()[:2], obs_rows()[2][:12]],
+         head=OBS_HEAD + ITEM_COLS)),
+     FileFormatError, 6, ITEM_COLS[2], ("avkortad",))
+case("empty_obs_header_rows_only", "empty", "observations",
+     w("empty_obs_header_rows_only.csv", obs(
+         [[""] * len(OBS_HEAD) + ["Alternativ: 1–4"] * len(ITEM_COLS)],
+         head=OBS_HEAD + ITEM_COLS)),
+     FileFormatError, 1, None, ("inga rader med svar",))
+
 
 # --------------------------------------------------------------------------
 # The checks

@@ -9,10 +9,10 @@ How a file is recognised (in this order):
 ==============================  ===============================================
 file                            read as
 ==============================  ===============================================
-``kolumner*.yaml``              column mapping for the observation exports
-                                (:func:`~undervisning_analys.io.observations.load_column_map`)
-                                and the rule for corrected forms
-                                (``dubbletter: senaste``)
+``kolumner*.yaml``              column file for the observation exports
+                                (:func:`~undervisning_analys.io.observations.load_column_spec`):
+                                mapping, derived and fixed columns, the rule
+                                for corrected forms (``dubbletter: senaste``)
 other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
                                 the default protocol)
 ``skolregister*``               the school register (read first)
@@ -441,7 +441,7 @@ def _overlap(r: _Reading, schools: pd.DataFrame, obs: pd.DataFrame,
 
 
 def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None = None,
-                key: str | None = None) -> Dataset:
+                key: str | None = None, columns: str | Path | None = None) -> Dataset:
     """Read a municipality's folder (any layout, subfolders too) into a validated Dataset.
 
     Every file is read or named: what was not read is in ``Dataset.provenance``
@@ -453,8 +453,12 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     path : the folder.
     instrument : the observation protocol (default: the folder's ``*.yaml``, else the
         package's default protocol).
-    key : the pseudonymisation key for pupil-grade files (default: the environment
-        variable ``UA_PSEUDONYM_KEY``); without one such files are not read (named).
+    key : the pseudonymisation key for pupil-grade files and for teacher and observer
+        names in observation exports (default: the environment variable
+        ``UA_PSEUDONYM_KEY``); without one pupil-grade files are not read (named), and an
+        observation export with names is refused.
+    columns : a column file for the observation exports (default: the folder's
+        ``kolumner*.yaml``); see :func:`~undervisning_analys.io.observations.load_column_spec`.
 
     Raises
     ------
@@ -510,18 +514,14 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                                 len(inst.items), len(inst.items)))
         for extra in protocols[1:]:
             r.skip(extra, f"ett protokoll till: {protocols[0].name} används")
-    columns = None
-    dup_rule = "refuse"
-    if colmaps:
-        load_map = getattr(_obs, "load_column_map", None)
-        if load_map is None:
-            for p in colmaps:
-                r.skip(p, "kolumnmappning stöds inte av denna version")
-        else:
-            columns = load_map(colmaps[0])
-            dup_rule = _obs.duplicate_rule(colmaps[0])
-            r.prov.append(ProvenanceRecord.for_file(colmaps[0], "load_column_map", "kolumner",
-                                                    len(columns), len(columns)))
+    spec = _obs.as_column_spec(columns)
+    if columns is None and colmaps:
+        spec = _obs.load_column_spec(colmaps[0])
+        n_spec = len(spec.columns) + len(spec.derived) + len(spec.constants)
+        r.prov.append(ProvenanceRecord.for_file(colmaps[0], "load_column_spec", "kolumner",
+                                                n_spec, n_spec))
+        for extra in colmaps[1:]:
+            r.skip(extra, f"en kolumnfil till: {colmaps[0].name} används")
     registers = [p for p in files if p.name.lower().startswith("skolregister")]
     for p in registers:
         r.add(_schools.read_schools(p), p, "register")
@@ -534,15 +534,17 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     context: dict[str, Any] = {"register": pd.concat([df for df, _, _ in r.tables["schools"]]),
                                "key": key}
     json_files: list[Path] = []
+    categories: list[pd.DataFrame] = []
     for p in files:
         name = p.name.lower()
         if p in yaml_files or p in registers or name.endswith(".md"):
             continue
         if name.startswith("observation"):
-            kw: dict[str, Any] = {"schools": known, "duplicates": dup_rule}
-            if columns is not None:
-                kw["columns"] = columns
-            r.add(_obs.read_observations(p, inst, **kw), p, "observations")
+            export = _obs.read_observation_export(p, inst, columns=spec, schools=known,
+                                                  key=key)
+            r.add(export.observations, p, "observations")
+            if len(export.categories):
+                categories.append(export.categories)
             continue
         if p.suffix.lower() == ".json":
             json_files.append(p)
@@ -614,7 +616,9 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         plans=plans, dialogue_notes=notes,
         reference_results=_concat(ref_res, "results") if ref_res else None,
         reference_background=_concat(ref_bg, "background") if ref_bg else None,
-        checks=tuple(r.checks))
+        checks=tuple(r.checks),
+        observation_categories=_concat(categories, "observation_categories")
+        if categories else None)
 
 
 def _is_plan_file(p: Path) -> bool:
@@ -701,16 +705,36 @@ def _read_json(r: _Reading, files: Sequence[Path], api: Any, kolada: Any) -> Non
                       "Kolada")
     if not api_files:
         return
-    root = Path(os.path.commonpath([str(p.parent) for p in api_files]))
-    try:
-        df, prov = api.load_files(api_files, root)
-    except UAError as exc:
-        for p in api_files:
-            r.skip(p, str(exc))
+    # one bad response is named alone: the error names its file, which is left out and the
+    # rest read again (an error that names no single file of the set leaves out all of them)
+    pending = list(api_files)
+    while pending:
+        root = Path(os.path.commonpath([str(p.parent) for p in pending]))
+        try:
+            df, prov = api.load_files(pending, root)
+        except UAError as exc:
+            bad = _file_named_by(exc, pending)
+            if bad is None:
+                for p in pending:
+                    r.skip(p, str(exc))
+                return
+            r.skip(bad, str(exc))
+            pending.remove(bad)
+            continue
+        df.attrs["provenance"] = prov
+        r.add(df, root, "api")
         return
-    root = Path(os.path.commonpath([str(p.parent) for p in api_files]))
-    df.attrs["provenance"] = prov
-    r.add(df, root, "api")
+
+
+def _file_named_by(exc: UAError, files: Sequence[Path]) -> Path | None:
+    """The one file of ``files`` an error names (``exc.file``), or None."""
+    if not exc.file:
+        return None
+    named = Path(exc.file)
+    same = [p for p in files if p == named or p.resolve() == named.resolve()]
+    if not same and not named.is_absolute():
+        same = [p for p in files if p.name == named.name]
+    return same[0] if len(same) == 1 else None
 
 
 __all__ = ["load_folder", "READERS", "PRECEDENCE", "NOT_READ", "is_pupil_grades",
