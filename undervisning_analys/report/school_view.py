@@ -18,6 +18,8 @@ from ._common import (
     ci,
     data_period,
     kappa_words,
+    link_error_sentence,
+    link_key,
     models_table,
     plain,
     reliability_words,
@@ -269,10 +271,11 @@ class SchoolView:
             ylabel="Trend i resultat mot förväntat (per läsår)"))
         lk = ctx.tables.get("link")
         w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
-        if len(w):
-            wk = {"term": "within"}
+        if len(w) and "correction" in w.columns:
+            w = w[w["correction"].astype(str) == "none"]
+        if lk is not None and len(w):
+            wk = link_key(lk, "within")
             lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
-            att = float(w["attenuation"].iloc[0]) if "attenuation" in w else np.nan
             mde = ctx.info.get("link", {}).get("min_detectable")
             lm = ctx.info.get("link", {}).get("measure", measure)
             out["within"] = {
@@ -285,8 +288,7 @@ class SchoolView:
                 "min_detectable": (plain(0.1 * float(mde), 2)
                                    if mde is not None and np.isfinite(mde) else None),
                 "n_schools": ctx.num("link", wk, "n_schools", 0),
-                "reliability": ctx.num("link", wk, "reliability", 2),
-                "corrected": bool(np.isfinite(att) and abs(att - 1) < 1e-9),
+                "error": link_error_sentence(ctx, result_unit(lm)[0]),
                 "lag": ctx.info.get("link", {}).get("lag", 1),
                 "lag_words": {0: "samma läsår", 1: "ett läsår senare",
                               2: "två läsår senare"}.get(
