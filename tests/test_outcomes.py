@@ -288,6 +288,15 @@ def test_report_section_shows_outcomes_with_floors_and_trends(outcome_report):
     sec = m[m.index('id="upplevelse"'):]
     sec = sec[:sec.index("</section>")]
     _refs_resolve(sec, ctx)
+    # the municipality's changes table lists every clear trend (schools and the
+    # municipality), and only those
+    tr = ctx.tables["outcome_trends"]
+    tr = tr[tr["component"].isin(["school_trend", "municipality_trend"])
+            & tr["measure"].isin(set(t.loc[t["level"] == "school", "measure"]))]
+    n_clear = int(((tr["conf_low"] > 0) | (tr["conf_high"] < 0)).sum())
+    chg = sec[sec.index("Säkra förändringar"):]
+    chg = chg[:chg.index("</table>")]
+    assert chg.count("<tr>") - 1 == n_clear  # minus the header row
     n = ctx.info["outcome_links"]["n_comparisons"]
     assert n == int(ctx.tables["outcome_links"]["p_value"].notna().sum()) and n >= 4
     assert f"{n} jämförelser" in sec and "Holms metod" in sec
