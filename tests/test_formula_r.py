@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 from undervisning_analys.engine.design import build_design, parse_formula
-from undervisning_analys.errors import ModelError
+from undervisning_analys.errors import DataDroppedWarning, ModelError
 from undervisning_analys.models import fit_mixed
+from undervisning_analys.models.mixed import anova as ua_anova
 
 REF = Path(__file__).parent / "reference"
 TOL_CRIT_REL = 1e-6
@@ -183,3 +184,111 @@ def test_predict_newdata_without_a_column_names_it():
     res = _fit("names_order")
     with pytest.raises(ModelError, match="saknas: girl"):
         res.predict(newdata=_data().drop(columns="girl"))
+
+
+# --------------------------------------------------------------------------- #
+# 3. generalized models: glmer's estimates (Laplace)
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("model", ["binomial", "poisson"])
+def test_glmm_equals_glmer(model):
+    ref = FITS.set_index("model").loc[model]
+    res = fit_mixed(ref["formula"], _data(), family=ref["family"])
+    assert res.family == model and not res.reml
+    # lme4: -2 logLik; AIC counts the fixed effects and theta (no residual variance)
+    assert res.reml_criterion == pytest.approx(ref["criterion"], rel=TOL_CRIT_REL)
+    assert res.aic == pytest.approx(ref["AIC"], rel=TOL_CRIT_REL)
+    fx = _csv("fixef").query("model == @model")
+    assert list(res.fixef.index) == list(fx["term"])
+    np.testing.assert_allclose(res.fixef, fx["estimate"], rtol=0, atol=TOL_FIXEF)
+    np.testing.assert_allclose(res.se, fx["std_error"], rtol=0, atol=TOL_SE)
+    vc = _csv("varcorr").query("model == @model")
+    assert list(res.varcorr["group"]) == list(vc["grp"])  # no Residual row, as lme4
+    np.testing.assert_allclose(res.varcorr["sd_cor"], vc["sdcor"], rtol=0, atol=TOL_VC)
+    text = str(res.summary())
+    assert "Generaliserad linjär blandad modell" in text and "z-värde" in text
+
+
+def test_glmm_predicts_on_link_and_response_scale():
+    res = fit_mixed("pass ~ x + sex + (1 | school)", _data(), family="binomial")
+    eta = res.predict()
+    p = res.predict(type="response")
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-eta)), rtol=1e-10)
+    assert p.between(0, 1).all()
+
+
+def test_glmm_logical_outcome_equals_zero_one():
+    d = _data()
+    zero_one = fit_mixed("pass ~ x + (1 | school)", d, family="binomial")
+    d["pass"] = d["pass"].astype(bool)
+    logical = fit_mixed("pass ~ x + (1 | school)", d, family="binomial")
+    np.testing.assert_allclose(logical.fixef, zero_one.fixef, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("family, pattern", [
+    ("gamma", "Familjen 'gamma' stöds inte av fit_mixed.*lme4::glmer i R"),
+    ("binomial(link = 'probit')", "stöds inte av fit_mixed.*probit"),
+])
+def test_unsupported_family_says_so_and_what_to_use(family, pattern):
+    with pytest.raises(ModelError, match=pattern):
+        fit_mixed("pass ~ x + (1 | school)", _data(), family=family)
+
+
+def test_glmm_refuses_adaptive_quadrature_and_engine_options():
+    with pytest.raises(ModelError, match="nAGQ stöds inte för family='binomial'"):
+        fit_mixed("pass ~ x + (1 | school)", _data(), family="binomial", nAGQ=5)
+
+
+@pytest.mark.parametrize("family, outcome, pattern", [
+    ("binomial", "count", "mellan 0 och 1 för family='binomial'"),
+    ("poisson", "y", r"ett antal \(heltal ≥ 0\) för family='poisson'"),
+])
+def test_glmm_outcome_checked(family, outcome, pattern):
+    with pytest.raises(ModelError, match=pattern):
+        fit_mixed(f"{outcome} ~ x + (1 | school)", _data(), family=family)
+
+
+# --------------------------------------------------------------------------- #
+# 4. results a researcher expects: varcorr.tidy(), anova
+# --------------------------------------------------------------------------- #
+def test_varcorr_is_a_table_with_tidy_and_summary():
+    res = _fit("re_interaction")
+    vc = res.varcorr
+    assert isinstance(vc, pd.DataFrame)  # callers index it as before
+    tidy = vc.tidy()
+    assert type(tidy) is pd.DataFrame
+    assert list(tidy.columns) == ["group", "term1", "term2", "var_cov", "sd_cor"]
+    pd.testing.assert_frame_equal(tidy, pd.DataFrame(vc))
+    assert type(vc[vc["group"] == "school"]) is pd.DataFrame
+    text = str(vc.summary())
+    assert "Varianskomponenter" in text and "x:sexF" in text and "0,2384" in text
+
+
+def test_anova_refits_with_ml_and_equals_lme4():
+    ref = _csv("anova")
+    d = _data()
+    m0 = fit_mixed("y ~ x + (1 | school)", d)
+    m1 = fit_mixed("y ~ x + sex + f + (1 | school)", d)
+    a = ua_anova(m1, m0)  # given in any order: sorted by parameters, as lme4
+    t = a.tidy()
+    assert a.refitted and list(t["formula"]) == [m0.formula, m1.formula]
+    np.testing.assert_array_equal(t["npar"], ref["npar"])
+    for ours, theirs in [("aic", "AIC"), ("bic", "BIC"), ("loglik", "logLik"),
+                         ("deviance", "deviance")]:
+        np.testing.assert_allclose(t[ours], ref[theirs], rtol=TOL_CRIT_REL)
+    assert t["chisq"].iloc[1] == pytest.approx(ref["Chisq"].iloc[1], rel=1e-5)
+    assert t["df"].iloc[1] == ref["Df"].iloc[1]
+    assert t["p_value"].iloc[1] == pytest.approx(ref["p"].iloc[1], rel=1e-3)
+    assert m0.reml and m1.reml  # the fits themselves are untouched
+    assert "Likelihoodkvottest" in str(a.summary())
+
+
+def test_anova_refuses_models_on_different_rows():
+    d = _data()
+    m0 = fit_mixed("y ~ x + (1 | school)", d)
+    d2 = d.assign(w=d["w"].where(d.index % 10 != 0))
+    with pytest.warns(DataDroppedWarning):
+        m1 = fit_mixed("y ~ x + w + (1 | school)", d2)
+    with pytest.raises(ModelError, match="olika rader"):
+        ua_anova(m0, m1)
+    with pytest.raises(ModelError, match="minst två modeller"):
+        ua_anova(m0)

@@ -55,9 +55,12 @@ from undervisning_analys.instruments import instrument_from_dict
 from undervisning_analys.io import (
     read_json_source,
     read_kolada,
+    read_local_measures,
     read_observations,
+    read_pupil_attendance,
     read_pupil_grades,
     read_schools,
+    read_skolenkaten,
     read_skolverket,
     read_skolverket_api,
     read_skolverket_api_schools,
@@ -824,6 +827,160 @@ case("names_obs_first_names_xlsx", "names", "observations",
      MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("tamara", "Tamara"))
 
 
+
+# ---- Skolenkäten workbooks and the organiser's own measures (issue 16) --------------------
+ENK_HEAD = ["Orgnummer", "Huvudman", "Kommun", "Skolenhetskod", "Skolenhet", "Antal i gruppen",
+            "Antal", "Svarsfrekvens"]
+
+
+def enk(name: str, change: Callable | None = None, title: str = "Skolenkäten 2023 - Elever åk 8",
+        sheet: str = "Resultat elever åk 8 2023") -> Callable[[Path], Path]:
+    """A small workbook of the excelrapport layout (see tests/test_io_skolenkaten.py),
+    damaged by ``change(ws)``."""
+    def make(d: Path) -> Path:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = sheet
+        ws.append([title] + [None] * 7 + ["8. Studiero", "Hur ofta är det arbetsro på "
+                                                         "lektionerna?", "9. Trygghet",
+                                          "Känner du dig trygg i skolan?"])
+        ws.append(ENK_HEAD + [None] * 4)
+        ws.append([None] * 8 + ["Index", "Medelvärde", "Index", "Medelvärde"])
+        ws.append([2120009990, "Exempelkommuns kommun", None, None, None, 400, 300, 0.75,
+                   6.1, 6.0, 8.0, 8.1])
+        ws.append([2120009990, "Exempelkommuns kommun", "Exempelkommun", 99001234,
+                   "Alfaskolan", 60, 45, 0.75, 5.9, 5.8, "-", "-"])
+        ws.append([2120009990, "Exempelkommuns kommun", "Exempelkommun", 99005678,
+                   "Betaskolan", 80, 62, 0.775, 6.4, 6.3, 8.3, 8.2])
+        if change is not None:
+            change(ws)
+        p = d / name
+        wb.save(p)
+        return p
+    return make
+
+
+def _set(cells: dict[str, object]) -> Callable:
+    def change(ws) -> None:
+        for ref, v in cells.items():
+            ws[ref] = v
+    return change
+
+
+LM_HEAD = "Skolenhetskod;Skola;Termin;Läsår;Mått;Värde;Antal elever"
+LM_ROWS = ["99001234;Alfaskolan;HT2023;;Närvaro (%);93,4;412",
+           "99001234;Alfaskolan;VT2024;;Närvaro (%);92,0;400",
+           "99005678;Betaskolan;;2023/24;Anmälda kränkningar per 100 elever;3,1;300"]
+
+
+def lm(rows: list[str] | None = None, head: str = LM_HEAD) -> str:
+    return "\n".join([head] + (LM_ROWS if rows is None else rows)) + "\n"
+
+
+PA_HEAD = "Personnummer;Skolenhetskod;Period;Schemalagd tid;Frånvaro"
+
+
+def pa(rows: list[str] | None = None, head: str = PA_HEAD) -> str:
+    base = [f"{PNRS[k]};99001234;HT2023;1000;{50 * k}" for k in range(len(PNRS))]
+    return "\n".join([head] + (base if rows is None else rows)) + "\n"
+
+
+LOADERS.update({
+    "skolenkaten": read_skolenkaten,
+    "local": read_local_measures,
+    "attendance": lambda p: read_pupil_attendance(p, key=KEY),
+})
+
+case("columns_enk_no_school_code", "columns", "skolenkaten",
+     enk("columns_enk_no_school_code.xlsx", _set({"D2": "Kod"})), MissingColumnError, 2,
+     "Skolenhetskod", ("Resultat elever åk 8 2023",))
+case("scale_enk_index_above_10", "scale", "skolenkaten",
+     enk("scale_enk_index_above_10.xlsx", _set({"I6": 12.5})), ValueFormatError, 6, "I",
+     ("Studiero", "0–10", "Resultat elever åk 8 2023"))
+case("scale_enk_rate_above_1", "scale", "skolenkaten",
+     enk("scale_enk_rate_above_1.xlsx", _set({"H5": 75})), ValueFormatError, 5, "H",
+     ("Svarsfrekvens",))
+case("codes_enk_school_code", "codes", "skolenkaten",
+     enk("codes_enk_school_code.xlsx", _set({"D5": "99-1234"})), ValueFormatError, 5, "D",
+     ("8 siffror",))
+case("codes_enk_text_in_index", "codes", "skolenkaten",
+     enk("codes_enk_text_in_index.xlsx", _set({"K6": "hög"})), ValueFormatError, 6, "K",
+     ("Trygghet",))
+case("codes_enk_no_group", "codes", "skolenkaten",
+     enk("codes_enk_no_group.xlsx", title="Skolenkäten 2023", sheet="Resultat 2023"),
+     FileFormatError, 1, "A", ("respondentgrupp",))
+case("columns_enk_question_without_mean", "columns", "skolenkaten",
+     enk("columns_enk_question_without_mean.xlsx", _set({"J3": "Antal"})), FileFormatError, 3,
+     "J", ("Medelvärde",))
+case("future_enk_year", "future", "skolenkaten",
+     enk("future_enk_year.xlsx", title="Skolenkäten 2099 - Elever åk 8",
+         sheet="Resultat elever åk 8"), ValueFormatError, 1, "A", ("framtiden",))
+case("encoding_enk_csv", "encoding", "skolenkaten",
+     w("encoding_enk_csv.csv", "Orgnummer;Huvudman\n1;2\n"), FileFormatError, None, None,
+     ("xlsx",))
+case("empty_enk_no_rows", "empty", "skolenkaten",
+     enk("empty_enk_no_rows.xlsx", lambda ws: ws.delete_rows(4, 3)), FileFormatError, 2, None,
+     ("inga rader",))
+case("pnr_enk_extra_column", "personnummer", "skolenkaten",
+     enk("pnr_enk_extra_column.xlsx", _set({"M2": "Kontakt", "M4": PNRS[0], "M5": PNRS[1],
+                                            "M6": PNRS[2]})), PersonalNumberFound, 4, "Kontakt",
+     absent=tuple(PNRS))
+
+case("columns_local_no_value", "columns", "local",
+     w("columns_local_no_value.csv", lm([r.rsplit(";", 2)[0] + ";" + r.rsplit(";", 1)[1]
+                                          for r in LM_ROWS],
+                                         head="Skolenhetskod;Skola;Termin;Läsår;Mått;"
+                                              "Antal elever")),
+     MissingColumnError, 1, "Värde")
+case("codes_local_measure", "codes", "local",
+     w("codes_local_measure.csv", lm(LM_ROWS[:2] + [LM_ROWS[2].replace(
+         "Anmälda kränkningar per 100 elever", "Trivsel")])), ValueFormatError, 4, "Mått",
+     ("local_",))
+case("codes_local_term", "codes", "local",
+     w("codes_local_term.csv", lm([LM_ROWS[0].replace("HT2023", "hösten 23")] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Termin", ("HT2023",))
+case("scale_local_attendance", "scale", "local",
+     w("scale_local_attendance.csv", lm([LM_ROWS[0].replace("93,4", "934")] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Värde", ("0–100",))
+case("duplicates_local_term", "duplicates", "local",
+     w("duplicates_local_term.csv", lm(LM_ROWS + [LM_ROWS[1]])), DuplicateRowsError, 5, "Mått",
+     ("rad 3, 5",))
+case("duplicates_local_term_and_year", "duplicates", "local",
+     w("duplicates_local_term_and_year.csv", lm(LM_ROWS + [
+         "99001234;Alfaskolan;;2023/24;Närvaro (%);92,5;410"])), DuplicateRowsError, 5, "Mått")
+case("future_local_term", "future", "local",
+     w("future_local_term.csv", lm([LM_ROWS[0].replace("HT2023", "HT2099")] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Termin", ("framtiden",))
+case("decimals_local_mixed", "decimals", "local",
+     w("decimals_local_mixed.csv", lm([LM_ROWS[0], LM_ROWS[1].replace("92,0", "92.0"),
+                                       LM_ROWS[2]])), ValueFormatError, 3, "Värde",
+     ("decimalkomma",))
+case("empty_local_header_only", "empty", "local", w("empty_local_header_only.csv", lm([])),
+     FileFormatError, 1, None, ("inga rader",))
+case("scale_local_no_pupils", "scale", "local",
+     w("scale_local_no_pupils.csv", lm([LM_ROWS[0].rsplit(";", 1)[0] + ";"] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Antal elever", ("10 elever",))
+case("columns_local_xlsx_sheet", "columns", "local",
+     xlsx("columns_local_xlsx_sheet.xlsx", pd.DataFrame(
+         [r.split(";")[:5] + [r.split(";")[6]] for r in LM_ROWS],
+         columns=["Skolenhetskod", "Skola", "Termin", "Läsår", "Mått", "Antal elever"])),
+     MissingColumnError, 1, "Värde", ("Sheet1",))
+
+case("columns_attendance_no_period", "columns", "attendance",
+     w("columns_attendance_no_period.csv", pa([f"{p};99001234;1000;10" for p in PNRS[:3]],
+                                              head="Personnummer;Skolenhetskod;Schemalagd tid;"
+                                                   "Frånvaro")),
+     MissingColumnError, 1, "Period", absent=tuple(PNRS))
+case("scale_attendance_absent_above_scheduled", "scale", "attendance",
+     w("scale_attendance_absent_above_scheduled.csv", pa([f"{PNRS[0]};99001234;HT2023;100;40",
+                                                          f"{PNRS[1]};99001234;HT2023;100;140"])),
+     ValueFormatError, 3, "Frånvaro", absent=tuple(PNRS))
+case("codes_attendance_period", "codes", "attendance",
+     w("codes_attendance_period.csv", pa([f"{PNRS[0]};99001234;vecka 37;100;4"])),
+     ValueFormatError, 2, "Period", absent=tuple(PNRS))
+
 # ---- issue 13: a real municipality's folder ---------------------------------------
 case("code_skv_nine_digit_other_municipality", "codes", "skolverket",
      w("code_skv_nine_digit_other_municipality.csv",
@@ -897,6 +1054,10 @@ case("columns_kolumner_two_groups", "columns", "kolumner",
 case("columns_kolumner_derived_no_pattern", "columns", "kolumner",
      w("kolumner.yaml", "härledda:\n  school_id: Klipp\n"),
      ValueFormatError, 2, "härledda.school_id", ("kolumn och mönster",))
+case("columns_kolumner_not_a_mapping", "columns", "kolumner",
+     w("kolumner.yaml", "# kolumnfil\nkolumner:\n  - Besöksdag\n  - date\nfasta:\n"
+                        "  observer_role: rektor\n"),
+     FileFormatError, 2, "kolumner", ("ska vara en mappning",))
 case("columns_kolumner_fixed_target", "columns", "kolumner",
      w("kolumner.yaml", "fasta:\n  roll: Rektor\n"),
      ValueFormatError, 2, "fasta.roll", ("observer_role",))

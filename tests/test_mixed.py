@@ -220,7 +220,7 @@ def test_summary_is_swedish_and_explains():
     text = str(res.summary())
     for word in ("Linjär blandad modell", "REML-kriterium", "Fasta effekter",
                  "Varianskomponenter", "medelfel", "genomsnittliga", "Residual",
-                 "typeplanerad", "1794,99"):
+                 "typeplanerad", "1\u202f794,99"):  # _format.number: decimal comma, thin space
         assert word in text
     html = res._repr_html_()
     assert "<pre" in html and "Fasta effekter" in html

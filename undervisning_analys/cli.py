@@ -164,6 +164,7 @@ def _add_mall_parser(sub) -> None:  # type: ignore[no-untyped-def]
 
 
 def _cmd_mall(args: argparse.Namespace) -> int:
+    from .io.local_measures import write_template as write_local_template
     from .plans.mall import write_templates
     from .sample import load_folder
 
@@ -176,9 +177,11 @@ def _cmd_mall(args: argparse.Namespace) -> int:
     out = Path(args.ut)
     print(f"Skriver mallar från {folder} …", file=sys.stderr)
     written = write_templates(ds, out, schools=args.skola)
+    written.append(write_local_template(out, ds.schools))
     plans = [p for p in written if p.name.startswith("plan_")]
     print(f"Klart: {len(plans)} planer (en per skola och en för huvudmannen), "
-          "observationsformuläret och inmatningsbladet.")
+          "observationsformuläret, inmatningsbladet och mallen för egna mått "
+          "(egna_matt.xlsx: närvaro, frånvaro, kränkningar, egna enkäter).")
     print(f"Mallarna finns i {out.resolve()}")
     print(f"Fyll i planerna och lägg dem i {folder}; kontrollera dem med "
           f"`{PROG} validera {folder}`.")

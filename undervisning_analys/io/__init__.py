@@ -31,7 +31,11 @@ Loaders (function -> what it reads -> table):
 * :func:`aggregate_pupil_grades` – ``pupil_results`` -> school results as
   Skolverket computes them (``results``);
 * :func:`read_skolenkaten` – Skolinspektionen's Skolenkäten "excelrapport"
-  workbooks -> ``results`` (``skolenkat_<index>_<group>``).
+  workbooks -> ``results`` (``skolenkat_<index>_<group>``);
+* :func:`read_local_measures` – the organiser's own measures (attendance,
+  problematic absence, offences, ``local_<name>``) -> ``results``;
+* :func:`read_pupil_attendance` – pupil-level attendance exports
+  (pseudonymised, aggregated to school × term with the floors) -> ``results``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from ..errors import FileFormatError
 from . import _common
 from .folder import load_folder
 from .kolada import KPI_BACKGROUND, KPI_MEASURES, read_kolada
+from .local_measures import read_local_measures, read_pupil_attendance
 from .observations import (
     load_column_map,
     load_column_spec,
@@ -100,6 +105,7 @@ __all__ = [
     "read_observations", "read_observation_export", "summarise_categories",
     "load_column_map", "load_column_spec", "load_folder", "read_schools",
     "read_pupil_grades", "aggregate_pupil_grades",
-    "concat_pupil_grades", "read_json_source", "read_skolenkaten", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
+    "concat_pupil_grades", "read_json_source", "read_skolenkaten",
+    "read_local_measures", "read_pupil_attendance", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
     "KPI_BACKGROUND",
 ]

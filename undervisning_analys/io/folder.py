@@ -24,6 +24,8 @@ other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
                                 folder (list responses give municipalities; see
                                 :mod:`.skolverket_api`), and Kolada responses
 any file in :data:`READERS`     the first reader whose detector accepts it
+                                (Skolenkäten, pupil-level attendance, the
+                                organiser's own measures, Skolverket exports)
 anything else                   not read: named with the reason
 ==============================  ===============================================
 
@@ -89,6 +91,7 @@ from ..dataset import Dataset, ProvenanceRecord, sha256_of
 from ..errors import FileFormatError, UAError
 from ..instruments import Instrument, load_instrument
 from . import _common as c
+from . import local_measures
 
 NOT_READ = "inte inläst"
 """``ProvenanceRecord.loader`` of a file the folder reader did not read."""
@@ -199,18 +202,51 @@ def _read_skolverket(p: Path) -> list[pd.DataFrame]:
     return [c.publish(t) for t in load_tables(p)]
 
 
-def _read_skolenkaten(p: Path) -> Any:
+def _municipalities(register: pd.DataFrame | None) -> dict[str, str] | None:
+    if register is None or not len(register):
+        return None
+    m = register[["municipality_name", "municipality_id"]].dropna().drop_duplicates(
+        "municipality_name")
+    return dict(zip(m["municipality_name"].astype(str), m["municipality_id"].astype(str),
+                    strict=True))
+
+
+def _read_skolenkaten(p: Path, *, register: pd.DataFrame | None = None) -> Any:
     from .skolenkaten import read_skolenkaten
 
-    return read_skolenkaten(p)
+    return read_skolenkaten(p, municipalities=_municipalities(register))
+
+
+def _read_local_measures(p: Path, *, register: pd.DataFrame | None = None) -> Any:
+    return local_measures.with_register(local_measures.read_local_measures(p), register)
+
+
+def _read_pupil_attendance(p: Path, *, key: str | None = None,
+                           register: pd.DataFrame | None = None) -> Any:
+    return local_measures.with_register(local_measures.read_pupil_attendance(p, key=key),
+                                        register)
 
 
 READERS: list[tuple[Detector, Reader, str]] = [
     (is_skolenkaten, _read_skolenkaten, "Skolenkäten"),
+    (local_measures.is_pupil_attendance, _read_pupil_attendance, "Närvaro på elevnivå"),
+    (local_measures.is_local_measures, _read_local_measures, "Egna mått"),
     (is_skolverket_export, _read_skolverket, "Skolverket-export"),
 ]
 """The folder reader's table of ``(detector, reader, label)``, consulted in order for
-every file that is not a register, an observation export, a protocol or JSON."""
+every file that is not a register, an observation export, a protocol or JSON. A reader
+that takes the keyword ``register`` (the school register, read first) or ``key`` (the
+pseudonymisation key given to :func:`load_folder`) is given them."""
+
+_CONTEXT_KEYWORDS = ("register", "key")
+
+
+def _call_reader(read: Reader, p: Path, context: dict[str, Any]) -> Any:
+    """``read(p)`` with the keywords of ``context`` its signature names."""
+    import inspect
+
+    params = inspect.signature(read).parameters
+    return read(p, **{k: v for k, v in context.items() if k in params})
 
 
 # --------------------------------------------------------------------------
@@ -495,6 +531,8 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                    "skolregister.csv med kolumnerna Skolenhetskod, Skola, "
                                    "Kommun-kod, Kommun och Typ av huvudman")
     known = pd.concat([df["school_id"] for df, _, _ in r.tables["schools"]])
+    context: dict[str, Any] = {"register": pd.concat([df for df, _, _ in r.tables["schools"]]),
+                               "key": key}
     json_files: list[Path] = []
     categories: list[pd.DataFrame] = []
     for p in files:
@@ -517,7 +555,7 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                 continue
             for detect, read, _label in READERS:
                 if detect(p):
-                    got = read(p)
+                    got = _call_reader(read, p, context)
                     for df in (got if isinstance(got, (list, tuple)) else [got]):
                         r.add(df, p, "export" if read is _read_skolverket else "other")
                     break

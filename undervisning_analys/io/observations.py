@@ -13,14 +13,31 @@ XLSX, with one row per filled-in form.
 *Long* (one row per item score): the same descriptive columns plus
 ``Påstående`` (item id or text) and ``Poäng``.
 
+Other form tools (see ``docs/observationsexporter.md``; the real example is
+the World Bank's Teach export, read with ``docs/exempel/teach/``): title rows
+above the header, two or three header rows (category, item, answer options),
+items named by their full question text, columns that hold two things
+(``256305 Clip 1``: school and clip), columns the export lacks (the observer's
+role), and items on other scales than the index's (yes/no, low/medium/high).
+
 Decisions
 ---------
+* The header: the row (of the first 30) where most cells name a known column
+  or an item; rows right above it with two or more cells are category rows,
+  rows above those are titles (skipped, noted); rows right under it whose
+  lesson, date, school, teacher and observer cells are all empty are further
+  header rows (question texts, answer options). Each column's name is the
+  first of its header cells (the header row's, the rows under it, the rows
+  above, then the category carried right over merged cells) that means
+  something; provenance notes the header's rows.
 * Column names are matched after folding (case, spaces, hyphens, å/ä/ö) through
-  :data:`COLUMNS`; ``columns=`` adds names (``{"Besöksdatum": "date"}``) or
-  ignores a column (``{"Kommentar": None}``). Form-tool metadata (timestamps,
-  e-mail, respondent name) is ignored by default and never kept. Any other
-  column is refused (FileFormatError) naming it, so that nothing is dropped
-  silently.
+  :data:`COLUMNS`; a column file (``kolumner.yaml``, :func:`load_column_spec`,
+  or ``columns=``) adds names (``Besöksdatum: date``), names an item
+  (``"How clear is …": KL1``), ignores a column (``Kommentar: null``), takes a
+  canonical column out of another with a pattern (``härledda:``) or gives one
+  value for every row (``fasta:``). Form-tool metadata (timestamps, e-mail,
+  respondent name) is ignored by default and never kept. Any other column is
+  refused (FileFormatError) naming it, so that nothing is dropped silently.
 * Item columns are recognised by the header ``KL1. <text>`` (id, dot or colon,
   text), by the bare id (``KL1``), or by the item's text alone. An id-like
   column the instrument does not know (``KL9. …``) is refused with
@@ -35,6 +52,13 @@ Decisions
   (DuplicateRowsError) naming both rows, unless ``duplicates="last"`` (in
   ``kolumner.yaml``: ``dubbletter: senaste``): then the later row in the
   export (the later submission) wins and the earlier ones are counted.
+* Several scales: the protocol's rated items (``dimensions``) are scored and
+  enter the index; its ``categorical_items`` (yes/no, low/medium/high) are
+  read into ``observation_categories`` (:func:`read_observation_export`; the
+  protocol's code, null when unanswered), counted in provenance and summarised
+  by :func:`summarise_categories`. An answer outside an item's categories is
+  refused with its rows; the protocol's ``unanswered`` markers (``NOT
+  OBSERVED``) count as unanswered.
 * Scores are numbers (``3``, ``3,0``) or the scale's labels (case-insensitive;
   also ``3 – Mer starkt än svagt``). Blank cells and ``Ej observerat``/``Ej
   aktuellt``/``Kan ej bedöma``/``Vet ej``/``-`` are unanswered (score NaN) and
@@ -50,12 +74,17 @@ Decisions
 * ``Årskurs``: 1–9, ``åk 7``, ``7A``; ``F``/``Förskoleklass`` = 0; blank = unknown.
 * With ``schools=`` (the schools table or a list of codes), codes that are
   not in it are refused with UnknownSchoolError listing the rows.
-* Privacy: teacher and observer codes that look like names (two or more
-  capitalised words: ``Anna Andersson``, ``Berg, Karin``) or e-mail
-  addresses are refused (the message lists rows, never the values), and a
-  single teacher or observer code written as a personnummer (``800101-1234``)
-  is refused (elsewhere a column is refused when most of its values are
-  personnummer).
+* Privacy: when a teacher or observer value is a name or an e-mail address
+  (an e-mail address, or letters without a digit: ``Carolina``, ``Anna
+  Andersson``, ``Berg, Karin``; codes carry a digit or are a capital and a
+  hexadecimal string), every value of that column is replaced at read by a
+  keyed pseudonym, the same HMAC as pupils' identities
+  (:func:`~undervisning_analys.privacy.pseudonymise`, key from ``key=`` or
+  ``UA_PSEUDONYM_KEY``), so no name is kept and the same person keeps one
+  pseudonym across files; without a key the export is refused
+  (MissingKeyError, the rows listed, never the names). A single teacher or
+  observer code written as a personnummer (``800101-1234``) is refused
+  (elsewhere a column is refused when most of its values are personnummer).
 * A date after today is refused; so is an export with a header and no rows,
   a CSV row with fewer fields than the header (a truncated file) and a value
   in a column beyond the header (see ``_common``).
@@ -910,7 +939,8 @@ def _pseudonymise_names(txt: dict[str, pd.Series], t: str, column: str, p: Path,
                         key: str | bytes | None) -> int:
     """Replace the whole column by keyed pseudonyms if any value is a name or an e-mail
     address (the same HMAC as pupils' identities); returns the rows with a name."""
-    named = [int(i) for i, v in txt[t].items() if _is_name(str(v))]
+    is_name = c.map_unique(txt[t], lambda v: _is_name(str(v))).astype(bool)
+    named = [int(i) for i in txt[t].index[is_name.to_numpy()]]
     if not named:
         return 0
     try:

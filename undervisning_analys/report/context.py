@@ -42,6 +42,8 @@ from ..models.equity import school_equity
 from ..models.followup import plan_followup
 from ..models.growth import growth
 from ..models.link import link
+from .outcomes_context import TRENDS as OUTCOME_TRENDS
+from .outcomes_context import outcome_tables
 
 DEFAULT_MEASURES: tuple[str, ...] = ("merit_17", "pass_all_subjects_pct",
                                      "eligible_vocational_pct", "grade6_pass_all_subjects_pct")
@@ -459,6 +461,9 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
                             "min_detectable": lr.min_detectable_within}
             models["link"] = _link_spec(lr, lm, lag)
 
+    # ---- outcomes beside grades (Skolenkäten, attendance, own measures) --------------
+    timed("outcomes", lambda: outcome_tables(ds, tables, notes, info, say))
+
     # ---- dialogue questions (a table of rules on the estimates above) ---------
     tables["dialogue"] = _dialogue(ds, tables, dims, ms)
 
@@ -546,9 +551,12 @@ def _dialogue(ds: Dataset, tables: Mapping[str, pd.DataFrame], dims: Mapping[str
         period = f"{terms[0]}–{terms[-1]}" if terms else ""
     results = {m: tables[f"results_trend:{m}"] for m in measures
                if f"results_trend:{m}" in tables}
+    ot = tables.get(OUTCOME_TRENDS)
+    outcomes = {str(m): g for m, g in ot.groupby("measure", sort=True)} if ot is not None \
+        else {}
     ev = Evidence(quality_trends=trends, quality_period=period, results=results,
                   index=tables.get("quality"), dimension_names=dict(dims),
-                  schools=own_schools(ds))
+                  schools=own_schools(ds), outcomes=outcomes)
     return dialogue_table(ev)
 
 

@@ -95,6 +95,15 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
                                            "det väntade läget vid målterminen, sannolikheten "
                                            "att målet nås, status och lektionsbesök",
                         ("level", "plan_id", "target_id")),
+    "outcomes": ("utfall", "Elevernas upplevelse och närvaro (Skolenkäten, närvaro, egna "
+                           "mått) per skola och läsår, och kommunens jämförelsevärde",
+                 ("measure", "level", "unit", "school_year")),
+    "outcome_trends": ("utfall_trender", "Förändringen per läsår i elevernas upplevelse och "
+                                         "närvaro, per skola och för kommunen",
+                       ("measure", "component", "unit")),
+    "outcome_links": ("utfall_samband", "Sambanden mellan undervisningskvaliteten och "
+                                        "elevernas upplevelse och närvaro, med Holms "
+                                        "justering för flera jämförelser", ("measure",)),
 }
 """Context table -> (file stem, Swedish description, sort keys). ``results`` collects every
 ``results:<measure>`` table."""
@@ -157,6 +166,8 @@ def _protect(key: str, t: pd.DataFrame) -> pd.DataFrame:
         t = privacy.suppress_results(t, value_cols=vcols, partitions={}, hierarchy=False)
     elif key == "municipality_results":
         t = privacy.suppress_results(t, partitions={}, hierarchy=False)
+    elif key == "outcomes":
+        t = privacy.suppress_results(t, partitions={}, hierarchy=False, unknown_n="suppress")
     return t
 
 
@@ -303,6 +314,9 @@ COLUMN_LABELS_SV: dict[str, str] = {
     "sd": "Standardavvikelse", "group": "Grupp", "exact": "Exakt samstämmighet",
     "adjacent": "Högst ett steg isär", "kappa_quadratic": "Viktad kappa",
     "observer_role": "Observatörsroll", "target": "Mål", "n_obs_needed": "Lektioner som behövs",
+    "reason": "Varför värde saknas", "p_holm": "p-värde (Holm)",
+    "n_comparisons": "Antal jämförelser", "finding": "Fynd", "direction": "Riktning",
+    "better": "Bättre", "error": "Kunde inte skattas", "lag": "Eftersläpning (läsår)",
 }
 """Swedish column headers of the workbook (columns not listed keep their tidy name)."""
 

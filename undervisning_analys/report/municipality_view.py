@@ -9,7 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import plots, schema
-from . import charts
+from . import charts, outcomes_view
 from . import plan_view as _plan_view
 from ._common import (
     Col,
@@ -491,6 +491,7 @@ class MunicipalityView:
             "equity": self.equity(),
             "obs": self.observation(),
             "link": self.link(),
+            "outcomes": outcomes_view.municipality_section(self.ctx),
             "sources": sources_table(self.ctx),
             "period": data_period(self.ctx),
             "models": models_table(self.ctx),

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from .. import schema
 from ..models.dialogue import result_unit
-from . import charts
+from . import charts, outcomes_view
 from . import plan_view as _plan_view
 from ._common import (
     Col,
@@ -531,6 +531,7 @@ class SchoolView:
             "quality": self.quality(),
             "results": self.results(),
             "progression": self.progression(),
+            "outcomes": outcomes_view.school_section(self.ctx, self.sid, self.muni_name),
             "reliability": self.reliability(),
             "questions": self.questions(),
             "plan": _plan_view.school_plan(self.ctx, self.sid),
