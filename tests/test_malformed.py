@@ -1091,6 +1091,10 @@ case("columns_kolumner_two_groups", "columns", "kolumner",
 case("columns_kolumner_derived_no_pattern", "columns", "kolumner",
      w("kolumner.yaml", "härledda:\n  school_id: Klipp\n"),
      ValueFormatError, 2, "härledda.school_id", ("kolumn och mönster",))
+case("columns_kolumner_not_a_mapping", "columns", "kolumner",
+     w("kolumner.yaml", "# kolumnfil\nkolumner:\n  - Besöksdag\n  - date\nfasta:\n"
+                        "  observer_role: rektor\n"),
+     FileFormatError, 2, "kolumner", ("ska vara en mappning",))
 case("columns_kolumner_fixed_target", "columns", "kolumner",
      w("kolumner.yaml", "fasta:\n  roll: Rektor\n"),
      ValueFormatError, 2, "fasta.roll", ("observer_role",))

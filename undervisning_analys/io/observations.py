@@ -939,7 +939,8 @@ def _pseudonymise_names(txt: dict[str, pd.Series], t: str, column: str, p: Path,
                         key: str | bytes | None) -> int:
     """Replace the whole column by keyed pseudonyms if any value is a name or an e-mail
     address (the same HMAC as pupils' identities); returns the rows with a name."""
-    named = [int(i) for i, v in txt[t].items() if _is_name(str(v))]
+    is_name = c.map_unique(txt[t], lambda v: _is_name(str(v))).astype(bool)
+    named = [int(i) for i in txt[t].index[is_name.to_numpy()]]
     if not named:
         return 0
     try:
