@@ -717,6 +717,14 @@ def build_design(parsed: ParsedFormula, frame: pd.DataFrame,
     offset = None
     if offset_matrices:
         offset = np.sum([m.values.iloc[:, 0].to_numpy() for m in offset_matrices], axis=0)
+    yv = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(yv).all():
+        bad = ~np.isfinite(yv)
+        raise ModelError(
+            f"Utfallet `{parsed.response}` har {int(bad.sum())} oändliga eller odefinierade "
+            f"värden (första på radindex {y.index[bad][0]}), t.ex. log av noll eller ett "
+            "negativt tal",
+            column=parsed.response, hint="Ändra transformationen eller uteslut raderna först")
     _check_finite(fixed.values, blocks, offset, parsed)
     return _engine_inputs(parsed, y, fixed, blocks, offset, offset_matrices, frame, cols)
 
