@@ -677,7 +677,7 @@ def _optimizer_path(fit: Any) -> dict[str, Any]:
 
 def _raise_collinear(design: Design) -> None:
     """Name the fixed-effect columns that depend linearly on earlier ones (as lme4 drops)."""
-    x = design.fixed.values.to_numpy(dtype=float)
+    x = design.fixed.array
     names = design.fixed_names
     dependent, rank = [], 0
     for j in range(x.shape[1]):
