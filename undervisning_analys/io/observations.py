@@ -533,9 +533,17 @@ def _find_header(rows: list[c.Row], resolve: _Resolver) -> tuple[int, int, int]:
     ids = [j for j, m in enumerate(meaning) if m and m[0] == "canon" and m[1] in _ID_CANON]
     k = h + 1
     if len(ids) >= 2:
-        while k < min(len(rows), _HEADER_SCAN) and all(rows[k].text(j) == "" for j in ids):
+        # at most three more header rows, none with a number (a form whose lesson, date,
+        # school, teacher and observer are all blank is a form, refused later)
+        while k < min(len(rows), h + 4) and all(rows[k].text(j) == "" for j in ids) \
+                and not any(_is_number(x) for x in rows[k].cells):
             k += 1
     return top, h, k
+
+
+def _is_number(v: Any) -> bool:
+    got = c.parse_number(v)
+    return got is not None and got[1] == "ok"
 
 
 def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *,
