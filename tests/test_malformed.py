@@ -1054,12 +1054,21 @@ case("columns_kolumner_two_groups", "columns", "kolumner",
 case("columns_kolumner_derived_no_pattern", "columns", "kolumner",
      w("kolumner.yaml", "härledda:\n  school_id: Klipp\n"),
      ValueFormatError, 2, "härledda.school_id", ("kolumn och mönster",))
+case("columns_kolumner_not_a_mapping", "columns", "kolumner",
+     w("kolumner.yaml", "# kolumnfil\nkolumner:\n  - Besöksdag\n  - date\nfasta:\n"
+                        "  observer_role: rektor\n"),
+     FileFormatError, 2, "kolumner", ("ska vara en mappning",))
 case("columns_kolumner_fixed_target", "columns", "kolumner",
      w("kolumner.yaml", "fasta:\n  roll: Rektor\n"),
      ValueFormatError, 2, "fasta.roll", ("observer_role",))
 case("columns_kolumner_unknown_rule", "columns", "kolumner",
      w("kolumner.yaml", "kolumner:\n  Besöksdag: date\ndubbletter: ibland\n"),
      ValueFormatError, 3, "dubbletter", ("senaste", "avvisa"))
+case("code_obs_first_form_without_ids", "codes", "observations",
+     w("code_obs_first_form_without_ids.csv", obs(
+         [["", "", "", "", "", "", "Rektor", "Spontant besök", "", "",
+           *["3"] * len(ITEM_COLS)], *obs_rows()])),
+     ValueFormatError, 2, "Lektions-ID", ("Värde saknas",))
 case("trunc_obs_three_row_header", "truncated", "observations",
      w("trunc_obs_three_row_header.csv", obs(
          [[""] * len(OBS_HEAD) + ["Påståenden"] + [""] * (len(ITEM_COLS) - 1),
