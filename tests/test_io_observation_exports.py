@@ -504,3 +504,31 @@ def test_validera_a_folder_with_an_explicit_column_file(tmp_path, capsys):
     assert cli.main(["validera", str(folder)]) == 2
     assert "Besöksdag" in capsys.readouterr().err
     shutil.rmtree(folder)
+
+
+def test_a_folder_keeps_the_categorical_answers_and_validera_summarises_them(tmp_path,
+                                                                            capsys):
+    ds0 = synth.municipality(seed=5, n_schools=3, n_years=1, pupils_per_grade=(10, 20))
+    folder = tmp_path / "mapp"
+    write_sample(ds0, folder)
+    proto = copy.deepcopy(mixed_protocol().raw)
+    (folder / "protokoll.yaml").write_text(yaml.safe_dump(proto, allow_unicode=True),
+                                           encoding="utf-8")
+    path = folder / "observationer.csv"
+    table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    table[0].append("T1. Alla elever har en uppgift")
+    for k, r in enumerate(table[1:]):
+        r.append("Ja" if k % 4 else "Nej")
+    write(path, to_csv(table))
+    ds = load_folder(folder)
+    cats = ds.observation_categories
+    assert len(cats) == len(table) - 1 and set(cats["item_id"]) == {"T1"}
+    n_no = sum(1 for k in range(len(table) - 1) if k % 4 == 0)
+    assert (cats["category"] == "N").sum() == n_no
+    assert set(cats["observation_id"]) == set(ds.observations["observation_id"])
+    assert cli.main(["validera", str(folder)]) in (0, 1)
+    out = capsys.readouterr().out
+    share_no = round(100 * n_no / (len(table) - 1))
+    assert "Så besvarades de kategoriska påståendena" in out
+    assert f"T1 Alla elever har en uppgift: Ja {100 - share_no} %, Nej {share_no} % " \
+           f"({len(table) - 1} svar)" in out

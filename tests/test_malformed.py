@@ -1101,6 +1101,11 @@ case("columns_kolumner_fixed_target", "columns", "kolumner",
 case("columns_kolumner_unknown_rule", "columns", "kolumner",
      w("kolumner.yaml", "kolumner:\n  Besöksdag: date\ndubbletter: ibland\n"),
      ValueFormatError, 3, "dubbletter", ("senaste", "avvisa"))
+case("code_obs_first_form_without_ids", "codes", "observations",
+     w("code_obs_first_form_without_ids.csv", obs(
+         [["", "", "", "", "", "", "Rektor", "Spontant besök", "", "",
+           *["3"] * len(ITEM_COLS)], *obs_rows()])),
+     ValueFormatError, 2, "Lektions-ID", ("Värde saknas",))
 case("trunc_obs_three_row_header", "truncated", "observations",
      w("trunc_obs_three_row_header.csv", obs(
          [[""] * len(OBS_HEAD) + ["Påståenden"] + [""] * (len(ITEM_COLS) - 1),

@@ -467,9 +467,8 @@ def _ffill(r: c.Row, width: int) -> list[str]:
     return out
 
 
-def _columns(rows: list[c.Row], h: int, top: int, below: list[c.Row], resolve: _Resolver,
-             data: list[c.Row]) -> tuple[list[str], list[tuple[Any, ...] | None],
-                                         list[list[str]]]:
+def _columns(rows: list[c.Row], h: int, top: int, below: list[c.Row], resolve: _Resolver
+             ) -> tuple[list[str], list[tuple[Any, ...] | None], list[list[str]]]:
     """Per column: display name, meaning and header texts (most specific first)."""
     above = rows[top:h]
     block = [*above, rows[h], *below]
@@ -529,13 +528,21 @@ def _find_header(rows: list[c.Row], resolve: _Resolver) -> tuple[int, int, int]:
     top = h
     while top > 0 and _nonblank(rows[top - 1]) >= 2:
         top -= 1
-    _names, meaning, _t = _columns(rows, h, top, [], resolve, [])
+    _names, meaning, _t = _columns(rows, h, top, [], resolve)
     ids = [j for j, m in enumerate(meaning) if m and m[0] == "canon" and m[1] in _ID_CANON]
     k = h + 1
     if len(ids) >= 2:
-        while k < min(len(rows), _HEADER_SCAN) and all(rows[k].text(j) == "" for j in ids):
+        # at most three more header rows, none with a number (a form whose lesson, date,
+        # school, teacher and observer are all blank is a form, refused later)
+        while k < min(len(rows), h + 4) and all(rows[k].text(j) == "" for j in ids) \
+                and not any(_is_number(x) for x in rows[k].cells):
             k += 1
     return top, h, k
+
+
+def _is_number(v: Any) -> bool:
+    got = c.parse_number(v)
+    return got is not None and got[1] == "ok"
 
 
 def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *,
@@ -564,7 +571,7 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                               row=header.line,
                               hint="Exportera svaren på nytt när formulären har fyllts i, "
                                    "eller ta bort filen ur mappen")
-    names, meaning, texts = _columns(rows, h, top, below, resolve, data)
+    names, meaning, texts = _columns(rows, h, top, below, resolve)
     canon: dict[int, str] = {}
     items: dict[int, str] = {}
     cats: dict[int, str] = {}
