@@ -340,6 +340,22 @@ def test_names_and_email_addresses_become_keyed_pseudonyms(tmp_path):
     assert "Lärarkod: namn eller e-postadresser på 6 rader" in notes
 
 
+def test_the_respondents_email_as_the_observer_through_the_column_file(tmp_path):
+    """A form tool that records who answered (an e-mail address) instead of an observer
+    code: the column file names it the observer, and it is read as a pseudonym."""
+    ref = plain(tmp_path)
+    head = [h if h != "Observatörskod" else "E-postadress" for h in HEAD] + ITEMS
+    table = [head] + [r[:5] + [f"{r[5].lower()}.rektor@skolan.se"] + r[6:] for r in rows()]
+    p = write(tmp_path / "e.csv", to_csv(table))
+    with pytest.raises(Exception) as ei:  # by default the respondent's e-mail is ignored
+        read_observations(p, key=KEY)
+    assert "Observatörskod" in str(ei.value) and "observer_id" in str(ei.value)
+    got = read_observations(p, columns={"E-postadress": "observer_id"}, key=KEY)
+    assert "rektor@skolan.se" not in all_text(got)
+    assert got["observer_id"].nunique() == ref["observer_id"].nunique()
+    same_table(got.drop(columns="observer_id"), ref.drop(columns="observer_id"))
+
+
 def test_names_in_a_folder_never_reach_the_dataset(tmp_path, monkeypatch):
     ds0 = synth.municipality(seed=5, n_schools=3, n_years=1, pupils_per_grade=(10, 20))
     folder = tmp_path / "mapp"
