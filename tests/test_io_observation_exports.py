@@ -548,3 +548,26 @@ def test_a_folder_keeps_the_categorical_answers_and_validera_summarises_them(tmp
     assert "Så besvarades de kategoriska påståendena" in out
     assert f"T1 Alla elever har en uppgift: Ja {100 - share_no} %, Nej {share_no} % " \
            f"({len(table) - 1} svar)" in out
+
+
+def test_categorical_items_in_a_long_export(tmp_path):
+    """Long format (one row per item): the rows of categorical items go to the categories,
+    the rated rows to the scores; an unknown answer is refused with its row."""
+    inst = mixed_protocol()
+    head = ["Lektions-ID", "Datum", "Skolenhetskod", "Lärarkod", "Observatörskod",
+            "Observatörens roll", "Typ av besök", "Påstående", "Poäng"]
+    base = ["LEK1", "2023-10-02", "12345678", "L1", "O1", "Rektor", "Planerat besök"]
+    table = [head] + [base + [it.id, "3"] for it in INST.items] + [
+        base + ["T1", "Ja"], base + ["Eleverna kommer i tid", "?"]]
+    p = write(tmp_path / "lang.csv", to_csv(table, ";"))
+    export = read_observation_export(p, inst)
+    assert len(export.observations) == len(INST.items)
+    assert (export.observations["score"] == 3).all()
+    cats = export.categories
+    assert list(cats["item_id"]) == ["T1", "KLa"] and list(cats.index) == [14, 15]
+    assert cats["category"].iloc[0] == "J" and pd.isna(cats["category"].iloc[1])
+    table[-2][-1] = "Kanske"
+    with pytest.raises(Exception) as ei:
+        read_observation_export(write(tmp_path / "lang2.csv", to_csv(table, ";")), inst)
+    assert ei.value.row == 14 and ei.value.column == "Poäng"
+    assert "påstående T1" in str(ei.value) and "J (Ja), N (Nej)" in str(ei.value)
