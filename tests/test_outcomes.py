@@ -483,3 +483,26 @@ def test_adjusted_results_and_trend_accept_an_outcome(outcome_ds, measure):
     assert len(trends) == outcome_ds.results.loc[
         (r["measure"] == measure) & (r["level"] == "school"), "school_id"].nunique()
     assert (trends["conf_low"] <= trends["estimate"]).all()
+
+
+def test_an_overall_outcome_follows_what_the_overall_index_measures():
+    """With dimensions of their own (sd_dimension > 0), an outcome that depends on
+    'overall' follows the item-weighted mean of the dimensions' qualities (the overall
+    index's target), so that link(..., dimension='overall') has effect / score_scale as
+    its truth; with q[s, t] itself the dimensions' deviations would act as error."""
+    ds = synth.municipality(seed=7, n_schools=6, n_years=3, sd_dimension=0.15,
+                            compute_slope=False)
+    out = synth.outcomes(ds, survey={}, local={"attendance_pct": ("overall", 5.0, 0.0, 90.0)},
+                         sd_school=0.0, sd_term_local=0.0)
+    tr = out.truth
+    share = pd.Series(ds.instrument.dimension_of()).value_counts(normalize=True)
+    wide = tr.dimension_quality.pivot_table(index=["school_id", "term"], columns="dimension",
+                                            values="quality")
+    target = (wide[share.index] * share.to_numpy()).sum(axis=1)
+    q = tr.school_quality.set_index(["school_id", "term"])["quality"].reindex(target.index)
+    terms = tr.outcome_terms.set_index(["school_id", "term"])["value"].reindex(target.index)
+    # the published values (one decimal) are 90 + 5 × (target − its mean): they follow the
+    # target, not q
+    resid_target = terms - 5.0 * target
+    resid_q = terms - 5.0 * q
+    assert resid_target.std() < 0.05 < 0.2 < resid_q.std()

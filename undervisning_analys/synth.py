@@ -938,7 +938,11 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
     where ``Q_dim`` is the true quality of the dimension the outcome depends on
     (``truth.dimension_quality``; the school × year mean of its terms, or the
     term itself for the term measures; a year before the first uses the first
-    year). A survey index is the mean of ``n`` respondents (``n`` binomial from
+    year). For ``"overall"`` it is what the overall index measures: the
+    item-weighted mean of the dimensions' qualities (``q[s, t]`` itself when
+    ``sd_dimension`` is 0); with ``q`` instead, the link against the overall
+    index would carry the dimensions' own deviations as error, and its truth
+    would not be ``effect / score_scale``. A survey index is the mean of ``n`` respondents (``n`` binomial from
     the school's år-8 cohort and a response rate), so its noise is
     ``sd_pupil / sqrt(n)``; it is published with one decimal and as ``-``
     (suppressed) below 5 respondents, as Skolinspektionen does. Attendance and
@@ -976,7 +980,17 @@ def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: i
     dims = {d for d, *_ in list(survey.values()) + list(local.values())}
     qd_term = {d: dq[dq["dimension"] == d].set_index(["school_id", "term"])["quality"]
                for d in dims if d != "overall"}
-    qd_term["overall"] = truth.school_quality.set_index(["school_id", "term"])["quality"]
+    # what the overall index measures: the item-weighted mean of the dimensions' qualities
+    # (q[s, t] itself when the dimensions have no own deviations, sd_dimension = 0)
+    share = pd.Series(ds.instrument.dimension_of()).value_counts(normalize=True)
+    wide = dq.pivot_table(index=["school_id", "term"], columns="dimension", values="quality",
+                          aggfunc="first")
+    dims_all = [d for d in share.index if d in wide.columns]
+    if len(dims_all) == len(share):
+        qd_term["overall"] = ((wide[dims_all] * share[dims_all].to_numpy()).sum(axis=1)
+                              / float(share[dims_all].sum())).rename("quality")
+    else:  # a protocol whose dimensions the truth does not list: the school's quality
+        qd_term["overall"] = truth.school_quality.set_index(["school_id", "term"])["quality"]
     qd_year: dict[str, pd.Series] = {}
     for d, v in qd_term.items():
         f = v.reset_index()
