@@ -325,3 +325,16 @@ def test_transformed_response_equals_a_precomputed_column():
     pre = fit_mixed("lz ~ x + (1 | school)", d.assign(lz=np.log(d["z"])))
     assert res.reml_criterion == pytest.approx(pre.reml_criterion, rel=1e-12)
     np.testing.assert_allclose(res.fixef, pre.fixef, rtol=0, atol=1e-12)
+
+
+def test_swedish_column_names_work_everywhere():
+    d = _data()
+    sv = d.rename(columns={"school": "skolenhet", "class": "klass", "x": "ålder",
+                           "sex": "kön", "y": "poäng"})
+    a = fit_mixed("poäng ~ ålder * kön + log(z) + (1 | skolenhet/klass)", sv)
+    b = fit_mixed("y ~ x * sex + log(z) + (1 | school/class)", d)
+    assert list(a.fixef.index) == ["(Intercept)", "ålder", "könM", "log(z)", "ålder:könM"]
+    assert a.ngroups == {"skolenhet": 40, "klass:skolenhet": 80}
+    assert a.reml_criterion == pytest.approx(b.reml_criterion, rel=1e-12)
+    np.testing.assert_allclose(a.predict(newdata=sv.iloc[:5]), b.predict(newdata=d.iloc[:5]),
+                               rtol=0, atol=1e-10)
