@@ -280,6 +280,9 @@ def test_anova_refits_with_ml_and_equals_lme4():
     assert t["p_value"].iloc[1] == pytest.approx(ref["p"].iloc[1], rel=1e-3)
     assert m0.reml and m1.reml  # the fits themselves are untouched
     assert "Likelihoodkvottest" in str(a.summary())
+    import undervisning_analys as ua
+
+    assert ua.anova is ua_anova  # the public name
 
 
 def test_anova_refuses_models_on_different_rows():
