@@ -280,6 +280,9 @@ def test_anova_refits_with_ml_and_equals_lme4():
     assert t["p_value"].iloc[1] == pytest.approx(ref["p"].iloc[1], rel=1e-3)
     assert m0.reml and m1.reml  # the fits themselves are untouched
     assert "Likelihoodkvottest" in str(a.summary())
+    import undervisning_analys as ua
+
+    assert ua.anova is ua_anova  # the public name
 
 
 def test_anova_refuses_models_on_different_rows():
@@ -292,3 +295,49 @@ def test_anova_refuses_models_on_different_rows():
         ua_anova(m0, m1)
     with pytest.raises(ModelError, match="minst två modeller"):
         ua_anova(m0)
+
+
+@pytest.mark.parametrize("model", ["nested", "int_main", "ml"])
+def test_profile_intervals_of_sds_equal_lme4(model):
+    ci = _fit(model).confint_varcorr()
+    ref = _csv("profile").query("model == @model")
+    names = [("sigma" if g == "Residual" else f"sd_{t}|{g}")
+             for g, t in zip(ci["group"], ci["term"])]
+    merged = ref.set_index("parm").loc[names]
+    np.testing.assert_allclose(ci["conf_low"], merged["lower"], rtol=0, atol=TOL_VC)
+    np.testing.assert_allclose(ci["conf_high"], merged["upper"], rtol=0, atol=TOL_VC)
+    assert (ci["conf_low"] <= ci["estimate"]).all() and (ci["estimate"] <= ci["conf_high"]).all()
+
+
+def test_profile_intervals_refused_where_not_implemented():
+    with pytest.raises(ModelError, match="korrelerade slumpeffekter"):
+        _fit("re_interaction").confint_varcorr()
+    glmm = fit_mixed("pass ~ x + (1 | school)", _data(), family="binomial")
+    with pytest.raises(ModelError, match="bara för linjära modeller"):
+        glmm.confint_varcorr()
+
+
+def test_transformed_response_undefined_is_refused():
+    with pytest.raises(ModelError, match=r"Utfallet `log\(x\)` har \d+ oändliga"):
+        fit_mixed("log(x) ~ z + (1 | school)", _data())
+
+
+def test_transformed_response_equals_a_precomputed_column():
+    d = _data()
+    res = fit_mixed("log(z) ~ x + (1 | school)", d)
+    pre = fit_mixed("lz ~ x + (1 | school)", d.assign(lz=np.log(d["z"])))
+    assert res.reml_criterion == pytest.approx(pre.reml_criterion, rel=1e-12)
+    np.testing.assert_allclose(res.fixef, pre.fixef, rtol=0, atol=1e-12)
+
+
+def test_swedish_column_names_work_everywhere():
+    d = _data()
+    sv = d.rename(columns={"school": "skolenhet", "class": "klass", "x": "ålder",
+                           "sex": "kön", "y": "poäng"})
+    a = fit_mixed("poäng ~ ålder * kön + log(z) + (1 | skolenhet/klass)", sv)
+    b = fit_mixed("y ~ x * sex + log(z) + (1 | school/class)", d)
+    assert list(a.fixef.index) == ["(Intercept)", "ålder", "könM", "log(z)", "ålder:könM"]
+    assert a.ngroups == {"skolenhet": 40, "klass:skolenhet": 80}
+    assert a.reml_criterion == pytest.approx(b.reml_criterion, rel=1e-12)
+    np.testing.assert_allclose(a.predict(newdata=sv.iloc[:5]), b.predict(newdata=d.iloc[:5]),
+                               rtol=0, atol=1e-10)
