@@ -97,6 +97,7 @@ models <- list(
   zero_plus = list(f = "y ~ 0 + f + x + (1 | school)"),
   minus_one = list(f = "y ~ x + f - 1 + (1 | school)"),
   re_interaction = list(f = "y ~ x + (x:sex | school)"),
+  re_own_order = list(f = "y ~ sex + x + (0 + x:sex | school)"),
   double_bar_factor = list(f = "y ~ sex + x + (sex || school)"),
   double_bar_mixed = list(f = "y ~ x + sex + (0 + x + sex || school)"),
   names_order = list(f = "y ~ f:x + girl + x + f + (1 | school)"),

@@ -140,7 +140,8 @@ def _top_bar(inner: str) -> tuple[str, str, bool] | None:
     return None
 
 
-_NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+#: A column name a formula can use bare: letters (å, ä, ö too), digits, ``_`` and ``.``.
+_NAME = re.compile(r"^(?:[^\W\d]|\.)[\w.]*$")
 
 
 def _groupings(text: str, formula: str) -> list[tuple[str, ...]]:
@@ -435,7 +436,7 @@ class _Matrix:
         return pd.DataFrame(np.asarray(mm, dtype=float), index=data.index, columns=self.names)
 
 
-def _rebuild(rhs: str, contrasts: Mapping[str, str], bool_columns: set[str],
+def _rebuild(rhs: str, contrasts: Mapping[str, str],
              order: list[str]) -> tuple[str, dict[str, str]]:
     """The right-hand side for formulaic: R's variable order inside each interaction,
     ``contrasts=`` applied as ``C(f, ...)`` (with R's name kept as an alias)."""
@@ -537,9 +538,9 @@ def _plain_matrix(plan: list[_PlainColumn], data: pd.DataFrame) -> np.ndarray:
 
 
 def _model_matrix(rhs: str, data: pd.DataFrame, contrasts: Mapping[str, str],
-                  bool_columns: set[str], order: list[str], where: str,
+                  order: list[str], where: str,
                   plain_path: bool = True) -> _Matrix:
-    text, aliases = _rebuild(rhs, contrasts, bool_columns, order)
+    text, aliases = _rebuild(rhs, contrasts, order)
     plain = _plain_plan(terms_of(text), data, contrasts) if plain_path else None
     if plain is not None:
         plan, levels = plain
@@ -593,7 +594,7 @@ def required_columns(parsed: ParsedFormula, columns: Sequence[str]) -> tuple[lis
 
 
 def _identifiers(expr: str) -> list[str]:
-    names = re.findall(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)", expr)
+    names = re.findall(r"`([^`]+)`|((?:[^\W\d]|\.)[\w.]*)", expr)
     return [a or b for a, b in names]
 
 
@@ -700,29 +701,29 @@ def build_design(parsed: ParsedFormula, frame: pd.DataFrame,
     builds directly (for the test that both give the same)."""
     contrasts = dict(contrasts or {})
     cols = [c for group in required_columns(parsed, frame.columns) for c in group]
-    data, bools = _as_r_types(frame, cols)
+    data, _ = _as_r_types(frame, cols)
     order: list[str] = []
     # the response
     if parsed.response in data.columns:
         y = data[parsed.response]
     else:
-        ym = _model_matrix(f"0 + {parsed.response}", data, {}, bools, [], "Utfallet")
+        ym = _model_matrix(f"0 + {parsed.response}", data, {}, [], "Utfallet")
         if ym.array.shape[1] != 1:
             raise ModelError(
                 f"Utfallet {parsed.response!r} måste vara en numerisk variabel",
                 hint="Skriv utfallet som en kolumn eller en funktion av en kolumn, t.ex. log(y)")
         y = pd.Series(ym.array[:, 0], index=data.index, name=parsed.response)
-    fixed = _model_matrix(parsed.fixed, data, contrasts, bools, order,
+    fixed = _model_matrix(parsed.fixed, data, contrasts, order,
                           "De fasta effekternas designmatris", plain_path)
     blocks = []
     for bar in parsed.bars:
-        m = _model_matrix(bar.lhs, data, contrasts, bools, list(order),
+        m = _model_matrix(bar.lhs, data, contrasts, [],
                           f"Slumpeffekttermen ({bar.lhs} | {bar.group})", plain_path)
         if m.array.shape[1] == 0:
             raise ModelError(f"Slumpeffekttermen ({bar.lhs} | {bar.group}) har inga kolumner",
                              hint="Skriv t.ex. (1 | skola) eller (1 + tid | skola)")
         blocks.append(Block(bar, m))
-    offset_matrices = [_model_matrix(f"0 + {o}", data, {}, bools, [], f"offset({o})")
+    offset_matrices = [_model_matrix(f"0 + {o}", data, {}, [], f"offset({o})")
                        for o in parsed.offsets]
     offset = None
     if offset_matrices:
