@@ -189,11 +189,14 @@ def test_predict_newdata_without_a_column_names_it():
 # --------------------------------------------------------------------------- #
 # 3. generalized models: glmer's estimates (Laplace)
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("model", ["binomial", "poisson"])
+@pytest.mark.parametrize("model", ["binomial", "poisson", "binomial_cbind"])
 def test_glmm_equals_glmer(model):
     ref = FITS.set_index("model").loc[model]
-    res = fit_mixed(ref["formula"], _data(), family=ref["family"])
-    assert res.family == model and not res.reml
+    # cbind(passed, failed): successes and failures per school and sex, as glmer reads it
+    data = _csv("counts") if model == "binomial_cbind" else _data()
+    res = fit_mixed(ref["formula"], data, family=ref["family"])
+    assert res.family == ref["family"] and not res.reml and res.formula == ref["formula"]
+    assert res.nobs == ref["nobs"]
     # lme4: -2 logLik; AIC counts the fixed effects and theta (no residual variance)
     assert res.reml_criterion == pytest.approx(ref["criterion"], rel=TOL_CRIT_REL)
     assert res.aic == pytest.approx(ref["AIC"], rel=TOL_CRIT_REL)
@@ -206,6 +209,16 @@ def test_glmm_equals_glmer(model):
     np.testing.assert_allclose(res.varcorr["sd_cor"], vc["sdcor"], rtol=0, atol=TOL_VC)
     text = str(res.summary())
     assert "Generaliserad linjär blandad modell" in text and "z-värde" in text
+
+
+@pytest.mark.parametrize("family, options, pattern", [
+    ("poisson", {}, r"cbind\(passed, failed\).*bara en binomial modell"),
+    ("binomial", {"weights": "passed"}, "weights kan inte anges samtidigt"),
+])
+def test_cbind_outcome_errors(family, options, pattern):
+    with pytest.raises(ModelError, match=pattern):
+        fit_mixed("cbind(passed, failed) ~ sex + (1 | school)", _csv("counts"),
+                  family=family, **options)
 
 
 def test_glmm_predicts_on_link_and_response_scale():

@@ -105,8 +105,9 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
         Not used for a generalized model (glmer has no REML).
     family
         ``None`` or ``"gaussian"``: a linear mixed model (``lmer``).
-        ``"binomial"`` (logit link; a 0/1 or true/false outcome, or proportions
-        with the number of trials as ``weights``) or ``"poisson"`` (log link; a
+        ``"binomial"`` (logit link; a 0/1 or true/false outcome, counts of
+        successes and failures as ``cbind(s, f) ~ ...``, or proportions with the
+        number of trials as ``weights``) or ``"poisson"`` (log link; a
         count): a generalized linear mixed model with the Laplace
         approximation, as ``glmer``'s default (``nAGQ = 1``); standard errors
         from the Hessian of the deviance as ``vcov()`` of a glmer fit. Other
@@ -173,7 +174,8 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
             hint="Läs in data med pandas eller med paketets inläsningsfunktioner")
     formula = " ".join(formula.split())
     kind = _family(family)
-    parsed = parse_formula(formula)
+    fit_formula, data = _cbind_outcome(formula, data, kind, engine_options)
+    parsed = parse_formula(fit_formula)
     spec = _parse(parsed, data)
     given = dict(engine_options)
     contrasts = normalise_contrasts(engine_options.pop("contrasts", None))
@@ -212,6 +214,46 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
             fit, formula=formula, reml=reml, n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, engine_warnings=engine_warnings,
             frame=frame, path=path, design=design, family=kind, refit_options=refit)
+
+
+_CBIND = re.compile(r"^\s*cbind\((?P<s>[^,()]+),(?P<f>[^,()]+)\)\s*~(?P<rhs>.*)$")
+#: The columns a cbind(successes, failures) outcome becomes: the share of successes,
+#: fitted with the number of trials as weights (glmer's own reading of cbind()).
+_CBIND_SHARE, _CBIND_TRIALS = "ua_andel_lyckade", "ua_antal_forsok"
+
+
+def _cbind_outcome(formula: str, data: pd.DataFrame, kind: str,
+                   options: dict[str, Any]) -> tuple[str, pd.DataFrame]:
+    """``cbind(s, f) ~ ...`` (binomial): the share s / (s + f) with s + f as weights."""
+    m = _CBIND.match(formula)
+    if m is None:
+        return formula, data
+    s, f = m["s"].strip(), m["f"].strip()
+    if kind != "binomial":
+        raise ModelError(
+            f"Utfallet cbind({s}, {f}) (antal lyckade och misslyckade) passar bara en "
+            "binomial modell", hint='Ange family="binomial"')
+    if "weights" in options:
+        raise ModelError(
+            f"Med utfallet cbind({s}, {f}) är antalet försök ({s} + {f}) vikten; "
+            "weights kan inte anges samtidigt", hint="Ta bort weights")
+    for col in (s, f):
+        if col not in data.columns:
+            raise ModelError(f"Variabeln `{col}` i cbind({s}, {f}) finns inte som kolumn i data",
+                             column=col, hint="Kontrollera stavningen (skiftläget räknas)")
+        v = pd.to_numeric(data[col], errors="coerce")
+        bad = v.notna() & ((v < 0) | (v != np.round(v)))
+        if bad.any():
+            raise ModelError(
+                f"Kolumnen `{col}` i cbind({s}, {f}) måste vara antal (heltal ≥ 0), men har "
+                f"{int(bad.sum())} andra värden (t.ex. {v[bad].iloc[0]:g})", column=col,
+                hint="cbind() tar antal lyckade och antal misslyckade per rad")
+    succ = pd.to_numeric(data[s], errors="coerce")
+    trials = succ + pd.to_numeric(data[f], errors="coerce")
+    share = (succ / trials).where(trials > 0, 0.0)  # no trials: weight 0, as glmer
+    options["weights"] = _CBIND_TRIALS
+    return (f"{_CBIND_SHARE} ~{m['rhs']}",
+            data.assign(**{_CBIND_SHARE: share, _CBIND_TRIALS: trials}))
 
 
 #: The families fit_mixed fits: name -> (engine family class name, link) as glmer's.
@@ -381,8 +423,8 @@ def _parse(parsed: ParsedFormula, data: pd.DataFrame) -> _Spec:
         raise ModelError(
             f"Utfallet {parsed.response!r} i formeln {parsed.formula!r} måste vara en kolumn i "
             "data eller en funktion av en kolumn (t.ex. log(y))",
-            hint=("För en binomial modell med antal lyckade och misslyckade (R:s cbind(s, f)): "
-                  "ge andelen som utfall och antalet försök som weights"))
+            hint=("För en binomial modell med antal lyckade och misslyckade: skriv "
+                  "cbind(lyckade, misslyckade) ~ ... med family=\"binomial\", som i lme4"))
     groupings = [b.grouping for b in parsed.bars]
     with_intercept = {b.grouping for b in parsed.bars if has_intercept(b.lhs)}
     return _Spec(
