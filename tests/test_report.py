@@ -251,6 +251,12 @@ def test_school_report_has_its_sections(small, tmp_path):
     assert '<html lang="sv">' in html
     assert ctx.names[sid] in html
     assert "@page" in html and "size: A4" in html
+    # printed continuation pages carry the school and period, every page its number
+    from undervisning_analys.report.templating import css_string
+
+    head = css_string(f"Kvalitetsdialog: {ctx.names[sid]} · {ds.terms[0]}–{ds.terms[-1]}")
+    assert f'@top-left {{ content: "{head}"' in html
+    assert 'counter(page) " av " counter(pages)' in html
     # figures are inline SVG: coverage, quality per dimension, results, progressions
     assert html.count("<svg") >= 3
 
@@ -492,3 +498,12 @@ def test_sample_school_report_shows_provenance(tmp_path):
     for ref, shown in p.refs:  # the context's own tables, with the same lookup rules
         assert shown == expected_text(ctx.tables, ref)
     assert Path(tmp_path / report.school_file(sid)).exists()
+
+
+def test_running_head_cannot_break_out_of_the_style_block():
+    from undervisning_analys.report.templating import css_string, page_css
+
+    css = page_css('Skolan "Ö" </style><script>x</script> \\ slut')
+    assert "</style>" not in css and "<script>" not in css
+    assert '"Skolan \\000022Ö\\000022 ' in css
+    assert css_string("a\nb") == "a b"

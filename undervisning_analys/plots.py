@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._format import Z_95
+from ._format import Z_95, swedish_key
 from ._format import number as sv_number
 
 SCHOOL = "#1f4e79"
@@ -307,22 +307,38 @@ def trends(tq: pd.DataFrame, *, level: str = "area", dimension: str = "overall",
 @_styled
 def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
                 reference: float | None = None, title: str | None = None,
-                xlabel: str = "Index", ax: Any = None) -> Any:
-    """Schools' estimates with intervals, ordered by the estimate (never a bare ranking).
+                xlabel: str = "Index", order: str = "name", ax: Any = None) -> Any:
+    """Schools' estimates with intervals, in alphabetical order or ordered with rank intervals.
 
     ``rows``: one row per school with ``unit`` (school_id), ``estimate``,
     ``conf_low``, ``conf_high`` and optionally ``suppressed``. Suppressed
     schools are listed at the bottom with ``..``. ``reference`` draws a
     vertical line (the municipality).
+
+    ``order="name"`` (default) lists the schools by name in Swedish order
+    (å ä ö after z), top to bottom, so that no order by value is suggested.
+    ``order="estimate"`` orders them by the estimate and then needs the
+    columns ``rank_low`` and ``rank_high`` (from
+    :func:`undervisning_analys.engine.ranks.rank_intervals`): each school's
+    label says how far its place could move ("plats 3–11 av 20"), so the
+    order is never read as a bare ranking.
     """
+    if order not in ("name", "estimate"):
+        raise ValueError(f"order must be 'name' or 'estimate', not {order!r}")
+    if order == "estimate" and not {"rank_low", "rank_high"} <= set(rows.columns):
+        raise ValueError("order='estimate' needs rank_low and rank_high (rank_intervals)")
     n = len(rows)
     ax = _axes(ax, (6.5, 0.9 + 0.24 * max(n, 3)))
     sup = _is_suppressed(rows) | rows["estimate"].isna()
-    shown = rows[~sup].sort_values("estimate")
-    hidden = rows[sup].assign(_n=lambda d: d["unit"].map(lambda u: names.get(u, u)))
-    hidden = hidden.sort_values("_n", ascending=False)
-    order = list(hidden["unit"]) + list(shown["unit"])
-    y = {u: i for i, u in enumerate(order)}
+    named = rows.assign(_n=lambda d: d["unit"].map(lambda u: swedish_key(names.get(u, u))))
+    # y runs bottom to top: reversed name order puts the first name at the top
+    if order == "name":
+        shown = named[~sup].sort_values("_n", ascending=False, kind="stable")
+    else:
+        shown = named[~sup].sort_values("estimate", kind="stable")
+    hidden = named[sup].sort_values("_n", ascending=False, kind="stable")
+    order_units = list(hidden["unit"]) + list(shown["unit"])
+    y = {u: i for i, u in enumerate(order_units)}
     if len(shown):
         err = np.vstack([shown["estimate"] - shown["conf_low"],
                          shown["conf_high"] - shown["estimate"]])
@@ -338,9 +354,17 @@ def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
         for u in hidden["unit"]:
             ax.text(0.02, y[u], SUPPRESSED_TEXT + " (för få observationer)", transform=trans,
                     va="center", fontsize=8, color="#555555")
-    ax.set_yticks(range(len(order)))
-    ax.set_yticklabels([names.get(u, u) for u in order])
-    ax.set_ylim(-0.7, len(order) - 0.3)
+    labels = {u: str(names.get(u, u)) for u in order_units}
+    if order == "estimate":
+        n_ranked = int((~sup).sum())
+        for r in shown.itertuples(index=False):
+            lo, hi = r.rank_low, r.rank_high
+            if np.isfinite(lo) and np.isfinite(hi):
+                place = (f"plats {int(lo)}" if lo == hi else f"plats {int(lo)}–{int(hi)}")
+                labels[r.unit] = f"{labels[r.unit]} ({place} av {n_ranked})"
+    ax.set_yticks(range(len(order_units)))
+    ax.set_yticklabels([labels[u] for u in order_units])
+    ax.set_ylim(-0.7, len(order_units) - 0.3)
     ax.xaxis.set_major_formatter(_sv_formatter(1))
     ax.set_xlabel(f"{xlabel} ({CI_TEXT})")
     ax.grid(axis="y", visible=False)

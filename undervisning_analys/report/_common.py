@@ -103,6 +103,14 @@ def sources_table(ctx: ReportContext) -> Table:
     return t
 
 
+def period_label(ctx: ReportContext) -> str:
+    """The observation period in a few words for a running head: "HT2020–VT2025"."""
+    terms = list(ctx.ds.terms)
+    if not terms:
+        return "inga observationer"
+    return terms[0] if len(terms) == 1 else f"{terms[0]}–{terms[-1]}"
+
+
 def data_period(ctx: ReportContext) -> list[tuple[str, str]]:
     """What the data cover: observation dates, result and background school years."""
     ds = ctx.ds

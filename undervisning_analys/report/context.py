@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy, schema
+from .._format import swedish_key
 from ..dataset import Dataset
 from ..errors import UAError
 from ..measure.calibration import (
@@ -270,8 +271,8 @@ class ReportContext:
         return cache[name]
 
     def school_ids(self) -> list[str]:
-        """School codes sorted by school name."""
-        return sorted(self.names, key=lambda s: (self.names[s].lower(), s))
+        """School codes sorted by school name, in Swedish order (å ä ö after z)."""
+        return sorted(self.names, key=lambda s: (swedish_key(self.names[s]), s))
 
 
 def _missing(v: Any) -> bool:

@@ -9,6 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import plots, schema
+from .._format import swedish_key
 from . import charts
 from . import plan_view as _plan_view
 from ._common import (
@@ -18,6 +19,7 @@ from ._common import (
     data_period,
     kappa_words,
     models_table,
+    period_label,
     plain,
     sources_table,
     sv,
@@ -39,7 +41,7 @@ class MunicipalityView:
         self.ctx = ctx
         s = ctx.ds.schools
         self.muni_id = str(s["municipality_id"].iloc[0])
-        names = sorted(set(s["municipality_name"].dropna().astype(str)))
+        names = sorted(set(s["municipality_name"].dropna().astype(str)), key=swedish_key)
         self.muni_name = ", ".join(names) if names else "Kommunen"
         self.q = ctx.tables.get("quality")
         self.ids = ctx.school_ids()
@@ -100,7 +102,7 @@ class MunicipalityView:
             # one panel per school area in a large municipality, so each fits a page
             areas = rows["unit"].map(lambda u: ctx.areas.get(str(u), "") or "")
             groups = ([("", rows)] if len(rows) <= MAX_CATERPILLAR or areas.eq("").all()
-                      else sorted(rows.groupby(areas), key=lambda kv: kv[0]))
+                      else sorted(rows.groupby(areas), key=lambda kv: swedish_key(kv[0])))
             out["caterpillars"] = []
             for area, g in groups:
                 ax = plots.new_axes((7.0, 1.0 + 0.24 * len(g)), detached=True)
@@ -458,6 +460,7 @@ class MunicipalityView:
     def build(self) -> dict[str, Any]:
         return {
             "title": f"Kommunöversikt: {self.muni_name}",
+            "running_head": f"Kommunöversikt: {self.muni_name} · {period_label(self.ctx)}",
             "municipality": self.muni_name,
             "summary": self.summary(),
             "side": self.side_by_side(),

@@ -19,6 +19,7 @@ from ._common import (
     data_period,
     kappa_words,
     models_table,
+    period_label,
     plain,
     reliability_words,
     sources_table,
@@ -466,6 +467,7 @@ class SchoolView:
     def build(self) -> dict[str, Any]:
         return {
             "title": f"Kvalitetsdialog: {self.name}",
+            "running_head": f"Kvalitetsdialog: {self.name} · {period_label(self.ctx)}",
             "school": {"name": self.name, "id": self.sid, "area": self.area,
                        "grades": self.grades, "municipality": self.muni_name},
             "summary": self.summary(),
