@@ -479,7 +479,7 @@ class SchoolView:
             "questions": self.questions(),
             "plan": _plan_view.school_plan(self.ctx, self.sid),
             "last_dialogue": _plan_view.last_dialogue(self.ctx, self.sid),
-            "sources": self.ctx.cached("sources", lambda: sources_table(self.ctx)),
+            "sources": sources_table(self.ctx, self.sid),
             "period": self.ctx.cached("period", lambda: data_period(self.ctx)),
             "models": self.ctx.cached("models", lambda: models_table(self.ctx)),
             "notes": self.ctx.notes,
