@@ -35,6 +35,7 @@ def sample_ds():
 
 @pytest.fixture(scope="session")
 def synth_ds():
+    """The generator's Dataset behind data/sample (municipality plus its outcomes)."""
     from undervisning_analys.sample import sample_dataset
 
     return sample_dataset()

@@ -13,6 +13,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from undervisning_analys.errors import ModelError
@@ -130,3 +131,113 @@ def test_errors():
         plan_observations_change(no_trend, target_reliability=0.5)
     with pytest.raises(ModelError, match="skild från noll"):
         plan_observations_change(COMP, change=0.0)
+
+
+# --------------------------------------------------------------------------
+# One planner: plan_observations carries the change beside the level
+# --------------------------------------------------------------------------
+def test_plan_observations_has_level_and_change_rows():
+    from undervisning_analys.measure.reliability import plan_observations
+
+    kw = {"n_teachers": 25, "n_observers": 3.0, "paired_share": 0.2}
+    both = plan_observations(COMP, 0.7, change=0.2, change_reliability=0.5, years=2, **kw)
+    level_only = plan_observations(COMP, 0.7, **kw).tidy()
+    t = both.tidy()
+    assert list(t["goal"]) == ["level", "change_power", "change_reliability"]
+    # the level row is the level planner's, unchanged by asking for the change
+    lvl = t[t["goal"] == "level"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(lvl, level_only)
+    assert pd.isna(lvl.loc[0, "years"]) and np.isnan(lvl.loc[0, "change"])
+    # the change rows are the change planner's for the same design
+    ref = plan_observations_change(COMP, change=0.2, target_reliability=0.5, years=2,
+                                   **kw).tidy().set_index("goal")
+    for goal in ("power", "reliability"):
+        row = t[t["goal"] == f"change_{goal}"].iloc[0]
+        assert row["n_obs_needed"] == ref.loc[goal, "n_obs_needed"]
+        assert row["years"] == 2 and row["target"] == ref.loc[goal, "target"]
+        assert row["se_change_at_needed"] == pytest.approx(ref.loc[goal, "se_at_needed"])
+    p = t[t["goal"] == "change_power"].iloc[0]
+    assert p["power_at_needed"] == pytest.approx(ref.loc["power", "achieved"])
+    assert p["max_power"] == pytest.approx(ref.loc["power", "ceiling"])
+    r = t[t["goal"] == "change_reliability"].iloc[0]
+    assert r["reliability_at_needed"] == pytest.approx(ref.loc["reliability", "achieved"])
+    assert r["max_reliability"] == pytest.approx(ref.loc["reliability", "ceiling"])
+    # change needs more lessons than a level of the same reliability
+    assert r["n_obs_needed"] > lvl.loc[0, "n_obs_needed"]
+    c = both.curve()
+    assert {"reliability", "reliability_change", "power"} <= set(c.columns)
+    ok = c["reliability"].notna()
+    assert ok.sum() > 190 and (c.loc[ok, "reliability_change"] < c.loc[ok, "reliability"]).all()
+    table = both.table()
+    assert table["Mål"].tolist() == [
+        "reliabilitet 0,70 för en termins nivå",
+        "upptäcka en förändring på 0,20 poäng per läsår med 80 % sannolikhet (trend över 2 läsår)",
+        "reliabilitet 0,50 för förändringen (trend över 2 läsår)"]
+    text = str(both.summary())
+    assert "aldrig skillnaden mellan två terminer" in text and "Styrka då" in text
+    ax = both.plot()
+    assert "förändringen" in ax.get_title()
+    plt.close("all")
+
+
+def test_planned_power_for_change_holds_in_simulation():
+    """The number plan_observations recommends for 80 % power gives 80 % power when the
+    schools are simulated with that design (and one lesson fewer gives less)."""
+    from undervisning_analys.measure.reliability import plan_observations
+
+    design = {"n_teachers": 20, "n_observers": 3, "paired_share": 0.0}
+    plan = plan_observations(COMP, 0.7, change=0.15, years=3, **design).tidy()
+    row = plan[plan["goal"] == "change_power"].iloc[0]
+    n = int(row["n_obs_needed"])
+    assert 0.8 <= row["power_at_needed"] < 0.86
+    powers = []
+    for k, lessons in enumerate((n, max(n - 3, 1))):
+        rng = np.random.default_rng(100 + k)
+        b = _simulate(rng, 8000, 3, lessons, 20, 3, 0.0, True, 0.15)
+        se = change_se(COMP, lessons, years=3, **design)
+        powers.append(float(np.mean(np.abs(b / se) > 1.959963984540054)))
+    assert abs(powers[0] - row["power_at_needed"]) < 0.025, (powers, row["power_at_needed"])
+    assert powers[1] < 0.8 < powers[0] + 0.02
+
+
+def test_plan_observations_change_from_a_dataset(small_ds):
+    import warnings
+
+    from undervisning_analys.errors import ConvergenceWarning
+    from undervisning_analys.measure.change import change_precision
+    from undervisning_analys.measure.reliability import plan_observations, school_designs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        plan = plan_observations(small_ds, 0.7, change=0.2, change_reliability=0.7, years=3)
+    t = plan.tidy()
+    designs = school_designs(small_ds)
+    assert len(t) == 3 * len(designs)
+    assert (t.groupby("unit")["goal"].apply(list)
+            == [["level", "change_power", "change_reliability"]] * len(designs)).all()
+    comp = plan.components
+    for d in designs.itertuples(index=False):
+        mine = t[t["unit"] == d.unit].set_index("goal")
+        now = change_precision(comp, d.n_obs_now, change=0.2, years=3, n_teachers=d.n_teachers,
+                               n_observers=d.n_observers, paired_share=d.paired_share)
+        assert mine.loc["change_power", "power_now"] == pytest.approx(now["power"])
+        assert mine.loc["change_reliability", "reliability_now"] == pytest.approx(
+            now["reliability"])
+        assert (mine["n_obs_now"] == d.n_obs_now).all()
+
+
+def test_plan_observations_change_errors():
+    from undervisning_analys.measure.reliability import plan_observations
+
+    no_trend = {k: v for k, v in COMP.items() if not k.startswith("school_t")
+                and k != "school_intercept_trend"} | {"school_term": 0.004}
+    with pytest.raises(ModelError, match="trender"):
+        plan_observations(no_trend, 0.7, change_reliability=0.5)
+    with pytest.raises(ModelError, match="helt antal läsår"):
+        plan_observations(COMP, 0.7, change=0.2, years=1.5)
+    with pytest.raises(ModelError, match="skild från noll"):
+        plan_observations(COMP, 0.7, change=0.0)
+    with pytest.raises(ModelError, match="target_reliability"):
+        plan_observations(COMP, 0.7, change_reliability=1.2)
+    with pytest.raises(ModelError, match="power"):
+        plan_observations(COMP, 0.7, change=0.2, power=1.0)

@@ -28,6 +28,7 @@ from test_io_support import (
     F_NP,
     F_PERSONAL,
     KOMMUN,
+    REAL,
     SAMPLE,
     SKOLENHET,
     fake_personnummer,
@@ -47,6 +48,10 @@ from undervisning_analys.io.observations import load_column_map
 from undervisning_analys.io.pupils import SPEC_ORDER
 
 EXAMPLES = 50
+TEACH = REAL / "teach-peru" / "TEACH_Final_Scores_4 - Peru.csv"
+TEACH_PROTOCOL = Path(__file__).resolve().parents[1] / "docs" / "exempel" / "teach" \
+    / "protokoll.yaml"
+TEACH_COLUMNS = TEACH_PROTOCOL.with_name("kolumner.yaml")
 
 
 def _excerpt(path: Path, head: int = 30, tail: int = 12) -> bytes:
@@ -114,9 +119,14 @@ def _bases() -> dict[str, list[tuple[str, bytes]]]:
     obs = [(".csv", _excerpt(SAMPLE / "observationer.csv", head=40, tail=1))] \
         if SAMPLE.is_dir() else []
     schools = [(".csv", (SAMPLE / "skolregister.csv").read_bytes())] if SAMPLE.is_dir() else []
+    # issue 13: the real Teach export (three header rows, categorical items, first names),
+    # read with its protocol and column file; the column file itself beside the sample's
+    teach = [(".csv", _excerpt(TEACH, head=40, tail=1))] if TEACH.is_file() else []
     return {"skolverket": sk, "api": api, "kolada": [(".json", KOLADA)], "observations": obs,
             "schools": schools, "pupils": [(".txt", _pupil_file())],
-            "json": api + [(".json", KOLADA)], "kolumner": [(".yaml", KOLUMNER)]}
+            "json": api + [(".json", KOLADA)],
+            "kolumner": [(".yaml", KOLUMNER), (".yaml", TEACH_COLUMNS.read_bytes())],
+            "teach": teach}
 
 
 BASES = _bases()
@@ -129,6 +139,8 @@ LOADERS = {
     "pupils": lambda p: read_pupil_grades(p, key="fuzz-nyckel"),
     "json": read_json_source,
     "kolumner": load_column_map,
+    "teach": lambda p: read_observations(p, TEACH_PROTOCOL, columns=TEACH_COLUMNS,
+                                         key="fuzz-nyckel"),
 }
 
 

@@ -42,6 +42,7 @@ from undervisning_analys.errors import (
     DuplicateRowsError,
     FileFormatError,
     MissingColumnError,
+    MissingKeyError,
     PersonalNumberFound,
     PlanError,
     ScaleError,
@@ -50,12 +51,16 @@ from undervisning_analys.errors import (
     UnknownSchoolError,
     ValueFormatError,
 )
+from undervisning_analys.instruments import instrument_from_dict
 from undervisning_analys.io import (
     read_json_source,
     read_kolada,
+    read_local_measures,
     read_observations,
+    read_pupil_attendance,
     read_pupil_grades,
     read_schools,
+    read_skolenkaten,
     read_skolverket,
     read_skolverket_api,
     read_skolverket_api_schools,
@@ -66,6 +71,11 @@ from undervisning_analys.sample import load_folder
 
 KEY = "nyckel för trasiga filer"
 INST = load_instrument()
+MIXED = instrument_from_dict({**INST.raw, "id": "blandad",
+                              "categorical_scales": {"ja_nej": {"J": "Ja", "N": "Nej"}},
+                              "categorical_items": [{"id": "T1", "text": "Alla har en uppgift",
+                                                     "scale": "ja_nej"}]},
+                             source="blandad.yaml")
 HUGE = 40_000  # characters: more than an Excel cell can hold (32 767)
 
 
@@ -282,6 +292,16 @@ def xlsx(name: str, frame: pd.DataFrame, header: bool = True) -> Callable[[Path]
     return make
 
 
+def with_columns(name: str, export: str, kolumner: str) -> Callable[[Path], Path]:
+    """An export and a kolumner.yaml beside it (the loader reads both)."""
+    def make(d: Path) -> Path:
+        (d / "kolumner.yaml").write_text(kolumner, encoding="utf-8")
+        p = d / name
+        p.write_text(export, encoding="utf-8")
+        return p
+    return make
+
+
 def folder(name: str, files: dict[str, str | bytes]) -> Callable[[Path], Path]:
     def make(d: Path) -> Path:
         f = d / name
@@ -324,6 +344,10 @@ LOADERS: dict[str, Callable[[Path], object]] = {
     "pupils": lambda p: read_pupil_grades(p, key=KEY),
     "folder": load_folder,
     "kolumner": load_column_map,
+    # issue 13: a protocol with categorical items, and a column file beside the export
+    "observations+kategorier": lambda p: read_observations(p, MIXED),
+    "observations+kolumner": lambda p: read_observations(p, MIXED,
+                                                         columns=p.parent / "kolumner.yaml"),
 }
 
 
@@ -772,26 +796,190 @@ case("pnr_pupils_version", "personnummer", "pupils",
                                          pupil(2, Version=PNRS[2])])),
      PersonalNumberFound, 2, "Version", absent=tuple(PNRS) + tuple(PUPIL_PNRS))
 
-# ---- names in an observation export ---------------------------------------------------------
+# ---- names in an observation export ----------------------------------------------------------
+# (issue 13) names and e-mail addresses of teachers and observers are replaced by keyed
+# pseudonyms at read; without a key the export is refused naming the rows, never the names
+_KEY_FIX = ("namn", "UA_PSEUDONYM_KEY", "export UA_PSEUDONYM_KEY=")
 case("names_obs_teacher", "names", "observations",
      w("names_obs_teacher.csv", obs(obs_rows(r3={"teacher": "Anna Andersson"}))),
-     ValueFormatError, 3, "Lärarkod", ("namn",), absent=("Anna", "Andersson"))
+     MissingKeyError, 3, "Lärarkod", _KEY_FIX, absent=("Anna", "Andersson"))
 case("names_obs_observer_comma", "names", "observations",
      w("names_obs_observer_comma.csv", obs(obs_rows(r2={"observer": "Berg, Karin"}))),
-     ValueFormatError, 2, "Observatörskod", ("namn",), absent=("Karin", "Berg"))
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("Karin", "Berg"))
 case("names_obs_teacher_email", "names", "observations",
      w("names_obs_teacher_email.csv", obs(obs_rows(r4={"teacher": "anna.andersson@skola.se"}))),
-     ValueFormatError, 4, "Lärarkod", ("e-post",), absent=("anna.andersson",))
+     MissingKeyError, 4, "Lärarkod", ("e-post", "UA_PSEUDONYM_KEY"), absent=("anna.andersson",))
 case("names_obs_teacher_column", "names", "observations",
      w("names_obs_teacher_column.csv", obs(
          [r[:4] + [n] + r[5:] for r, n in zip(obs_rows(), ["Eva Ek", "Olle Ås", "Eva Ek"])],
          head=[("Lärare" if h == "Lärarkod" else h) for h in OBS_HEAD] + ITEM_COLS)),
-     ValueFormatError, 2, "Lärare", ("namn",), absent=("Eva Ek", "Olle Ås"))
+     MissingKeyError, 2, "Lärare", _KEY_FIX, absent=("Eva Ek", "Olle Ås"))
 case("names_obs_long_observer", "names", "observations",
      w("names_obs_long_observer.csv", obs_long({k: {"Observatörskod": "Rektor Lena Holm"}
                                                 for k in range(2, 14)})),
-     ValueFormatError, 2, "Observatörskod", ("namn",), absent=("Lena", "Holm"))
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("Lena", "Holm"))
+case("names_obs_single_first_name", "names", "observations",
+     w("names_obs_single_first_name.csv", obs(obs_rows(r4={"observer": "Carolina"}))),
+     MissingKeyError, 4, "Observatörskod", _KEY_FIX, absent=("Carolina",))
+case("names_obs_first_names_xlsx", "names", "observations",
+     xlsx("names_obs_first_names_xlsx.xlsx", pd.DataFrame(
+         [r[:5] + ["tamara"] + r[6:] for r in obs_rows()], columns=OBS_HEAD + ITEM_COLS)),
+     MissingKeyError, 2, "Observatörskod", _KEY_FIX, absent=("tamara", "Tamara"))
 
+
+
+# ---- Skolenkäten workbooks and the organiser's own measures (issue 16) --------------------
+ENK_HEAD = ["Orgnummer", "Huvudman", "Kommun", "Skolenhetskod", "Skolenhet", "Antal i gruppen",
+            "Antal", "Svarsfrekvens"]
+
+
+def enk(name: str, change: Callable | None = None, title: str = "Skolenkäten 2023 - Elever åk 8",
+        sheet: str = "Resultat elever åk 8 2023") -> Callable[[Path], Path]:
+    """A small workbook of the excelrapport layout (see tests/test_io_skolenkaten.py),
+    damaged by ``change(ws)``."""
+    def make(d: Path) -> Path:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = sheet
+        ws.append([title] + [None] * 7 + ["8. Studiero", "Hur ofta är det arbetsro på "
+                                                         "lektionerna?", "9. Trygghet",
+                                          "Känner du dig trygg i skolan?"])
+        ws.append(ENK_HEAD + [None] * 4)
+        ws.append([None] * 8 + ["Index", "Medelvärde", "Index", "Medelvärde"])
+        ws.append([2120009990, "Exempelkommuns kommun", None, None, None, 400, 300, 0.75,
+                   6.1, 6.0, 8.0, 8.1])
+        ws.append([2120009990, "Exempelkommuns kommun", "Exempelkommun", 99001234,
+                   "Alfaskolan", 60, 45, 0.75, 5.9, 5.8, "-", "-"])
+        ws.append([2120009990, "Exempelkommuns kommun", "Exempelkommun", 99005678,
+                   "Betaskolan", 80, 62, 0.775, 6.4, 6.3, 8.3, 8.2])
+        if change is not None:
+            change(ws)
+        p = d / name
+        wb.save(p)
+        return p
+    return make
+
+
+def _set(cells: dict[str, object]) -> Callable:
+    def change(ws) -> None:
+        for ref, v in cells.items():
+            ws[ref] = v
+    return change
+
+
+LM_HEAD = "Skolenhetskod;Skola;Termin;Läsår;Mått;Värde;Antal elever"
+LM_ROWS = ["99001234;Alfaskolan;HT2023;;Närvaro (%);93,4;412",
+           "99001234;Alfaskolan;VT2024;;Närvaro (%);92,0;400",
+           "99005678;Betaskolan;;2023/24;Anmälda kränkningar per 100 elever;3,1;300"]
+
+
+def lm(rows: list[str] | None = None, head: str = LM_HEAD) -> str:
+    return "\n".join([head] + (LM_ROWS if rows is None else rows)) + "\n"
+
+
+PA_HEAD = "Personnummer;Skolenhetskod;Period;Schemalagd tid;Frånvaro"
+
+
+def pa(rows: list[str] | None = None, head: str = PA_HEAD) -> str:
+    base = [f"{PNRS[k]};99001234;HT2023;1000;{50 * k}" for k in range(len(PNRS))]
+    return "\n".join([head] + (base if rows is None else rows)) + "\n"
+
+
+LOADERS.update({
+    "skolenkaten": read_skolenkaten,
+    "local": read_local_measures,
+    "attendance": lambda p: read_pupil_attendance(p, key=KEY),
+})
+
+case("columns_enk_no_school_code", "columns", "skolenkaten",
+     enk("columns_enk_no_school_code.xlsx", _set({"D2": "Kod"})), MissingColumnError, 2,
+     "Skolenhetskod", ("Resultat elever åk 8 2023",))
+case("scale_enk_index_above_10", "scale", "skolenkaten",
+     enk("scale_enk_index_above_10.xlsx", _set({"I6": 12.5})), ValueFormatError, 6, "I",
+     ("Studiero", "0–10", "Resultat elever åk 8 2023"))
+case("scale_enk_rate_above_1", "scale", "skolenkaten",
+     enk("scale_enk_rate_above_1.xlsx", _set({"H5": 75})), ValueFormatError, 5, "H",
+     ("Svarsfrekvens",))
+case("codes_enk_school_code", "codes", "skolenkaten",
+     enk("codes_enk_school_code.xlsx", _set({"D5": "99-1234"})), ValueFormatError, 5, "D",
+     ("8 siffror",))
+case("codes_enk_text_in_index", "codes", "skolenkaten",
+     enk("codes_enk_text_in_index.xlsx", _set({"K6": "hög"})), ValueFormatError, 6, "K",
+     ("Trygghet",))
+case("codes_enk_no_group", "codes", "skolenkaten",
+     enk("codes_enk_no_group.xlsx", title="Skolenkäten 2023", sheet="Resultat 2023"),
+     FileFormatError, 1, "A", ("respondentgrupp",))
+case("columns_enk_question_without_mean", "columns", "skolenkaten",
+     enk("columns_enk_question_without_mean.xlsx", _set({"J3": "Antal"})), FileFormatError, 3,
+     "J", ("Medelvärde",))
+case("future_enk_year", "future", "skolenkaten",
+     enk("future_enk_year.xlsx", title="Skolenkäten 2099 - Elever åk 8",
+         sheet="Resultat elever åk 8"), ValueFormatError, 1, "A", ("framtiden",))
+case("encoding_enk_csv", "encoding", "skolenkaten",
+     w("encoding_enk_csv.csv", "Orgnummer;Huvudman\n1;2\n"), FileFormatError, None, None,
+     ("xlsx",))
+case("empty_enk_no_rows", "empty", "skolenkaten",
+     enk("empty_enk_no_rows.xlsx", lambda ws: ws.delete_rows(4, 3)), FileFormatError, 2, None,
+     ("inga rader",))
+case("pnr_enk_extra_column", "personnummer", "skolenkaten",
+     enk("pnr_enk_extra_column.xlsx", _set({"M2": "Kontakt", "M4": PNRS[0], "M5": PNRS[1],
+                                            "M6": PNRS[2]})), PersonalNumberFound, 4, "Kontakt",
+     absent=tuple(PNRS))
+
+case("columns_local_no_value", "columns", "local",
+     w("columns_local_no_value.csv", lm([r.rsplit(";", 2)[0] + ";" + r.rsplit(";", 1)[1]
+                                          for r in LM_ROWS],
+                                         head="Skolenhetskod;Skola;Termin;Läsår;Mått;"
+                                              "Antal elever")),
+     MissingColumnError, 1, "Värde")
+case("codes_local_measure", "codes", "local",
+     w("codes_local_measure.csv", lm(LM_ROWS[:2] + [LM_ROWS[2].replace(
+         "Anmälda kränkningar per 100 elever", "Trivsel")])), ValueFormatError, 4, "Mått",
+     ("local_",))
+case("codes_local_term", "codes", "local",
+     w("codes_local_term.csv", lm([LM_ROWS[0].replace("HT2023", "hösten 23")] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Termin", ("HT2023",))
+case("scale_local_attendance", "scale", "local",
+     w("scale_local_attendance.csv", lm([LM_ROWS[0].replace("93,4", "934")] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Värde", ("0–100",))
+case("duplicates_local_term", "duplicates", "local",
+     w("duplicates_local_term.csv", lm(LM_ROWS + [LM_ROWS[1]])), DuplicateRowsError, 5, "Mått",
+     ("rad 3, 5",))
+case("duplicates_local_term_and_year", "duplicates", "local",
+     w("duplicates_local_term_and_year.csv", lm(LM_ROWS + [
+         "99001234;Alfaskolan;;2023/24;Närvaro (%);92,5;410"])), DuplicateRowsError, 5, "Mått")
+case("future_local_term", "future", "local",
+     w("future_local_term.csv", lm([LM_ROWS[0].replace("HT2023", "HT2099")] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Termin", ("framtiden",))
+case("decimals_local_mixed", "decimals", "local",
+     w("decimals_local_mixed.csv", lm([LM_ROWS[0], LM_ROWS[1].replace("92,0", "92.0"),
+                                       LM_ROWS[2]])), ValueFormatError, 3, "Värde",
+     ("decimalkomma",))
+case("empty_local_header_only", "empty", "local", w("empty_local_header_only.csv", lm([])),
+     FileFormatError, 1, None, ("inga rader",))
+case("scale_local_no_pupils", "scale", "local",
+     w("scale_local_no_pupils.csv", lm([LM_ROWS[0].rsplit(";", 1)[0] + ";"] + LM_ROWS[1:])),
+     ValueFormatError, 2, "Antal elever", ("10 elever",))
+case("columns_local_xlsx_sheet", "columns", "local",
+     xlsx("columns_local_xlsx_sheet.xlsx", pd.DataFrame(
+         [r.split(";")[:5] + [r.split(";")[6]] for r in LM_ROWS],
+         columns=["Skolenhetskod", "Skola", "Termin", "Läsår", "Mått", "Antal elever"])),
+     MissingColumnError, 1, "Värde", ("Sheet1",))
+
+case("columns_attendance_no_period", "columns", "attendance",
+     w("columns_attendance_no_period.csv", pa([f"{p};99001234;1000;10" for p in PNRS[:3]],
+                                              head="Personnummer;Skolenhetskod;Schemalagd tid;"
+                                                   "Frånvaro")),
+     MissingColumnError, 1, "Period", absent=tuple(PNRS))
+case("scale_attendance_absent_above_scheduled", "scale", "attendance",
+     w("scale_attendance_absent_above_scheduled.csv", pa([f"{PNRS[0]};99001234;HT2023;100;40",
+                                                          f"{PNRS[1]};99001234;HT2023;100;140"])),
+     ValueFormatError, 3, "Frånvaro", absent=tuple(PNRS))
+case("codes_attendance_period", "codes", "attendance",
+     w("codes_attendance_period.csv", pa([f"{PNRS[0]};99001234;vecka 37;100;4"])),
+     ValueFormatError, 2, "Period", absent=tuple(PNRS))
 
 # ---- issue 13: a real municipality's folder ---------------------------------------
 case("code_skv_nine_digit_other_municipality", "codes", "skolverket",
@@ -814,6 +1002,81 @@ case("empty_kolumner", "empty", "kolumner", w("kolumner.yaml", "# inget här\n")
 case("columns_api_foreign_json_alone", "columns", "api",
      w("columns_api_foreign_json_alone.json", '{"anteckning": "ring skolan"}'),
      FileFormatError, None, None, ("/school-units",))
+
+# ---- issue 13: exports from other form tools (headers, column files, categorical items) ----
+def _no_school(rows: list[list[str]]) -> list[list[str]]:
+    return [r[:3] + r[4:] for r in rows]
+
+
+_HEAD_NO_SCHOOL = OBS_HEAD[:3] + OBS_HEAD[4:] + ITEM_COLS
+case("codes_obs_categorical_answer", "codes", "observations+kategorier",
+     w("codes_obs_categorical_answer.csv", obs(
+         [r + [a] for r, a in zip(obs_rows(), ["J", "Kanske", "nej"])],
+         head=OBS_HEAD + ITEM_COLS + ["T1"])),
+     ValueFormatError, 3, "T1", ("kategoriskt", "J (Ja), N (Nej)", "unanswered:"))
+case("columns_obs_derived_no_match", "columns", "observations+kolumner",
+     with_columns("columns_obs_derived_no_match.csv", obs(
+         _no_school(obs_rows(r2={"lesson": "12345678-LEK1"}, r3={"lesson": "LEK2"},
+                             r4={"lesson": "12345678-LEK3"})), head=_HEAD_NO_SCHOOL),
+         "härledda:\n  school_id: {kolumn: Lektions-ID, mönster: '^(\\d{8})-'}\n"),
+     ValueFormatError, 3, "Lektions-ID", ("Mönstret för school_id", "härledda:",
+                                          "kolumner.yaml"))
+case("columns_obs_derived_missing_column", "columns", "observations+kolumner",
+     with_columns("columns_obs_derived_missing_column.csv", obs(
+         _no_school(obs_rows()), head=_HEAD_NO_SCHOOL),
+         "härledda:\n  school_id: {kolumn: Klipp, mönster: '^(\\d{8})'}\n"),
+     MissingColumnError, 1, "Klipp", ("härleder school_id", "härledda:"))
+case("columns_obs_map_unknown_item", "columns", "observations+kolumner",
+     with_columns("columns_obs_map_unknown_item.csv", obs(
+         [r + ["3"] for r in obs_rows()], head=OBS_HEAD + ITEM_COLS + ["Fråga sju"]),
+         "kolumner:\n  Fråga sju: KL9\n"),
+     UnknownItemError, None, "Fråga sju", ("KL9", "protokollet `blandad`"),
+     file="kolumner.yaml")
+case("columns_obs_two_sources", "columns", "observations+kolumner",
+     with_columns("columns_obs_two_sources.csv", obs(),
+                  "fasta:\n  date: 2023-09-14\n"),
+     FileFormatError, None, "date", ("två källor", "Datum"), file="kolumner.yaml")
+case("columns_obs_same_item_twice", "columns", "observations+kolumner",
+     with_columns("columns_obs_same_item_twice.csv", obs(
+         [r + ["3"] for r in obs_rows()], head=OBS_HEAD + ITEM_COLS + ["Struktur igen"]),
+         "kolumner:\n  Struktur igen: KL1\n"),
+     FileFormatError, 1, "Struktur igen", ("samma påstående (KL1)",))
+case("columns_kolumner_derived_target", "columns", "kolumner",
+     w("kolumner.yaml", "härledda:\n  skola: {kolumn: Klipp, mönster: '^(\\d+)'}\n"),
+     ValueFormatError, 2, "härledda.skola", ("inte ett känt namn", "school_id"))
+case("columns_kolumner_bad_pattern", "columns", "kolumner",
+     w("kolumner.yaml", "kolumner:\n  Klipp: observation_id\nhärledda:\n"
+                        "  school_id: {kolumn: Klipp, mönster: '^(\\d+'}\n"),
+     ValueFormatError, 4, "härledda.school_id", ("reguljärt uttryck", "tecken"))
+case("columns_kolumner_two_groups", "columns", "kolumner",
+     w("kolumner.yaml", "härledda:\n  school_id: {kolumn: Klipp, mönster: '(\\d+)-(\\d+)'}\n"),
+     ValueFormatError, 2, "härledda.school_id", ("2 grupper", "högst en grupp"))
+case("columns_kolumner_derived_no_pattern", "columns", "kolumner",
+     w("kolumner.yaml", "härledda:\n  school_id: Klipp\n"),
+     ValueFormatError, 2, "härledda.school_id", ("kolumn och mönster",))
+case("columns_kolumner_not_a_mapping", "columns", "kolumner",
+     w("kolumner.yaml", "# kolumnfil\nkolumner:\n  - Besöksdag\n  - date\nfasta:\n"
+                        "  observer_role: rektor\n"),
+     FileFormatError, 2, "kolumner", ("ska vara en mappning",))
+case("columns_kolumner_fixed_target", "columns", "kolumner",
+     w("kolumner.yaml", "fasta:\n  roll: Rektor\n"),
+     ValueFormatError, 2, "fasta.roll", ("observer_role",))
+case("columns_kolumner_unknown_rule", "columns", "kolumner",
+     w("kolumner.yaml", "kolumner:\n  Besöksdag: date\ndubbletter: ibland\n"),
+     ValueFormatError, 3, "dubbletter", ("senaste", "avvisa"))
+case("trunc_obs_three_row_header", "truncated", "observations",
+     w("trunc_obs_three_row_header.csv", obs(
+         [[""] * len(OBS_HEAD) + ["Påståenden"] + [""] * (len(ITEM_COLS) - 1),
+          [""] * len(OBS_HEAD) + ["Alternativ: 1–4"] * len(ITEM_COLS),
+          *obs_rows()[:2], obs_rows()[2][:12]],
+         head=OBS_HEAD + ITEM_COLS)),
+     FileFormatError, 6, ITEM_COLS[2], ("avkortad",))
+case("empty_obs_header_rows_only", "empty", "observations",
+     w("empty_obs_header_rows_only.csv", obs(
+         [[""] * len(OBS_HEAD) + ["Alternativ: 1–4"] * len(ITEM_COLS)],
+         head=OBS_HEAD + ITEM_COLS)),
+     FileFormatError, 1, None, ("inga rader med svar",))
+
 
 # --------------------------------------------------------------------------
 # The checks

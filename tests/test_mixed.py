@@ -146,7 +146,11 @@ def test_nested_slash_syntax_equals_explicit_interaction():
     nested = fit_mixed("score ~ time + (1 + time | school/teacher)", _data("growth"))
     assert nested.reml_criterion == pytest.approx(explicit.reml_criterion, rel=1e-8)
     np.testing.assert_allclose(nested.fixef, explicit.fixef, atol=1e-8)
-    assert nested.ngroups == {"school": 30, "school:teacher": 120}
+    # lme4 names the nested factor innermost first (lme4: ngrps gives teacher:school 120,
+    # and ranef levels "T1:S01")
+    assert nested.ngroups == {"school": 30, "teacher:school": 120}
+    levels = nested.conditional_modes(cond_var=False)
+    assert levels.loc[levels["group"] == "teacher:school", "level"].iloc[0].startswith("T")
 
 
 def test_uncorrelated_terms_are_separate_groups_without_correlation():
@@ -216,7 +220,7 @@ def test_summary_is_swedish_and_explains():
     text = str(res.summary())
     for word in ("Linjär blandad modell", "REML-kriterium", "Fasta effekter",
                  "Varianskomponenter", "medelfel", "genomsnittliga", "Residual",
-                 "typeplanerad", "1794,99"):
+                 "typeplanerad", "1\u202f794,99"):  # _format.number: decimal comma, thin space
         assert word in text
     html = res._repr_html_()
     assert "<pre" in html and "Fasta effekter" in html
@@ -342,7 +346,9 @@ def test_all_rows_missing():
 @pytest.mark.parametrize("formula, pattern", [
     ("y ~ x", "saknar slumpeffekter"),
     ("y ~ x + (1 | school", "kunde inte tolkas"),
-    ("y ~ log(x) + (1 | school)", "kunde inte tolkas"),
+    ("y ~ okand(x) + (1 | school)", "`okand` finns inte"),
+    ("y ~ log(x) + (1 | school)", r"`log\(x\)` innehåller .* odefinierade"),
+    ("y ~ x + (1 | school) + (x | )", "kunde inte tolkas"),
     ("", "textsträng"),
 ])
 def test_bad_formula(formula, pattern):

@@ -192,6 +192,8 @@ def test_05_matkvalitet(tmp_path):
     assert "Bedömarnas förändring över tid" in text                 # rater drift
     assert "Samstämmighet i parobservationer, påstående för påstående" in text
     assert "Förslag: parobservationer nästa termin" in text
-    assert "för att se en skolas förändring" in text                # reliability of change
+    assert "reliabilitet 0,70 för förändringen (trend över 3 läsår)" in text  # change planner
+    assert "aldrig skillnaden mellan två terminer" in text
+    assert "Korrigerat för indexets kända mätfel (regressionskalibrering)" in text  # the link
     assert "Fungerar påståendena likadant" in text                  # DIF
     assert "teacher_id" not in text

@@ -18,6 +18,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 
 import matplotlib
 import numpy as np
@@ -425,22 +426,54 @@ def tiny_outputs(tmp_path_factory):
     write_sample(ds, folder)
     _plant_names(folder / "observationer.csv")
     out = tmp_path_factory.mktemp("utdata")
-    rc = cli.main(["rapporter", str(folder), "--ut", str(out), "--tyst", "--processer", "1"])
+    # the observers and teachers are named in the export: the key turns them into pseudonyms
+    saved = os.environ.get("UA_PSEUDONYM_KEY")
+    os.environ["UA_PSEUDONYM_KEY"] = KEY
+    try:
+        rc = cli.main(["rapporter", str(folder), "--ut", str(out), "--tyst", "--processer",
+                       "1"])
+    finally:
+        if saved is None:
+            os.environ.pop("UA_PSEUDONYM_KEY", None)
+        else:
+            os.environ["UA_PSEUDONYM_KEY"] = saved
     assert rc == 0
-    return ds, load_folder(folder), out
+    return ds, load_folder(folder, key=KEY), out
 
 
+KEY = "nyckel för utdatagranskningen"
 INPUT_NAMES = ["Agneta Provsson", "Bertil Exempelsson", "Cecilia Testberg"]
+OBSERVER_NAMES = ["Carolina", "Tamara", "Fatima", "Sergio", "Hjördis", "Algot", "Ragnhild",
+                  "Evert", "Solveig", "Valdemar", "Gudrun", "Folke", "Tyra", "Holger", "Greta",
+                  "Edla", "Torbjörn", "Ingegerd", "Sixten", "Elvy", "Alvar", "Signe", "Ture",
+                  "Märta", "Gunnel", "Hulda", "Arvid", "Svea", "Verner", "Dagny"]
+TEACHER_NAMES = [f"{f} {s}" for s in ("Provberg", "Exempellund", "Testgren", "Prövholm")
+                 for f in ("Agda", "Birger", "Cecilia", "Dagmar", "Einar", "Frideborg", "Gösta",
+                           "Helmi", "Isidor", "Jenny")]
+PLANTED: list[str] = []
 
 
 def _plant_names(path):
-    """Add the form tool's respondent columns (name, e-mail) that loaders must drop."""
+    """Name the observers (a single first name) and the teachers (a full name, every third
+    an e-mail address) in the export, and add the form tool's respondent columns (name,
+    e-mail) that loaders drop; every planted name is in ``PLANTED``."""
     import csv
 
     text = path.read_text(encoding="utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
+    t_col, o_col = rows[0].index("Lärarkod"), rows[0].index("Observatörskod")
+    observers = sorted({r[o_col] for r in rows[1:]})
+    teachers = sorted({r[t_col] for r in rows[1:]})
+    assert len(observers) <= len(OBSERVER_NAMES) and len(teachers) <= len(TEACHER_NAMES)
+    o_name = dict(zip(observers, OBSERVER_NAMES, strict=False))
+    t_name = {t: n if k % 3 else n.lower().replace(" ", ".") + "@exempelkommun.se"
+              for k, (t, n) in enumerate(zip(teachers, TEACHER_NAMES, strict=False))}
+    PLANTED[:] = [*o_name.values(), *(n for n in TEACHER_NAMES[:len(teachers)]),
+                  *(n for n in t_name.values() if "@" in n)]
+    PLANTED.extend(w for n in TEACHER_NAMES[:len(teachers)] for w in n.split())
     rows[0] += ["Namn", "E-postadress"]
     for k, row in enumerate(rows[1:]):
+        row[t_col], row[o_col] = t_name[row[t_col]], o_name[row[o_col]]
         name = INPUT_NAMES[k % len(INPUT_NAMES)]
         row += [name, name.lower().replace(" ", ".") + "@exempelkommun.se"]
     buf = io.StringIO()
@@ -453,10 +486,23 @@ def test_main_job_outputs_scan_clean(tiny_outputs):
     ds, loaded, out = tiny_outputs
     teacher_ids = set(ds.observations["teacher_id"]) | set(loaded.observations["teacher_id"])
     emails = [n.lower().replace(" ", ".") for n in INPUT_NAMES]
-    report = scan_outputs(out, loaded, teacher_ids=teacher_ids,
-                          names=[*INPUT_NAMES, *emails, *(n.split()[1] for n in INPUT_NAMES)])
+    names = [*INPUT_NAMES, *emails, *(n.split()[1] for n in INPUT_NAMES), *PLANTED]
+    assert len(PLANTED) > 30 and "Carolina" in PLANTED
+    report = scan_outputs(out, loaded, teacher_ids=teacher_ids, names=names)
     assert report.scanned, "the main job wrote nothing"
     report.assert_clean()
+    # the Dataset holds no planted name either (issue 13: observer and teacher names are
+    # replaced by keyed pseudonyms at read; a single first name included)
+    import re
+
+    cells = " ".join(" ".join(map(str, df.astype(str).to_numpy().ravel()))
+                     for df in (loaded.observations, loaded.provenance_table()))
+    cells += " " + loaded.overview() + " " + " ".join(loaded.checks) + " " + " ".join(
+        n for p in loaded.provenance for n in p.notes)
+    for n in names:
+        assert not re.search(rf"(?<!\w){re.escape(n)}(?!\w)", cells, re.IGNORECASE), n
+    assert loaded.observations["observer_id"].nunique() == ds.observations[
+        "observer_id"].nunique()
     assert report.partial == [], f"files the scanner cannot read: {report.partial}"
 
 

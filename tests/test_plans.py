@@ -275,6 +275,43 @@ def test_templates_are_prefilled_and_validated(templates):
     assert "size: A4" in html_text and all(it.id in html_text for it in ds.instrument.items)
 
 
+def test_templates_show_the_lessons_a_level_and_a_change_need(templates, tmp_path):
+    """Sheet Besöksbehov (issue #17): the planner's level and change rows, as numbers."""
+    from undervisning_analys.measure.change import DIALOGUE_YEARS, dialogue_goals
+    from undervisning_analys.measure.model import teaching_quality_model
+    from undervisning_analys.measure.reliability import plan_observations
+
+    ds, out, _ = templates
+    comp = teaching_quality_model(ds).components
+    ref = plan_observations(ds, components=comp, **dialogue_goals(comp)).tidy()
+    assert set(ref["goal"]) == {"level", "change_power", "change_reliability"}
+    sid = sorted(ref["unit"])[0]
+    ws = openpyxl.load_workbook(out / f"plan_{sid}.xlsx")["Besöksbehov"]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=1)]
+    head = next(i for i, r in enumerate(rows) if r[0] == "Mål")
+    body = [r for r in rows[head + 1:] if r[0]]
+    mine = ref[ref["unit"] == sid].reset_index(drop=True)
+    assert len(body) == len(mine) == 3
+    assert body[0][0] == "reliabilitet 0,70 för en termins nivå"
+    assert f"trend över {DIALOGUE_YEARS} läsår" in body[1][0]
+    for r, (_, want) in zip(body, mine.iterrows(), strict=True):
+        need = want["n_obs_needed"]
+        assert r[1] == (int(need) if pd.notna(need) else "kan inte nås")
+        assert r[4] == pytest.approx(want["n_obs_now"])
+        assert r[5] == pytest.approx(want["reliability_now"])
+        assert r[7] == pytest.approx(want["max_reliability"])
+    assert body[1][6] == pytest.approx(mine.loc[1, "power_now"])  # power of the change now
+    # the organiser's workbook lists every school's rows
+    wo = openpyxl.load_workbook(out / "plan_huvudman.xlsx")["Besöksbehov"]
+    codes = [r[0].value for r in wo.iter_rows(min_row=1) if r[0].value in set(ref["unit"])]
+    assert sorted(codes) == sorted(ref["unit"])
+    # without the model's figures the sheet says so instead of showing numbers
+    empty = pd.DataFrame(columns=mall.NEEDS_EMPTY)
+    p = mall.write_plan_workbook(ds, tmp_path / "plan_x.xlsx", school_id=sid, needs=empty)
+    texts = [c.value for c in openpyxl.load_workbook(p)["Besöksbehov"]["A"] if c.value]
+    assert any(str(t).startswith("Underlaget räcker inte") for t in texts)
+
+
 def test_filled_plan_loads_back_and_is_followed(templates, sample_folder, tmp_path):
     ds, out, _ = templates
     folder = tmp_path / "in"

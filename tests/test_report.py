@@ -174,7 +174,11 @@ def _library(ds, ctx):
         except ua.errors.ModelError:
             continue
     tables["growth"] = growth(ds, index=quality[quality["dimension"] == "overall"]).tidy()
-    tables["plan"] = plan_observations(ds, target=0.7).tidy()
+    from undervisning_analys.measure.change import DIALOGUE_CHANGE, DIALOGUE_YEARS
+
+    # the level (0.7) and the school's change over a plan's period (issue #17)
+    tables["plan"] = plan_observations(ds, target=0.7, change=DIALOGUE_CHANGE,
+                                       change_reliability=0.7, years=DIALOGUE_YEARS).tidy()
     obs = ds.observations
     forms = obs.drop_duplicates(["observation_id", "observer_id"])
     per = forms.groupby("observation_id").size()
@@ -289,6 +293,38 @@ def test_every_number_in_school_reports_equals_the_library(small, library):
     assert any(t.startswith("results_trend:") for t in shown_tables)
     assert any(t.startswith("results:") for t in shown_tables)
     assert ("quality", "estimate") in checked and ("quality", "conf_low") in checked
+    # the school's change beside its level: lessons needed, reliability now, power (#17)
+    assert {("plan", "years"), ("plan", "reliability_now"), ("plan", "change")} <= checked
+    assert ("plan", "n_obs_needed") in checked or ("plan", "max_reliability") in checked
+
+
+def test_school_report_says_what_the_change_needs(small, library):
+    """One sentence per school with the change's figures from the plan's change rows."""
+    ds, ctx = small
+    from undervisning_analys.report.school_view import render_school
+
+    plan = library["plan"]
+    for sid in ctx.school_ids():
+        mine = plan[plan["unit"] == sid].set_index("goal")
+        if mine.empty:
+            continue
+        text = re.sub(r"<[^>]+>", "", render_school(ctx, sid))
+        text = re.sub(r"\s+", " ", text)
+        m = re.search(r"Skolans förändring, trenden över (\d+) läsår, behöver fler besök än "
+                      r"nivån: ([^.]*(?:\d,\d+[^.]*)*)\.", text)
+        assert m, sid
+        assert int(m.group(1)) == int(mine.loc["change_reliability", "years"])
+        body = m.group(2)
+        rel = mine.loc["change_reliability"]
+        if pd.notna(rel["n_obs_needed"]):
+            assert f"kräver omkring {int(rel['n_obs_needed'])} observerade" in body
+        else:
+            assert "nås inte med fler besök" in body
+        now = privacy.format_value(float(rel["reliability_now"]), None, 2)
+        assert f"är den {now}" in body
+        pw = mine.loc["change_power"]
+        assert ("upptäcks med 80 % sannolikhet med omkring" in body) == pd.notna(
+            pw["n_obs_needed"])
 
 
 def test_municipality_numbers_equal_the_library(small, library):
@@ -455,6 +491,93 @@ def test_a_weak_link_is_explained_with_what_could_be_detected(small, tmp_path):
     assert np.isfinite(mde) and mde > 2 * w["se"]
     if weak:
         assert f"{mde:.1f}".replace(".", ",") in html
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+
+
+def test_the_link_says_its_index_is_already_calibrated(small, library):
+    """The reports' default index is the model's shrunken one: no corrected row is shown,
+    and both reports say why (issue #17, correction="auto")."""
+    ds, ctx = small
+    from undervisning_analys.report.municipality_view import render_municipality
+    from undervisning_analys.report.school_view import render_school
+
+    assert set(ctx.tables["link"]["correction"]) == {"none"}
+    muni = _text(render_municipality(ctx))
+    assert "är i sig en korrigering för mätfel (regressionskalibrering)" in muni
+    assert "Korrigerat för indexets" not in muni
+    schools = [_text(render_school(ctx, sid)) for sid in ctx.school_ids()]
+    assert any("Därför visas ingen korrigerad skattning bredvid" in t for t in schools)
+
+
+def _means_link(ds, measure: str) -> pd.DataFrame:
+    """link() on the plain-means index (unshrunken): "auto" adds the corrected rows."""
+    from undervisning_analys.models.link import link
+
+    f = ds.instrument.score(ds.observations)
+    les = f.groupby(["observation_id", "school_id", "term"], as_index=False)["overall"].mean()
+    means = les.groupby(["school_id", "term"])["overall"].agg(["mean", "std", "count"])
+    means = means.reset_index().rename(columns={"mean": "estimate"})
+    means["se"] = means["std"] / np.sqrt(means["count"])
+    return link(ds, measure=measure, lag=1, index=means, shrunken=False).tidy()
+
+
+@pytest.fixture(scope="module")
+def finite_correction():
+    """A municipality (20 schools, 5 years) whose corrected within estimate exists."""
+    lk = _means_link(synth.municipality(seed=700001, effect=0.3), "merit_17")
+    c = lk[(lk["term"] == "within") & (lk["correction"] == "regression_calibration")]
+    assert np.isfinite(c["estimate"].iloc[0])
+    return lk
+
+
+@pytest.mark.parametrize("which", ["finite", "within_is_all_error"])
+def test_the_link_shows_the_corrected_estimate_beside_the_naive(small, library, which,
+                                                               request):
+    """With an unshrunken index (plain means) link's "auto" adds the regression
+    calibration: the municipality report shows it beside the naive estimate with its
+    interval and names the method, every number equal to the link table's row. The view
+    renders what the context holds, so the finite case uses a larger municipality's link
+    table (the small one's within variation is all error: the report says it cannot be
+    corrected)."""
+    import dataclasses
+
+    from undervisning_analys.report.municipality_view import render_municipality
+    from undervisning_analys.report.school_view import render_school
+
+    ds, ctx = small
+    lk = (request.getfixturevalue("finite_correction") if which == "finite"
+          else _means_link(ds, ctx.info["link"]["measure"]))
+    assert set(lk["correction"]) == {"none", "regression_calibration"}
+    ctx2 = dataclasses.replace(ctx, tables={**ctx.tables, "link": lk})
+    html = render_municipality(ctx2)
+    checked = set(check_numbers(html, {**library, "link": lk}, min_refs=100))
+    assert ("link", "estimate") in checked and ("link", "conf_low") in checked
+    text = _text(html)
+    assert "Korrigerat för mätfel (regressionskalibrering)" in text  # the table's rows
+    c = lk[(lk["term"] == "within") & (lk["correction"] == "regression_calibration")].iloc[0]
+    n = lk[(lk["term"] == "within") & (lk["correction"] == "none")].iloc[0]
+    fmt = lambda v: privacy.format_value(0.1 * float(v), None, 2)  # noqa: E731
+    schools = [_text(render_school(ctx2, sid)) for sid in ctx.school_ids()]
+    assert not any("Därför visas ingen korrigerad skattning" in t for t in schools)
+    if which == "finite":
+        sentence = (f"Korrigerat för indexets kända mätfel (regressionskalibrering) blir "
+                    f"sambandet inom skolorna {fmt(c['estimate'])} meritpoäng per 0,1 "
+                    f"indexpoäng (95 % KI {fmt(c['conf_low'])} till {fmt(c['conf_high'])}), "
+                    f"mot {fmt(n['estimate'])} meritpoäng (95 % KI {fmt(n['conf_low'])} till "
+                    f"{fmt(n['conf_high'])}) okorrigerat.")
+        assert sentence in text
+        assert sum(sentence in t for t in schools) >= 1  # the schools' comparison too
+        assert (f"Korrigerat för indexets mätfel (regressionskalibrering) blir samma samband "
+                f"{fmt(c['estimate'])} meritpoäng (95 % KI") in text  # the summary
+        # the naive association is attenuated: the correction divides by the reliability
+        assert c["estimate"] == pytest.approx(n["estimate"] / n["reliability"], rel=0.05)
+    else:
+        assert not np.isfinite(c["estimate"])
+        assert "kan inte korrigeras (regressionskalibrering)" in text
+        assert "Korrigerat för indexets mätfel" not in text
 
 
 def test_unknown_school_is_refused_in_swedish(small, tmp_path):

@@ -32,6 +32,7 @@ _LAZY = {
     "icc": ("undervisning_analys.measure.agreement", "icc"),
     "agreement": ("undervisning_analys.measure.agreement", "agreement"),
     "fit_mixed": ("undervisning_analys.models.mixed", "fit_mixed"),
+    "anova": ("undervisning_analys.models.mixed", "anova"),
     "teaching_quality": ("undervisning_analys.measure.index", "teaching_quality"),
     "growth": ("undervisning_analys.models.growth", "growth"),
     "plan_observations": ("undervisning_analys.measure.reliability", "plan_observations"),

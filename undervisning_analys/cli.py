@@ -106,8 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
         "validera", help="läs och kontrollera en mapp och visa vad som lästes in",
         description=("Läser alla filer i MAPP, kontrollerar dem och visar vad som lästes,\n"
                      "vad som behölls och vad som inte behölls (och varför), med\n"
-                     "kontrollsumma (sha256) för varje fil."))
-    v.add_argument("mapp", metavar="MAPP", help="mappen med kommunens filer")
+                     "kontrollsumma (sha256) för varje fil. MAPP kan också vara en enda\n"
+                     "observationsexport: den läses med --protokoll och --kolumner."),
+        epilog=("Exempel:\n"
+                f"  {PROG} validera data/sample\n"
+                f"  {PROG} validera export.csv --protokoll protokoll.yaml "
+                "--kolumner kolumner.yaml\n\n"
+                "Namn eller e-postadresser på lärare och observatörer ersätts med\n"
+                "pseudonymer; det kräver en hemlig nyckel i miljövariabeln\n"
+                "UA_PSEUDONYM_KEY."))
+    v.add_argument("mapp", metavar="MAPP",
+                   help="mappen med kommunens filer, eller en observationsexport")
+    v.add_argument("--protokoll", metavar="YAML", default=None,
+                   help="observationsprotokollet (annars mappens *.yaml eller standardprotokollet)")
+    v.add_argument("--kolumner", metavar="YAML", default=None,
+                   help="kolumnfilen för observationsexporten (annars mappens kolumner*.yaml)")
 
     r = sub.add_parser(
         "rapporter", help="skriv rapporter för alla skolor och för kommunen",
@@ -151,6 +164,7 @@ def _add_mall_parser(sub) -> None:  # type: ignore[no-untyped-def]
 
 
 def _cmd_mall(args: argparse.Namespace) -> int:
+    from .io.local_measures import write_template as write_local_template
     from .plans.mall import write_templates
     from .sample import load_folder
 
@@ -163,9 +177,11 @@ def _cmd_mall(args: argparse.Namespace) -> int:
     out = Path(args.ut)
     print(f"Skriver mallar från {folder} …", file=sys.stderr)
     written = write_templates(ds, out, schools=args.skola)
+    written.append(write_local_template(out, ds.schools))
     plans = [p for p in written if p.name.startswith("plan_")]
     print(f"Klart: {len(plans)} planer (en per skola och en för huvudmannen), "
-          "observationsformuläret och inmatningsbladet.")
+          "observationsformuläret, inmatningsbladet och mallen för egna mått "
+          "(egna_matt.xlsx: närvaro, frånvaro, kränkningar, egna enkäter).")
     print(f"Mallarna finns i {out.resolve()}")
     print(f"Fyll i planerna och lägg dem i {folder}; kontrollera dem med "
           f"`{PROG} validera {folder}`.")
@@ -232,8 +248,58 @@ def _cmd_validera(args: argparse.Namespace) -> int:
     from .io.folder import load_folder
 
     folder = Path(args.mapp)
-    ds = load_folder(folder)
+    if folder.is_file():
+        return _validate_export(folder, args.protokoll, args.kolumner)
+    ds = load_folder(folder, instrument=args.protokoll, columns=args.kolumner)
     return _print_validation(ds, folder)
+
+
+def _validate_export(path: Path, protocol: str | None, columns: str | None) -> int:
+    """One observation export read with a protocol and a column file: what was read."""
+    from .instruments import load_instrument
+    from .io.observations import read_observation_export, summarise_categories
+
+    inst = load_instrument(protocol)
+    export = read_observation_export(path, inst, columns=columns)
+    o, cats = export.observations, export.categories
+    prov = o.attrs["provenance"]
+    forms = o.drop_duplicates(["observation_id", "observer_id"])
+    paired = int((forms.groupby("observation_id").size() > 1).sum())
+    print(f"Observationsexporten {path} lästes in med protokollet {inst.name} "
+          f"(version {inst.version}).\n")
+    print(f"  Rader med formulär: {prov.rows_read} lästa, {len(forms)} behållna")
+    for reason, n in prov.dropped.items():
+        print(f"    – {n} ej behållna: {reason}")
+    print(f"  Lektioner: {o['observation_id'].nunique()} ({paired} med fler än en "
+          f"observatör: parobservationer), {o['teacher_id'].nunique()} lärare, "
+          f"{o['observer_id'].nunique()} observatörer, {o['school_id'].nunique()} skolor")
+    print(f"  Bedömda påståenden (ingår i indexet): {len(inst.items)}, "
+          f"{int(o['score'].notna().sum())} poäng, {int(o['score'].isna().sum())} obesvarade")
+    if len(cats):
+        print(f"  Kategoriska påståenden (ingår inte i indexet): {cats['item_id'].nunique()}, "
+              f"{int(cats['category'].notna().sum())} svar, "
+              f"{int(cats['category'].isna().sum())} obesvarade")
+        summary = summarise_categories(cats, inst)
+        print("\nSå besvarades de kategoriska påståendena (andel av de besvarade):")
+        for iid, g in summary.groupby("item_id", sort=False):
+            shares = ", ".join(
+                f"{lab} {_percent(sh)}" for lab, sh in zip(g["label"], g["share"], strict=True))
+            print(f"  {iid} {g['text'].iloc[0]}: {shares} "
+                  f"({int(g['n_answered'].iloc[0])} svar)")
+    if prov.notes:
+        print("\nAnteckningar från inläsningen:")
+        for note in prov.notes:
+            print(f"  – {note}")
+    print(f"\nKontrollsumma (sha256): {prov.sha256}")
+    print(f"\nInga fel hittades. Lägg exporten (med ett namn som börjar med observation), "
+          f"protokollet och kolumnfilen i kommunens mapp och kör {PROG} validera MAPP.")
+    return 0
+
+
+def _percent(share: float) -> str:
+    from ._format import number
+
+    return "–" if share != share else f"{number(100 * share, 0)} %"
 
 
 def _cmd_rapporter(args: argparse.Namespace) -> int:

@@ -101,6 +101,10 @@ class Dataset:
     (``results`` holds those, and the national rows)."""
     reference_background: pd.DataFrame | None = None
     """Background rows kept apart as reference data, as ``reference_results``."""
+    observation_categories: pd.DataFrame | None = None
+    """Answers to the protocol's categorical items (yes/no, low/medium/high), one row per
+    item answer in one observed lesson (``schema.observation_categories_schema``): kept
+    and summarised (``io.observations.summarise_categories``), never in the index."""
     checks: tuple[str, ...] = ()
     """What the folder reader found when it checked that the pieces fit (Swedish):
     overlap of schools between register, observations and each results source,
@@ -118,7 +122,8 @@ class Dataset:
               dialogue_notes: pd.DataFrame | None = None,
               reference_results: pd.DataFrame | None = None,
               reference_background: pd.DataFrame | None = None,
-              checks: tuple[str, ...] | list[str] = ()) -> Dataset:
+              checks: tuple[str, ...] | list[str] = (),
+              observation_categories: pd.DataFrame | None = None) -> Dataset:
         """Validate every table and cross-check codes; return a Dataset.
 
         Raises ValidationError (Swedish, naming table/file, row and column) on
@@ -135,7 +140,8 @@ class Dataset:
         pr = schema.validate("pupil_results", pupil_results) if pupil_results is not None \
             else None
         optional = {name: schema.validate(name, df) if df is not None else None
-                    for name, df in (("plans", plans), ("dialogue_notes", dialogue_notes))}
+                    for name, df in (("plans", plans), ("dialogue_notes", dialogue_notes),
+                                     ("observation_categories", observation_categories))}
         refs = {k: schema.validate(t, v) if v is not None else None for k, t, v in (
             ("reference_results", "results", reference_results),
             ("reference_background", "background", reference_background))}
@@ -179,7 +185,7 @@ class Dataset:
                       ("schools", "observations", "results", "background", "pupil_results",
                        "instrument", "provenance", "truth", "seed", "plans",
                        "dialogue_notes", "reference_results", "reference_background",
-                       "checks")}
+                       "checks", "observation_categories")}
             fields.update(changes)
             return Dataset.build(**fields)
         return replace(self, **changes)
@@ -247,6 +253,11 @@ class Dataset:
             lines.append(f"  Planer: {pl['plan_id'].nunique()} planer med {len(pl)} mål")
         if self.dialogue_notes is not None:
             lines.append(f"  Dialoganteckningar: {len(self.dialogue_notes)} rader")
+        oc = self.observation_categories
+        if oc is not None and len(oc):
+            lines.append(f"  Kategoriska påståenden (ingår inte i indexet): "
+                         f"{oc['item_id'].nunique()} påståenden, {int(oc['category'].notna().sum())}"
+                         f" svar, {int(oc['category'].isna().sum())} obesvarade")
         if self.provenance:
             lines.append(f"  Källfiler: {len(self.provenance)}")
             for p in self.provenance:

@@ -19,7 +19,16 @@ file                                format
 ``elever_skolenhet_Y.csv``          Skolverket export, pupils per school unit
                                     with background shares
 ``protokoll.yaml``                  the observation protocol
+``skolenkaten_elever_ak8_Y.xlsx``   Skolinspektionen's Skolenkäten "excelrapport"
+                                    (pupils in åk 8, spring Y): the real layout,
+                                    results and gender sheets (see io/skolenkaten.py)
+``narvaro.csv``                     the organiser's own measures per term
+                                    (attendance, problematic absence, offences) in
+                                    the format of io/local_measures.py
 ==================================  ==============================================
+
+The last two come from :func:`synth.outcomes` (``SAMPLE_OUTCOMES``), added to
+the municipality with a separate random stream.
 
 ``python scripts/make_sample.py`` regenerates it byte for byte.
 :func:`load_folder` reads such a folder through the same loaders a user's
@@ -50,13 +59,17 @@ SAMPLE_ARGS: dict = {"seed": SAMPLE_SEED, "n_schools": 20, "n_years": 5, "effect
 SAMPLE_PLAN_ARGS: dict = {"seed": 1, "baseline_term": "VT2024", "target_term": "VT2026"}
 """The sample's plans (:func:`synth.with_plans`): baseline VT2024, targets for VT2026,
 one school year after the data, and the notes of the dialogue in spring 2024."""
+SAMPLE_OUTCOMES: dict = {"group": "ak8", "lag": 0}
+"""Arguments of :func:`synth.outcomes` for the sample's survey and attendance files."""
 
 
 def sample_dataset() -> Dataset:
-    """The generated sample municipality with its plans (what ``data/sample`` holds)."""
+    """The generated sample municipality with its plans and its outcomes beside grades
+    (what ``data/sample`` holds)."""
     from . import synth
 
-    return synth.with_plans(synth.municipality(**SAMPLE_ARGS), **SAMPLE_PLAN_ARGS)
+    return synth.outcomes(synth.with_plans(synth.municipality(**SAMPLE_ARGS),
+                                           **SAMPLE_PLAN_ARGS), **SAMPLE_OUTCOMES)
 
 ROLE_SV = {"rektor": "Rektor", "bitradande_rektor": "Biträdande rektor",
            "forstelarare": "Förstelärare", "kollega": "Kollega", "extern": "Extern observatör",
@@ -267,7 +280,8 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
                                              sort_keys=False, width=100))
     elif inst_src:  # pragma: no cover
         shutil.copy(inst_src, folder / "protokoll.yaml")
-    r = ds.results
+    # the outcomes beside grades have their own files (below)
+    r = ds.results[~ds.results["measure"].astype(str).map(schema.is_outcome_measure)]
     schools = ds.schools.sort_values("school_name")
     for sy in sorted(set(r["school_year"])):
         year = schema.school_year_start(sy) + 1
@@ -307,6 +321,17 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
                 [(p,) for p, _ in pts], sy))
     for sy in sorted(set(ds.background["school_year"])):
         put(f"elever_skolenhet_{schema.school_year_start(sy)}.csv", _background_file(ds, sy))
+    outcomes = getattr(ds.truth, "outcomes", None)
+    if outcomes:
+        group = ds.truth.params.get("outcomes_group", "ak8")
+        ro = ds.results
+        for sy in sorted(set(ro.loc[ro["measure"].astype(str).str.startswith("skolenkat_"),
+                                    "school_year"])):
+            p = folder / f"skolenkaten_elever_{group}_{schema.school_year_start(sy) + 1}.xlsx"
+            p.write_bytes(_skolenkaten_file(ds, sy, group))
+            written.append(p)
+        if ds.truth.outcome_terms is not None and len(ds.truth.outcome_terms):
+            put("narvaro.csv", _local_file(ds))
     if ds.plans is not None:  # the plans and an earlier dialogue's notes (issue #15)
         from .plans.mall import notes_to_yaml, plans_to_yaml
 
@@ -314,6 +339,145 @@ def write_sample(ds: Dataset, folder: str | Path) -> list[Path]:
         if ds.dialogue_notes is not None:
             put("dialog_tidigare.yaml", notes_to_yaml(ds.dialogue_notes))
     return written
+
+
+_SURVEY_HEADINGS = {"information": "Information om utbildningen", "stimulans": "Stimulans",
+                    "stod": "Stöd", "kritiskt_tankande": "Kritiskt tänkande",
+                    "bemotande_larare": "Bemötande - lärare",
+                    "bemotande_elever": "Bemötande - elever", "inflytande": "Inflytande",
+                    "studiero": "Studiero", "trygghet": "Trygghet",
+                    "forhindra_krankningar": "Förhindra kränkningar", "elevhalsa": "Elevhälsa"}
+_SURVEY_QUESTIONS = {
+    "studiero": "Hur ofta är det arbetsro på lektionerna?",
+    "trygghet": "Känner du dig trygg i skolan?",
+    "stimulans": "Hur ofta får lärarna dig att bli intresserad av skolarbetet?",
+    "stod": "Hur ofta får du den hjälp du behöver under lektionerna?",
+    "elevhalsa": "Känner du att det finns någon vuxen i skolan som bryr sig om hur du mår?"}
+_SURVEY_GROUP_SV = {"ak5": "Elever åk 5", "ak8": "Elever åk 8", "ak9": "Elever åk 9",
+                    "gy2": "Elever år 2"}
+_ORGNR = "2120009990"  # fictional, as the municipality "Exempelkommun" (9990)
+
+
+def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
+    """A Skolenkäten "excelrapport" (the real layout, io/skolenkaten.py) as bytes.
+
+    The organiser's row is the municipality; there is no row for the whole
+    round (a synthetic municipality has no country around it). Gender values are
+    not generated, so the gender sheet has only the ``Totalt`` columns. The
+    workbook's timestamps are fixed so that the same data give the same bytes.
+    """
+    import datetime as _dt
+    import zipfile
+
+    from openpyxl import Workbook
+
+    year = schema.school_year_start(school_year) + 1
+    r = ds.results
+    r = r[(r["school_year"] == school_year) & r["measure"].astype(str).str.startswith(
+        "skolenkat_") & (r["group"].astype(str) == "all")]
+    slugs = [sl for sl in _SURVEY_HEADINGS if f"skolenkat_{sl}_{group}" in set(r["measure"])]
+    title = f"Skolenkäten {year} - {_SURVEY_GROUP_SV.get(group, group)}"
+    mname = str(ds.schools["municipality_name"].iloc[0])
+    val = {(str(x.level), x.school_id if isinstance(x.school_id, str) else None,
+            str(x.measure)): (x.value, str(x.status)) for x in r.itertuples(index=False)}
+
+    def cell(level: str, sid: str | None, kind: str) -> object:
+        v, st = val.get((level, sid, f"skolenkat_{kind}_{group}"), (np.nan, "missing"))
+        if st == "suppressed":
+            return "-"
+        if st != "ok":
+            return None
+        if kind == "svarsfrekvens":
+            return round(float(v) / 100, 3)
+        if kind.startswith("antal"):
+            return int(v)
+        return float(v)
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"Resultat {_SURVEY_GROUP_SV.get(group, group).lower()} {year}"
+    head = ["Orgnummer", "Huvudman", "Kommun", "Skolenhetskod", "Skolenhet", "Antal i gruppen",
+            "Antal", "Svarsfrekvens"]
+    r1: list[object] = [title] + [None] * 7
+    r3: list[object] = [None] * 8
+    r2: list[object] = list(head)
+    for k, sl in enumerate(slugs, start=1):
+        r1 += [f"{k}. {_SURVEY_HEADINGS[sl]}", _SURVEY_QUESTIONS.get(sl, _SURVEY_HEADINGS[sl])]
+        r2 += [None, None]
+        r3 += ["Index", "Medelvärde"]
+    for row in (r1, r2, r3):
+        ws.append(row)
+    units = [("municipality", None, f"{mname}s kommun", None, None)]
+    asked = set(r.loc[r["level"].astype(str) == "school", "school_id"])
+    for s in ds.schools.sort_values("school_name").itertuples(index=False):
+        if s.school_id not in asked:  # no pupils in the respondent group's grade
+            continue
+        units.append(("school", s.school_id, f"{mname}s kommun", s.municipality_name,
+                      s.school_name))
+    g = wb.create_sheet("Könsuppdelat resultat")
+    g1: list[object] = [title] + [None] * 7
+    g2: list[object] = list(head)
+    g3: list[object] = [None] * 8
+    for k, sl in enumerate(slugs, start=1):
+        g1 += [f"{k}. {_SURVEY_HEADINGS[sl]}"]
+        g2 += ["Totalt"]
+        g3 += ["Index"]
+    for row in (g1, g2, g3):
+        g.append(row)
+    for level, sid, huvudman, kommun, sname in units:
+        ident: list[object] = [int(_ORGNR), huvudman, kommun, int(sid) if sid else None, sname,
+                 cell(level, sid, "antal_i_gruppen"), cell(level, sid, "antal_svar"),
+                 cell(level, sid, "svarsfrekvens")]
+        row = list(ident)
+        grow = list(ident)
+        for sl in slugs:
+            v = cell(level, sid, sl)
+            row += [v, v]
+            grow += [v]
+        ws.append(row)
+        g.append(grow)
+    f = wb.create_sheet("Förklaring")
+    for line in ("Tolkningsstöd för Skolenkäten (syntetiska data, skapade av "
+                 "undervisning_analys; inga verkliga elever)",
+                 "Indexvärdet är ett sammantaget medelvärde på skalan 0–10.",
+                 "”-”  betyder att skolenheten inte uppfyller redovisningsprinciperna"):
+        f.append([line])
+    fixed = _dt.datetime(2000, 1, 1)
+    wb.properties.created = fixed
+    buf = _io.BytesIO()
+    wb.save(buf)
+    # fixed timestamps (openpyxl stamps the save time): the same data give the same bytes
+    src = zipfile.ZipFile(_io.BytesIO(buf.getvalue()))
+    out = _io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                import re as _re
+
+                data = _re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
+                               b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
+                               b"2000-01-01T00:00:00Z</dcterms:modified>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(zi, data)
+    return out.getvalue()
+
+
+_LOCAL_NAMES = {"attendance_pct": "Närvaro (%)", "problematic_absence_pct": "Problematisk frånvaro",
+                "offences_per_100": "Anmälda kränkningar per 100 elever"}
+
+
+def _local_file(ds: Dataset) -> str:
+    """The term measures in the organiser's own format (io/local_measures.py)."""
+    names = dict(zip(ds.schools["school_id"], ds.schools["school_name"], strict=True))
+    t = ds.truth.outcome_terms.copy()
+    t["_ti"] = t["term"].map(schema.term_index)
+    lines = ["Skolenhetskod;Skola;Termin;Mått;Värde;Antal elever"]
+    for r in t.sort_values(["measure", "_ti", "school_id"]).itertuples(index=False):
+        lines.append(f"{r.school_id};{names[r.school_id]};{r.term};{_LOCAL_NAMES[r.measure]};"
+                     f"{_sv_num(r.value)};{int(r.n)}")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------
@@ -358,6 +522,6 @@ def load_sample() -> Dataset:
 
 
 __all__ = ["load_sample", "load_folder", "write_sample", "sample_dataset", "SAMPLE_ARGS",
-           "SAMPLE_PLAN_ARGS", "SAMPLE_SEED"]
+           "SAMPLE_PLAN_ARGS", "SAMPLE_SEED", "SAMPLE_OUTCOMES"]
 
 _ = np  # numpy kept for callers that extend the writer

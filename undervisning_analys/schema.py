@@ -411,6 +411,33 @@ def observations_schema(scale: tuple[float, float] | None = None) -> pa.DataFram
     )
 
 
+def observation_categories_schema() -> pa.DataFrameSchema:
+    """Answers to a protocol's categorical items (yes/no, low/medium/high): one row per
+    item answer in one observed lesson; the same lesson columns as ``observations``,
+    ``category`` (the protocol's code, e.g. ``H``; null = unanswered) instead of a score.
+    Kept and summarised, never in the teaching-quality index."""
+    return pa.DataFrameSchema(
+        {
+            "observation_id": _str_col(),
+            "school_id": _str_col(SCHOOL_ID_RE),
+            "teacher_id": _str_col(),
+            "observer_id": _str_col(),
+            "observer_role": pa.Column(_cat(OBSERVER_ROLES)),
+            "observation_type": pa.Column(_cat(OBSERVATION_TYPES)),
+            "date": pa.Column("datetime64[ns]"),
+            "school_year": _str_col(SCHOOL_YEAR_RE),
+            "term": _str_col(TERM_RE),
+            "subject": _str_col(nullable=True),
+            "grade_level": pa.Column("Int64", checks=[pa.Check.in_range(0, 9)], nullable=True),
+            "instrument_id": _str_col(),
+            "item_id": _str_col(),
+            "category": _str_col(nullable=True),
+        },
+        unique=["observation_id", "observer_id", "item_id"],
+        coerce=True, strict=True, name="observation_categories",
+    )
+
+
 def results_schema() -> pa.DataFrameSchema:
     return pa.DataFrameSchema(
         {
@@ -562,7 +589,7 @@ def dialogue_notes_schema() -> pa.DataFrameSchema:
 
 
 TABLES = ("schools", "observations", "results", "background", "pupil_results", "plans",
-          "dialogue_notes")
+          "dialogue_notes", "observation_categories")
 
 _SCHEMAS = {
     "schools": schools_schema,
@@ -571,6 +598,7 @@ _SCHEMAS = {
     "pupil_results": pupil_results_schema,
     "plans": plans_schema,
     "dialogue_notes": dialogue_notes_schema,
+    "observation_categories": observation_categories_schema,
 }
 
 _CHECK_SV = {

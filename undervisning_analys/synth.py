@@ -139,6 +139,14 @@ class Truth:
     """observer_id -> true change in severity per school year (rater drift; every
     observer 0 when ``observer_drift_sd`` is 0). Severity in term ``t`` is
     ``observer_severity.severity + observer_drift * years since the first term``."""
+    dimension_quality: pd.DataFrame | None = None
+    """school_id, term, school_year, dimension, quality: each dimension's true quality
+    (``q[s, t]`` plus the dimension's deviation, see ``sd_dimension``)."""
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    """Set by :func:`outcomes`: measure -> :class:`OutcomeTruth`."""
+    outcome_terms: pd.DataFrame | None = None
+    """Set by :func:`outcomes`: school_id, term, school_year, measure, value, n of the
+    term measures (attendance, problematic absence, offences) as published."""
 
 
     def slope_per_point(self, measure: str, dimension: str = "overall") -> float:
@@ -153,7 +161,8 @@ class Truth:
 
 
 def _score_scale(inst: Instrument, base: np.ndarray, centre: float, difficulty: np.ndarray,
-                 sd_item: float, scores: np.ndarray | None) -> dict[str, float]:
+                 sd_item: float, scores: np.ndarray | None,
+                 item_dev: np.ndarray | None = None) -> dict[str, float]:
     """d E[score] / d quality, averaged over the generated forms (exact, no simulation).
 
     An item's score is ``clip(floor(centre + base + difficulty + e + 0.5))`` with
@@ -170,6 +179,8 @@ def _score_scale(inst: Instrument, base: np.ndarray, centre: float, difficulty: 
     if scores is None or len(base) == 0 or sd_item <= 0:
         return {}
     x = centre + base[:, None] + difficulty[None, :]
+    if item_dev is not None:
+        x = x + item_dev
     cuts = np.arange(inst.scale_min, inst.scale_max) + 0.5
     deriv = sum(norm.pdf((x - k) / sd_item) for k in cuts) / sd_item
     answered = ~np.isnan(scores)
@@ -441,7 +452,7 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                  sd_lesson: float = 0.30, sd_rater_lesson: float = 0.15,
                  sd_item: float = 0.45, rho_background: float = 0.3,
                  sd_school_results: float = 0.15, school_types: bool = False,
-                 observer_drift_sd: float = 0.0,
+                 observer_drift_sd: float = 0.0, sd_dimension: float = 0.0,
                  with_pupils: bool = True, compute_slope: bool = True,
                  instrument: Instrument | str | None = None,
                  municipality_id: str = "9990", municipality_name: str = "Exempelkommun",
@@ -458,6 +469,11 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
     thin_schools : schools observed far less often (rate 0.08), so that some of
         their terms fall below the privacy floors.
     paired_share : share of lessons rated by a second observer.
+    sd_dimension : standard deviation of each dimension's own deviation from the
+        school's quality per school × term (0, the default: the dimensions share
+        ``q[s, t]``; the draws come from a separate random stream, so the default
+        output is unchanged). ``truth.dimension_quality`` holds each dimension's
+        quality, which :func:`outcomes` can make an outcome depend on.
     observer_drift_sd : sd of the observers' true change in severity per school
         year (rater drift, ``truth.observer_drift``). Drawn from its own random
         stream, so the default 0 gives exactly the data of earlier versions and any
@@ -582,6 +598,12 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
             home_obs.setdefault(r["home"], {}).setdefault(r["role"], []).append(r)
     item_ids = [it.id for it in items]
     n_items = len(items)
+    dim_ids = [d.id for d in inst.dimensions]
+    item_dim = np.array([dim_ids.index(it.dimension) for it in items])
+    # each dimension's deviation per school × term, from its own random stream
+    dim_dev = (sd_dimension * np.random.default_rng([seed, 1601]).standard_normal(
+        (n_schools, len(terms), len(dim_ids))) if sd_dimension > 0 else None)
+    form_dev: list[np.ndarray] = []
     reverse = np.array([it.reverse for it in items])
     diff_vec = np.array([difficulty[i] for i in item_ids])
     span_lo = {"F-9": 1, "7-9": 7, "4-9": 4, "F-6": 1}
@@ -642,6 +664,10 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
                             + sd_rater_lesson * rng.standard_normal())
                     form_base.append(base)
                     lat = base + diff_vec + sd_item * rng.standard_normal(n_items)
+                    if dim_dev is not None:
+                        dv = dim_dev[si, ti][item_dim]
+                        lat = lat + dv
+                        form_dev.append(dv)
                     sc = np.clip(np.floor(centre + lat + 0.5), inst.scale_min, inst.scale_max)
                     sc[reverse] = inst.scale_min + inst.scale_max - sc[reverse]
                     miss = rng.random(n_items) < missing_item_share
@@ -668,7 +694,18 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         "instrument_id", "item_id", "score"]]
 
     score_scale = _score_scale(inst, np.asarray(form_base), centre, diff_vec, sd_item,
-                               np.vstack(score_blocks) if score_blocks else None)
+                               np.vstack(score_blocks) if score_blocks else None,
+                               np.vstack(form_dev) if form_dev else None)
+    dq = []
+    for si, sid in enumerate(codes):
+        for ti, term in enumerate(terms):
+            q_st = float(qlookup[(sid, term)])
+            for di, d in enumerate(dim_ids):
+                dq.append({"school_id": sid, "term": term,
+                           "school_year": schema.term_school_year(term), "dimension": d,
+                           "quality": q_st + (float(dim_dev[si, ti, di]) if dim_dev is not None
+                                           else 0.0)})
+    dimension_quality = pd.DataFrame(dq)
 
     # ---- background table ---------------------------------------------------
     bg_rows = []
@@ -828,10 +865,236 @@ def municipality(seed: int = 1, n_schools: int = 20, n_years: int = 5, effect: f
         params={"seed": seed, "n_schools": n_schools, "n_years": n_years,
                 "school_types": bool(school_types),
                 "first_year": first_year, "teacher_effect_sd_realised": float(
-                    np.std(list(teacher_effect.values())))})
+                    np.std(list(teacher_effect.values()))), "sd_dimension": sd_dimension},
+        dimension_quality=dimension_quality)
     return Dataset.build(schools=schools, observations=observations, results=results,
                          background=background, instrument=inst,
                          pupil_results=pupil_results, truth=truth, seed=seed)
+
+
+# --------------------------------------------------------------------------
+# Outcomes beside grades: Skolenkäten indices, attendance, offences
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OutcomeTruth:
+    """How :func:`outcomes` generated one outcome measure."""
+
+    measure: str
+    dimension: str
+    """The teaching-quality dimension it depends on (``"overall"``: ``q[s, t]``)."""
+    effect: float
+    """Change of the outcome per unit of that dimension's latent quality."""
+    background: float
+    """Change per 10 percentage points of pupils with parents with higher education."""
+    lag: int
+    base: float
+
+    def per_point(self, truth: Truth) -> float:
+        """The true change per point of the dimension's index (what ``link`` estimates)."""
+        return self.effect / truth.score_scale[self.dimension]
+
+
+#: index slug -> (dimension, effect per unit of latent quality, background per 10 pp, base)
+SURVEY_EFFECTS: dict[str, tuple[str, float, float, float]] = {
+    "studiero": ("klassrumsledning", 1.5, 0.20, 6.2),
+    "trygghet": ("klassrumsledning", 0.8, 0.15, 8.1),
+    "stimulans": ("kognitiv_aktivering", 1.2, 0.15, 5.6),
+    "stod": ("elevstod", 1.2, 0.10, 6.6),
+    "elevhalsa": ("elevstod", 0.0, 0.10, 6.8),
+}
+#: measure -> (dimension, effect, background per 10 pp, base) for the organiser's own data
+LOCAL_EFFECTS: dict[str, tuple[str, float, float, float]] = {
+    "attendance_pct": ("overall", 2.0, 0.6, 92.5),
+    "problematic_absence_pct": ("overall", -4.0, -1.2, 12.0),
+    "offences_per_100": ("overall", -2.0, -0.3, 4.0),
+}
+_GRADES_IN_SPAN = {"F-9": 9, "7-9": 3, "4-9": 6, "F-6": 6}
+_SURVEY_GRADE = {"ak5": 5, "ak8": 8, "ak9": 9}
+
+
+def _teaches(span: str, grade: int) -> bool:
+    """Whether a school with grades ``span`` ('F-9', '7-9', 'F-6', …) has ``grade``."""
+    lo, _, hi = str(span).partition("-")
+    try:
+        return (0 if lo == "F" else int(lo)) <= grade <= int(hi)
+    except ValueError:
+        return True
+
+
+def outcomes(ds: Dataset, *, seed: int | None = None, group: str = "ak8", lag: int = 0,
+             survey: dict[str, tuple[str, float, float, float]] | None = None,
+             local: dict[str, tuple[str, float, float, float]] | None = None,
+             response_rate: tuple[float, float] = (0.65, 0.9), sd_pupil: float = 2.0,
+             sd_school: float = 0.3, sd_year: float = 0.12, sd_term_local: float = 0.4
+             ) -> Dataset:
+    """Add outcomes beside grades, with known effects, to a synthetic municipality.
+
+    For every school and school year (Skolenkäten, respondent group ``group``)
+    or term (attendance, problematic absence, offences)::
+
+        outcome = base + background * (parents_higher_edu − 60) / 10
+                  + effect * (Q_dim[s, y − lag] − mean Q_dim) + school_re[s] + noise
+
+    where ``Q_dim`` is the true quality of the dimension the outcome depends on
+    (``truth.dimension_quality``; the school × year mean of its terms, or the
+    term itself for the term measures; a year before the first uses the first
+    year). A survey index is the mean of ``n`` respondents (``n`` binomial from
+    the school's år-8 cohort and a response rate), so its noise is
+    ``sd_pupil / sqrt(n)``; it is published with one decimal and as ``-``
+    (suppressed) below 5 respondents, as Skolinspektionen does. Attendance and
+    the shares are published per term with one decimal (school rows only: an
+    organiser's own file has no municipality row); the school-year row is the
+    pupil-weighted mean of the two terms (as
+    :func:`undervisning_analys.io.local_measures.read_local_measures` computes
+    it).
+
+    ``seed`` (default: ``ds.seed``) seeds a separate random stream
+    (``[seed, 16]``), so ``municipality`` itself is unchanged. Returns a new
+    Dataset whose results have the new rows (school and municipality level) and
+    whose ``truth.outcomes`` maps each measure to its :class:`OutcomeTruth`
+    (``truth.outcome_terms``: the term values); ``OutcomeTruth.per_point`` is the
+    change per index point, the target of ``link(ds, measure, dimension=...)``.
+    """
+    from dataclasses import replace as _replace
+
+    truth = ds.truth
+    if truth is None or truth.dimension_quality is None:
+        raise ValueError("outcomes() needs a synthetic Dataset from synth.municipality")
+    if group not in schema.SKOLENKAT_GROUPS:
+        raise ValueError(f"unknown Skolenkäten group {group!r}")
+    survey = SURVEY_EFFECTS if survey is None else survey
+    local = LOCAL_EFFECTS if local is None else local
+    seed = ds.seed if seed is None else seed
+    rng = np.random.default_rng([int(seed or 0), 16])
+    schools = ds.schools.sort_values("school_id").reset_index(drop=True)
+    codes = schools["school_id"].tolist()
+    mid = str(schools["municipality_id"].iloc[0])
+    bg = ds.background.set_index(["school_id", "school_year"])
+    school_years = sorted(set(truth.school_year_quality["school_year"]))
+    terms = sorted(set(truth.school_quality["term"]), key=schema.term_index)
+    dq = truth.dimension_quality
+    dims = {d for d, *_ in list(survey.values()) + list(local.values())}
+    qd_term = {d: dq[dq["dimension"] == d].set_index(["school_id", "term"])["quality"]
+               for d in dims if d != "overall"}
+    qd_term["overall"] = truth.school_quality.set_index(["school_id", "term"])["quality"]
+    qd_year: dict[str, pd.Series] = {}
+    for d, v in qd_term.items():
+        f = v.reset_index()
+        f["school_year"] = f["term"].map(schema.term_school_year)
+        qd_year[d] = f.groupby(["school_id", "school_year"])["quality"].mean()
+    centre = {d: float(v.mean()) for d, v in qd_year.items()}
+
+    def src_year(sy: str) -> str:
+        k = max(0, school_years.index(sy) - lag)
+        return school_years[k]
+
+    def src_term(t: str) -> str:
+        k = max(0, terms.index(t) - 2 * lag)
+        return terms[k]
+
+    rows: list[dict[str, Any]] = []
+    term_rows: list[dict[str, Any]] = []
+    out_truth: dict[str, OutcomeTruth] = {}
+    n_grades = schools["grades"].map(lambda g: _GRADES_IN_SPAN.get(str(g), 9)).to_numpy()
+    # the survey's respondent group is asked only where the school has that grade
+    grade = _SURVEY_GRADE.get(group)
+    surveyed = [grade is None or _teaches(g, grade) for g in schools["grades"]]
+    rate = rng.uniform(*response_rate, size=len(codes))
+    # ---- Skolenkäten -------------------------------------------------------------
+    # one set of respondents per school and year (every index of the year shares it)
+    cohort: dict[tuple[str, str], int] = {}
+    resp: dict[tuple[str, str], int] = {}
+    for sy in school_years:
+        n_group = n_all = 0
+        for si, sid in enumerate(codes):
+            if not surveyed[si]:
+                continue
+            k = (sid, sy)
+            cohort[k] = max(1, int(round(float(bg.loc[k]["n_pupils"]) / n_grades[si])))
+            resp[k] = int(rng.binomial(cohort[k], rate[si]))
+            n_group += cohort[k]
+            n_all += resp[k]
+            for kind, v in (("antal_i_gruppen", cohort[k]), ("antal_svar", resp[k]),
+                                ("svarsfrekvens",
+                             round(_round_half_up(resp[k] / cohort[k], 3) * 100, 10))):
+                rows.append({"level": "school", "school_id": sid, "municipality_id": mid,
+                             "school_year": sy, "measure": f"skolenkat_{kind}_{group}",
+                             "group": "all", "principal_type": "kommunal", "value": float(v),
+                             "n": resp[k], "status": "ok", "source": "synth"})
+        for kind, v in (("antal_i_gruppen", n_group), ("antal_svar", n_all),
+                        ("svarsfrekvens",
+                         round(_round_half_up(n_all / n_group, 3) * 100, 10))):
+            rows.append({"level": "municipality", "school_id": None, "municipality_id": mid,
+                         "school_year": sy, "measure": f"skolenkat_{kind}_{group}",
+                         "group": "all", "principal_type": "kommunal", "value": float(v),
+                         "n": n_all, "status": "ok", "source": "synth"})
+    for slug, (dim, eff, bgeff, base) in survey.items():
+        measure = f"skolenkat_{slug}_{group}"
+        out_truth[measure] = OutcomeTruth(measure, dim, eff, bgeff, lag, base)
+        re_s = sd_school * rng.standard_normal(len(codes))
+        for sy in school_years:
+            tot = wsum = 0.0
+            n_all = 0
+            for si, sid in enumerate(codes):
+                if not surveyed[si]:
+                    continue
+                b = bg.loc[(sid, sy)]
+                n = resp[(sid, sy)]
+                mean = (base + bgeff * (float(b["share_parents_higher_edu"]) - 60) / 10
+                        + eff * (float(qd_year[dim][(sid, src_year(sy))]) - centre[dim])
+                        + re_s[si] + sd_year * rng.standard_normal())
+                value = float(np.clip(mean + sd_pupil / np.sqrt(max(n, 1))
+                                      * rng.standard_normal(), 0, 10))
+                shown = _round_half_up(value)
+                ok = n >= 5
+                rows.append({"level": "school", "school_id": sid, "municipality_id": mid,
+                             "school_year": sy, "measure": measure, "group": "all",
+                             "principal_type": "kommunal",
+                             "value": shown if ok else np.nan, "n": n,
+                             "status": "ok" if ok else "suppressed", "source": "synth"})
+                n_all += n
+                if n:
+                    tot += value * n
+                    wsum += n
+            rows.append({"level": "municipality", "school_id": None, "municipality_id": mid,
+                         "school_year": sy, "measure": measure, "group": "all",
+                         "principal_type": "kommunal",
+                         "value": _round_half_up(tot / wsum) if wsum else np.nan, "n": n_all,
+                         "status": "ok" if n_all >= 5 else "suppressed", "source": "synth"})
+    # ---- attendance, problematic absence, offences (per term) ---------------------
+    for measure, (dim, eff, bgeff, base) in local.items():
+        out_truth[measure] = OutcomeTruth(measure, dim, eff, bgeff, lag, base)
+        re_s = sd_school * rng.standard_normal(len(codes)) * (1.0 if measure != "attendance_pct"
+                                                             else 2.0)
+        lo, hi = (0.0, 100.0) if measure.endswith("_pct") else (0.0, np.inf)
+        for t in terms:
+            sy = schema.term_school_year(t)
+            for si, sid in enumerate(codes):
+                b = bg.loc[(sid, sy)]
+                n = int(b["n_pupils"])
+                v = (base + bgeff * (float(b["share_parents_higher_edu"]) - 60) / 10
+                     + eff * (float(qd_term[dim][(sid, src_term(t))]) - centre[dim])
+                     + re_s[si] + sd_term_local * rng.standard_normal())
+                term_rows.append({"school_id": sid, "term": t, "school_year": sy,
+                                  "measure": measure, "value": _round_half_up(
+                                      float(np.clip(v, lo, hi))), "n": n})
+    terms_df = pd.DataFrame(term_rows)
+    if len(terms_df):
+        yearly = (terms_df.assign(w=terms_df["value"] * terms_df["n"])
+                  .groupby(["school_id", "school_year", "measure"], sort=False)
+                  .agg(w=("w", "sum"), n=("n", "sum"), n_max=("n", "max")).reset_index())
+        for r in yearly.itertuples(index=False):
+            rows.append({"level": "school", "school_id": r.school_id, "municipality_id": mid,
+                         "school_year": r.school_year, "measure": r.measure, "group": "all",
+                         "principal_type": "all",
+                         "value": round(r.w / r.n, 10), "n": int(r.n_max), "status": "ok",
+                         "source": "synth"})
+    new = pd.DataFrame(rows)
+    results = pd.concat([ds.results, new], ignore_index=True)
+    new_truth = _replace(truth, outcomes={**truth.outcomes, **out_truth},
+                         outcome_terms=terms_df,
+                         params={**truth.params, "outcomes_seed": seed, "outcomes_group": group})
+    return ds.replace(results=results, truth=new_truth)
 
 
 # --------------------------------------------------------------------------

@@ -5,6 +5,8 @@ stage above it.
 
 * :mod:`.mixed` – ``fit_mixed`` / ``MixedResult``: linear mixed models in lme4's
   syntax (the engine package behind it is imported only there);
+* :mod:`.design` – lme4 formulas read as R reads them: the design matrices, names
+  and expansions behind ``fit_mixed`` (built with formulaic, with R's rules);
 * :mod:`.mme` – Henderson's mixed-model equations of a fitted model, the exact
   Schur elimination of a diagonal block and the Kackar–Harville term;
 * :mod:`.threads` – the one rule for BLAS threads;

@@ -27,15 +27,24 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._format import Z_95
-from .._results import Result
+from .._format import Z_95, number, text_table
+from .._results import Result, SummaryText
 from ..errors import ConvergenceWarning, DataDroppedWarning, ModelError, UAWarning
+from .design import (
+    Design,
+    ParsedFormula,
+    build_design,
+    has_intercept,
+    normalise_contrasts,
+    parse_formula,
+    required_columns,
+)
 from .threads import one_blas_thread
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["fit_mixed", "MixedResult"]
+__all__ = ["fit_mixed", "anova", "AnovaResult", "MixedResult", "VarCorrTable"]
 
 
 #: ``fit_mixed`` options that go to the engine's ``lmer`` call itself; every
@@ -61,35 +70,52 @@ _RANEF_COLUMNS = ["group", "level", "term", "estimate", "cond_var", "std_error"]
 # --------------------------------------------------------------------------- #
 # front door
 # --------------------------------------------------------------------------- #
-def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
-              **engine_options: Any) -> MixedResult:
-    """Fit a linear mixed model written in lme4's formula syntax.
+def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
+              family: str | None = None, **engine_options: Any) -> MixedResult:
+    """Fit a linear (lmer) or generalized linear (glmer) mixed model in lme4's syntax.
 
     Parameters
     ----------
     formula
         An lme4 formula, e.g.
-        ``"score ~ time + type + (1 | teacher) + (1 | observer) + (1 + time | school)"``.
-        Supported: random intercepts and slopes ``(1 + x | g)``, correlated
-        (``|``) and uncorrelated (``||``) random effects, nesting
-        ``(1 | school/teacher)`` (= ``(1 | school) + (1 | school:teacher)``),
-        interaction grouping ``(1 | school:teacher)``, crossed factors
-        ``(1 | teacher) + (1 | observer)``, ``*`` and ``:`` interactions and
-        ``0 +`` / ``- 1`` in the fixed part. Character and categorical columns
-        are treatment-coded against their first level (categories order, else
-        sorted), and coefficients are named as in R (``typeplanerad``).
-        Functions inside the formula (``log(x)``, ``I(x^2)``, ``C(x)``) are
-        not supported: make a new column in ``data`` instead.
+        ``"score ~ time + type + (1 | teacher) + (1 | observer) + (1 + time | school)"``,
+        read as R reads it (:mod:`undervisning_analys.engine.design`; checked
+        against R's ``model.matrix`` and lme4 in ``tests/test_formula_r.py``):
+        R's design matrix with treatment contrasts and R's rules for which
+        columns a factor gets in each term (``y ~ sex:x`` gives ``sexF:x`` and
+        ``sexM:x``), ``0 +`` / ``- 1``, R's coefficient names (``sexF``,
+        ``girlTRUE``, ``poly(x, 2)1``) and order (interactions after main
+        effects); random intercepts and slopes ``(1 + x | g)``, factors in
+        them (``(x:f | g)``), uncorrelated terms ``(x + f || g)`` expanded as
+        lme4 does (``(1 | g) + (0 + x | g) + (0 + f | g)``), nesting
+        ``(1 | school/teacher)`` (= ``(1 | school) + (1 | teacher:school)``),
+        interactions ``(1 | school:teacher)`` and crossed factors. Functions:
+        ``I()``, ``log``, ``exp``, ``sqrt``, ``poly`` (orthogonal, as R),
+        ``scale``, ``factor``, ``C(f, contr.sum)`` and ``offset()``. Factor
+        levels: a pandas Categorical's order, otherwise sorted by code point
+        (R's order in the C locale; R in a Swedish or English locale sorts
+        ``"a" < "B"`` and ``å``, ``ä``, ``ö`` differently).
     data
         One row per observation; every variable in the formula must be a
         column.
     reml
         ``True`` (default) for REML estimates as ``lme4::lmer``'s default;
         ``False`` for maximum likelihood (needed to compare fixed effects of
-        nested models by likelihood ratio).
+        nested models by likelihood ratio; :func:`anova` refits with ML itself).
+        Not used for a generalized model (glmer has no REML).
+    family
+        ``None`` or ``"gaussian"``: a linear mixed model (``lmer``).
+        ``"binomial"`` (logit link; a 0/1 or true/false outcome, or proportions
+        with the number of trials as ``weights``) or ``"poisson"`` (log link; a
+        count): a generalized linear mixed model with the Laplace
+        approximation, as ``glmer``'s default (``nAGQ = 1``); standard errors
+        from the Hessian of the deviance as ``vcov()`` of a glmer fit. Other
+        families and links are refused with a message saying so.
     **engine_options
-        Passed to the engine: ``weights`` / ``offset`` (array or column name),
-        ``contrasts``, ``verbose``, ``control`` (the engine's control object
+        ``contrasts`` as lme4's (``{"f": "contr.sum"}``; ``"contr.treatment"``
+        is the default, its reference level the first). Passed to the engine:
+        ``weights`` / ``offset`` (array with one value per row of ``data``, or a
+        column name; ``offset`` adds to the formula's ``offset()``), ``verbose``, ``control`` (the engine's control object
         or a dict), or any field of that control object directly, e.g.
         ``optimizer="COBYQA"``, ``maxiter=5000``, ``boundary_tol=1e-5``;
         ``start`` gives starting values of the relative covariance parameters
@@ -146,8 +172,15 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
             f"Data måste vara en pandas DataFrame, men fick {type(data).__name__}",
             hint="Läs in data med pandas eller med paketets inläsningsfunktioner")
     formula = " ".join(formula.split())
-    spec = _parse(formula)
+    kind = _family(family)
+    parsed = parse_formula(formula)
+    spec = _parse(parsed, data)
+    given = dict(engine_options)
+    contrasts = normalise_contrasts(engine_options.pop("contrasts", None))
     blas_threads = engine_options.pop("blas_threads", 1)
+    if kind != "gaussian":
+        _check_glmm_options(kind, engine_options)
+        reml = False
     # the package's optimiser path unless the caller chose the engine's optimiser
     robust = not (set(engine_options) & _OPTIMISER_OPTIONS)
     lmer_kwargs, control = _split_engine_options(engine_options)
@@ -155,18 +188,178 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True,
     columns = _model_columns(spec, lmer_kwargs)
     _check_columns_exist(columns, data)
     frame, n_dropped, dropped_by_column = _drop_missing(data, columns)
+    if kind == "binomial" and pd.api.types.is_bool_dtype(frame[spec.response]):
+        frame[spec.response] = frame[spec.response].astype(float)  # glmer: TRUE = 1
     _check_frame(spec, frame, n_total=len(data))
+    design = build_design(parsed, frame, contrasts)
+    lmer_kwargs = _vectors(lmer_kwargs, design, data, frame)
+    refit = {**given, **{k: lmer_kwargs[k] for k in ("weights",) if k in lmer_kwargs}}
+    if "offset" in given:  # the offset argument alone (the formula's is in the formula)
+        refit["offset"] = _vectors({"offset": given["offset"]}, None, data, frame)["offset"]
+    if kind != "gaussian":
+        _check_glmm_response(kind, design, lmer_kwargs)
 
     with _blas_threads(blas_threads):
-        if robust:
-            fit, engine_warnings, path = _run_robust(formula, frame, reml, control, lmer_kwargs)
+        if kind != "gaussian":
+            fit, engine_warnings = _run_glmm(design, kind, lmer_kwargs)
+            path = None
+        elif robust:
+            fit, engine_warnings, path = _run_robust(design, reml, control, lmer_kwargs)
         else:
-            fit, engine_warnings = _run_engine(formula, frame, reml, control, lmer_kwargs)
+            fit, engine_warnings = _run_engine(design, reml, control, lmer_kwargs)
             path = None
         return MixedResult._from_engine(
             fit, formula=formula, reml=reml, n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, engine_warnings=engine_warnings,
-            frame=frame, path=path)
+            frame=frame, path=path, design=design, family=kind, refit_options=refit)
+
+
+#: The families fit_mixed fits: name -> (engine family class name, link) as glmer's.
+_FAMILIES = {"gaussian": ("Gaussian", "identity"), "binomial": ("Binomial", "logit"),
+             "poisson": ("Poisson", "log")}
+
+
+def _family(family: Any) -> str:
+    if family is None:
+        return "gaussian"
+    name = family if isinstance(family, str) else type(family).__name__
+    key = name.strip().lower()
+    if key in _FAMILIES:
+        return key
+    raise ModelError(
+        f"Familjen {name!r} stöds inte av fit_mixed",
+        hint=('fit_mixed anpassar linjära blandade modeller (family=None eller "gaussian", '
+              'som lme4::lmer) och generaliserade med family="binomial" (logit-länk, ett '
+              'utfall 0/1) eller family="poisson" (log-länk, ett antal), med '
+              "Laplace-approximationen som lme4::glmer. För andra familjer och länkar "
+              "(probit, Gamma, negativ binomial, …): använd lme4::glmer i R"))
+
+
+#: Options a generalized model accepts (besides contrasts and blas_threads).
+_GLMM_OPTIONS = ("weights", "offset")
+
+
+def _check_glmm_options(kind: str, options: dict[str, Any]) -> None:
+    other = sorted(set(options) - set(_GLMM_OPTIONS))
+    if "nAGQ" in other and options["nAGQ"] == 1:
+        other.remove("nAGQ")
+        options.pop("nAGQ")
+    if other:
+        raise ModelError(
+            f"Alternativet {', '.join(other)} stöds inte för family={kind!r}",
+            hint=("En generaliserad modell anpassas med Laplace-approximationen (nAGQ = 1, "
+                  "glmer:s standard) och motorns egna inställningar; tillåtna alternativ är "
+                  "weights, offset, contrasts och blas_threads. För adaptiv Gauss–Hermite "
+                  "(nAGQ > 1): använd lme4::glmer i R"))
+
+
+def _check_glmm_response(kind: str, design: Design, lmer_kwargs: dict[str, Any]) -> None:
+    y = np.asarray(design.y, dtype=float)
+    name = design.response_name
+    if kind == "binomial":
+        bad = (y < 0) | (y > 1)
+        if bad.any():
+            raise ModelError(
+                f"Utfallet `{name}` måste ligga mellan 0 och 1 för family='binomial', men "
+                f"{int(bad.sum())} värden gör det inte (t.ex. {y[bad][0]:g})",
+                column=name,
+                hint=("Koda utfallet 0/1 (eller sant/falskt); för antal lyckade av n försök: "
+                      "ge andelen som utfall och n som weights"))
+        if lmer_kwargs.get("weights") is None and not np.isin(y, (0.0, 1.0)).all():
+            raise ModelError(
+                f"Utfallet `{name}` har andelar mellan 0 och 1 men inga weights",
+                column=name,
+                hint="Ge antalet försök per rad som weights (som glmer med andelar)")
+    else:
+        bad = (y < 0) | (y != np.round(y))
+        if bad.any():
+            raise ModelError(
+                f"Utfallet `{name}` måste vara ett antal (heltal ≥ 0) för family='poisson', "
+                f"men {int(bad.sum())} värden är det inte (t.ex. {y[bad][0]:g})",
+                column=name, hint="Använd en linjär modell (family=None) för andra utfall")
+
+
+def _run_glmm(design: Design, kind: str, lmer_kwargs: dict[str, Any]) -> tuple[Any, list[str]]:
+    """Fit with the engine's glmer: Laplace approximation (nAGQ = 1), as glmer's default."""
+    from mixedlm import families, glmer
+
+    family = getattr(families, _FAMILIES[kind][0])()
+    kwargs = {k: v for k, v in lmer_kwargs.items() if k in _GLMM_OPTIONS and v is not None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fit = glmer(design.engine_formula, design.engine_frame, family=family, nAGQ=1,
+                        **kwargs)
+        except Exception as exc:
+            if "rank deficient" in str(exc):
+                _raise_collinear(design)
+            raise ModelError(
+                f"Modellen {design.parsed.formula!r} (family={kind!r}) kunde inte anpassas: "
+                f"{exc}",
+                hint="Kontrollera formeln och data; förenkla slumpdelen om felet kvarstår"
+            ) from exc
+    return fit, _emit(list(caught), stacklevel=4)
+
+
+def _glmm_vcov(fit: Any) -> np.ndarray:
+    """The fixed effects' covariance as lme4's ``vcov()`` of a glmer fit: twice the
+    inverse Hessian of the Laplace deviance in (theta, beta), its beta block (lme4's
+    ``deriv12`` central differences with step 1e-4, at the optimum)."""
+    fun = fit.as_function()
+    theta = np.atleast_1d(np.asarray(fit.theta, dtype=float))
+    beta = np.asarray(fit.beta, dtype=float)
+    x = np.r_[theta, beta]
+    n, k, d = len(x), len(theta), 1e-4
+
+    def f(v: np.ndarray) -> float:
+        return float(fun(v))
+
+    fx = f(x)
+    h = np.zeros((n, n))
+    for j in range(n):
+        e_j = np.zeros(n)
+        e_j[j] = d
+        h[j, j] = (f(x + e_j) - 2 * fx + f(x - e_j)) / d**2
+        for i in range(j):
+            e_i = np.zeros(n)
+            e_i[i] = d
+            h[i, j] = h[j, i] = (f(x + e_i + e_j) - f(x + e_i - e_j) - f(x - e_i + e_j)
+                                 + f(x - e_i - e_j)) / (4 * d**2)
+    try:
+        inv = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return np.asarray(fit.vcov(), dtype=float)  # pragma: no cover - singular Hessian
+    v = inv[k:, k:]
+    v = v + v.T
+    if not np.all(np.isfinite(v)) or np.any(np.diag(v) <= 0):
+        return np.asarray(fit.vcov(), dtype=float)  # pragma: no cover
+    return v
+
+
+def _vectors(lmer_kwargs: dict[str, Any], design: Design | None, data: pd.DataFrame,
+             frame: pd.DataFrame) -> dict[str, Any]:
+    """``weights``/``offset`` as arrays on the rows kept (a column name or one value per
+    input row), the formula's ``offset()`` terms added to ``offset``."""
+    out = dict(lmer_kwargs)
+    for key in ("weights", "offset"):
+        value = out.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            vec = frame[value].to_numpy(dtype=float)
+        else:
+            arr = np.asarray(value, dtype=float).ravel()
+            if len(arr) == len(data):
+                keep = data.index.get_indexer(frame.index)
+                vec = arr[keep]
+            else:
+                raise ModelError(
+                    f"{key} har {len(arr)} värden men data har {len(data)} rader",
+                    hint=f"Ge ett värde per rad i data, eller namnet på en kolumn som {key}")
+        out[key] = vec
+    if design is not None and design.offset is not None:
+        out["offset"] = design.offset + (out["offset"] if out.get("offset") is not None else 0.0)
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -181,39 +374,21 @@ class _Spec:
     intercept_groupings: frozenset[tuple[str, ...]]
 
 
-def _parse(formula: str) -> _Spec:
-    from mixedlm import parse_formula  # lazy: the engine stays behind this module
-
-    try:
-        parsed = parse_formula(formula)
-    except Exception as exc:  # the engine raises ValueError with its own text
+def _parse(parsed: ParsedFormula, data: pd.DataFrame) -> _Spec:
+    """The data columns the formula uses, and its grouping factors."""
+    response, fixed, random, _ = required_columns(parsed, data.columns)
+    if len(response) != 1:
         raise ModelError(
-            f"Formeln {formula!r} kunde inte tolkas ({exc})",
-            hint=("Skriv formeln i lme4-syntax, t.ex. \"poang ~ tid + (1 + tid | skola)\". "
-                  "Funktioner i formeln (log(), I(), C()) stöds inte: skapa en ny kolumn i "
-                  "data i stället")) from None
-    if not parsed.random:
-        raise ModelError(
-            f"Formeln {formula!r} saknar slumpeffekter",
-            hint=("Lägg till minst en term som (1 | skola); för en modell utan slumpeffekter, "
-                  "använd vanlig regression"))
-    groupings = []
-    with_intercept = set()
-    for term in parsed.random:
-        g = term.grouping if isinstance(term.grouping, tuple) else (term.grouping,)
-        if term.is_nested:
-            # (x | a/b) means (x | a) + (x | a:b)
-            expanded = [g[: i + 1] for i in range(len(g))]
-        else:
-            expanded = [g]
-        for e in expanded:
-            groupings.append(tuple(e))
-            if term.has_intercept:
-                with_intercept.add(tuple(e))
+            f"Utfallet {parsed.response!r} i formeln {parsed.formula!r} måste vara en kolumn i "
+            "data eller en funktion av en kolumn (t.ex. log(y))",
+            hint=("För en binomial modell med antal lyckade och misslyckade (R:s cbind(s, f)): "
+                  "ge andelen som utfall och antalet försök som weights"))
+    groupings = [b.grouping for b in parsed.bars]
+    with_intercept = {b.grouping for b in parsed.bars if has_intercept(b.lhs)}
     return _Spec(
-        response=parsed.response,
-        fixed=tuple(sorted(parsed.fixed_variables)),
-        random=tuple(sorted(parsed.random_variables)),
+        response=response[0] if len(response) == 1 else parsed.response,
+        fixed=tuple(fixed),
+        random=tuple(random),
         groupings=tuple(groupings),
         intercept_groupings=frozenset(with_intercept),
     )
@@ -380,8 +555,7 @@ _GTOL_PER_OBS = 1e-8
 _ACCEPT_PER_OBS = 1e-6
 
 
-def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
-                lmer_kwargs: dict[str, Any]) -> tuple[Any, list[str], dict[str, Any]]:
+def _run_robust(design: Design, reml: bool, control: Any, lmer_kwargs: dict[str, Any]) -> tuple[Any, list[str], dict[str, Any]]:
     """The package's optimiser path: one that ends the same way on every processor.
 
     The engine's default ("auto") runs L-BFGS-B with exact gradients and an
@@ -405,10 +579,10 @@ def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
     """
     import dataclasses as dc
 
-    n = len(frame)
+    n = len(design.engine_frame)
     stage1 = dc.replace(control, optimizer="L-BFGS-B", use_analytic_gradient=True, ftol=_FTOL,
                         gtol=_GTOL_PER_OBS * n, check_conv=False)
-    fit1, caught = _run_engine(formula, frame, reml, stage1, lmer_kwargs, emit=False)
+    fit1, caught = _run_engine(design, reml, stage1, lmer_kwargs, emit=False)
     grad = getattr(fit1, "gradient_norm", None)
     ok = (grad is not None and np.isfinite(grad) and grad <= _ACCEPT_PER_OBS * n
           and np.isfinite(fit1.deviance) and not _correlated_at_zero(fit1))
@@ -418,7 +592,7 @@ def _run_robust(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
         return fit1, texts, {**path1, "optimizers": ["L-BFGS-B"], "optimizer": "L-BFGS-B",
                              "stages": [path1], "accepted": True}
     kwargs2 = {**lmer_kwargs, "start": np.atleast_1d(np.asarray(fit1.theta, dtype=float))}
-    fit2, texts = _run_engine(formula, frame, reml, control, kwargs2, stacklevel=6)
+    fit2, texts = _run_engine(design, reml, control, kwargs2, stacklevel=6)
     path2 = _optimizer_path(fit2)
     return fit2, texts, {
         "optimizers": ["L-BFGS-B", *path2["optimizers"]], "optimizer": path2["optimizer"],
@@ -444,8 +618,7 @@ def _correlated_at_zero(fit: Any) -> bool:
     return False
 
 
-def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
-                lmer_kwargs: dict[str, Any], emit: bool = True, stacklevel: int = 5
+def _run_engine(design: Design, reml: bool, control: Any, lmer_kwargs: dict[str, Any], emit: bool = True, stacklevel: int = 5
                 ) -> tuple[Any, Any]:
     """Fit with the engine. ``emit=False`` returns the engine's warnings unread
     (for :func:`_emit`) instead of translating and issuing them."""
@@ -454,12 +627,13 @@ def _run_engine(formula: str, frame: pd.DataFrame, reml: bool, control: Any,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            fit = lmer(formula, frame, REML=bool(reml), control=control, **lmer_kwargs)
+            fit = lmer(design.engine_formula, design.engine_frame, REML=bool(reml),
+                       control=control, **lmer_kwargs)
         except Exception as exc:
             if "rank deficient" in str(exc):
-                _raise_collinear(formula, frame, lmer_kwargs)
+                _raise_collinear(design)
             raise ModelError(
-                f"Modellen {formula!r} kunde inte anpassas: {exc}",
+                f"Modellen {design.parsed.formula!r} kunde inte anpassas: {exc}",
                 hint="Kontrollera formeln och data; förenkla slumpdelen om felet kvarstår"
             ) from exc
     if not emit:
@@ -501,14 +675,10 @@ def _optimizer_path(fit: Any) -> dict[str, Any]:
             "iterations": int(getattr(fit, "n_iter", 0) or 0), "message": message}
 
 
-def _raise_collinear(formula: str, frame: pd.DataFrame, lmer_kwargs: dict[str, Any]) -> None:
+def _raise_collinear(design: Design) -> None:
     """Name the fixed-effect columns that depend linearly on earlier ones (as lme4 drops)."""
-    from mixedlm import lFormula
-
-    parsed = lFormula(formula, frame, contrasts=lmer_kwargs.get("contrasts"))
-    x = np.asarray(parsed.X, dtype=float)
-    rename = _coef_namer(parsed.matrices)
-    names = [rename(n) for n in parsed.matrices.fixed_names]
+    x = design.fixed.values.to_numpy(dtype=float)
+    names = design.fixed_names
     dependent, rank = [], 0
     for j in range(x.shape[1]):
         r = np.linalg.matrix_rank(x[:, : j + 1])
@@ -518,33 +688,13 @@ def _raise_collinear(formula: str, frame: pd.DataFrame, lmer_kwargs: dict[str, A
     listed = ", ".join(f"`{n}`" for n in dependent)
     raise ModelError(
         f"De fasta effekterna kan inte skattas: {listed} är en linjär kombination av "
-        "termer före i formeln (t.ex. samma mått i två kolumner, en konstant kolumn eller "
-        "en kategori som alltid sammanfaller med en annan)",
+        "termer före i formeln (t.ex. samma mått i två kolumner, en konstant kolumn, "
+        "en kategori som alltid sammanfaller med en annan, eller en interaktion mellan "
+        "faktorer utan deras huvudeffekter, där R:s designmatris får en kolumn per "
+        "nivåkombination)",
         column=dependent[0] if dependent else None,
-        hint="Ta bort termen ur formeln eller slå ihop kategorierna")
-
-
-def _coef_namer(matrices: Any):
-    """Rename the engine's treatment-coded columns (``type.1``) as R does (``typeplanerad``)."""
-    levels: dict[str, list[Any]] = dict(getattr(matrices, "category_levels", None) or {})
-    contrasts = getattr(matrices, "contrasts", None) or {}
-    pattern = re.compile(r"^(?P<var>.+)\.(?P<k>\d+)$")
-
-    def rename_part(part: str) -> str:
-        m = pattern.match(part)
-        if not m or m["var"] not in levels:
-            return part
-        var = m["var"]
-        kind = contrasts.get(var, "treatment") if isinstance(contrasts, Mapping) else "treatment"
-        k = int(m["k"])
-        if kind not in (None, "treatment", "contr.treatment") or k >= len(levels[var]):
-            return part
-        return f"{var}{levels[var][k]}"
-
-    def rename(name: str) -> str:
-        return ":".join(rename_part(p) for p in name.split(":"))
-
-    return rename
+        hint=("Ta bort termen ur formeln, slå ihop kategorierna eller skriv "
+              "huvudeffekterna: f * g i stället för f:g"))
 
 
 # --------------------------------------------------------------------------- #
@@ -582,8 +732,13 @@ class MixedResult(Result):
                  warning_texts: tuple[str, ...], n_dropped: int,
                  dropped_by_column: dict[str, int], row_index: pd.Index,
                  engine_fit: Any = None, theta: Any = None,
-                 path: dict[str, Any] | None = None) -> None:
+                 path: dict[str, Any] | None = None, design: Any = None,
+                 family: str = "gaussian", refit: tuple[pd.DataFrame, dict[str, Any]] | None = None
+                 ) -> None:
         self._path = dict(path or {})
+        self._design = design
+        self._family = family
+        self._refit = refit
         self._theta = None if theta is None else np.asarray(theta, dtype=float).copy()
         self._formula = formula
         self._reml = bool(reml)
@@ -617,23 +772,27 @@ class MixedResult(Result):
     @classmethod
     def _from_engine(cls, fit: Any, *, formula: str, reml: bool, n_dropped: int,
                      dropped_by_column: dict[str, int], engine_warnings: list[str],
-                     frame: pd.DataFrame, path: dict[str, Any] | None = None) -> MixedResult:
+                     frame: pd.DataFrame, design: Design,
+                     path: dict[str, Any] | None = None, family: str = "gaussian",
+                     refit_options: dict[str, Any] | None = None) -> MixedResult:
         matrices = fit.matrices
-        rename = _coef_namer(matrices)
+        rename = design.rename
         names = [rename(n) for n in matrices.fixed_names]
         beta = np.asarray(fit.beta, dtype=float)
-        vcov = np.asarray(fit.vcov(), dtype=float)
+        glmm = family != "gaussian"
+        vcov = _glmm_vcov(fit) if glmm else np.asarray(fit.vcov(), dtype=float)
         if vcov.shape != (len(names), len(names)):  # columns dropped for rank deficiency
             raise ModelError(
                 "De fasta effekternas kovariansmatris har fel storlek efter att kolumner "
                 "tagits bort; ta bort de linjärt beroende variablerna ur formeln")
         structures = list(matrices.random_structures)
-        varcorr = _varcorr_table(fit, structures, rename)
+        varcorr = _varcorr_table(fit, structures, rename, residual=not glmm)
         def ranef(cond_var: bool) -> pd.DataFrame:
             return _ranef_table(fit, structures, rename, frame, cond_var)
-        criterion = float(fit.deviance)
         loglik = float(fit.logLik().value)
-        npar = len(names) + len(np.atleast_1d(fit.theta)) + 1
+        # glmer: -2 log-likelihood (lme4's deviance() of a glmer fit is another quantity)
+        criterion = -2.0 * loglik if glmm else float(fit.deviance)
+        npar = len(names) + len(np.atleast_1d(fit.theta)) + (0 if glmm else 1)
         # the package's path accepts a gradient stage that ends at a small gradient even
         # when its line search reported a rounding-level stall (see _run_robust)
         accepted = bool((path or {}).get("accepted", False))
@@ -649,7 +808,8 @@ class MixedResult(Result):
             warning_texts=tuple(engine_warnings), n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, row_index=frame.index, engine_fit=fit,
             theta=np.atleast_1d(fit.theta),
-            path={**(path or _optimizer_path(fit)), "converged": converged})
+            path={**(path or _optimizer_path(fit)), "converged": converged}, design=design,
+            family=family, refit=(frame, dict(refit_options or {})))
 
     # -- identity ---------------------------------------------------------------
     @property
@@ -659,8 +819,29 @@ class MixedResult(Result):
 
     @property
     def reml(self) -> bool:
-        """True for a REML fit, False for maximum likelihood."""
+        """True for a REML fit, False for maximum likelihood (always for a glmer fit)."""
         return self._reml
+
+    def _response(self) -> np.ndarray:
+        if self._design is None:  # pragma: no cover - every fit has its design
+            return np.full(self._nobs, np.nan)
+        return np.asarray(self._design.y, dtype=float)
+
+    def _as_ml(self) -> MixedResult:
+        """This model fitted with maximum likelihood (itself when it already is)."""
+        if not self._reml:
+            return self
+        if self._refit is None:  # pragma: no cover - every fit keeps its inputs
+            raise ModelError("Modellen kan inte anpassas om med maximum likelihood")
+        frame, options = self._refit
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataDroppedWarning)
+            return fit_mixed(self._formula, frame, reml=False, **options)
+
+    @property
+    def family(self) -> str:
+        """``"gaussian"`` (lmer), ``"binomial"`` (logit) or ``"poisson"`` (log)."""
+        return self._family
 
     @property
     def nobs(self) -> int:
@@ -711,9 +892,12 @@ class MixedResult(Result):
         ``term2`` (empty for a variance), ``var_cov`` (variance, or covariance
         when ``term2`` is set) and ``sd_cor`` (standard deviation, or
         correlation when ``term2`` is set). Uncorrelated terms (``||``) are
-        separate groups named as lme4 does (``school``, ``school.1``).
+        separate groups named as lme4 does (``school``, ``school.1``), and the
+        groups come in lme4's order (most levels first). A generalized model
+        has no ``Residual`` row. The table is a DataFrame with ``.tidy()`` and
+        ``.summary()`` like every result (:class:`VarCorrTable`).
         """
-        return self._varcorr.copy()
+        return VarCorrTable(self._varcorr.copy())
 
     @property
     def sigma(self) -> float:
@@ -829,7 +1013,7 @@ class MixedResult(Result):
 
     # -- prediction --------------------------------------------------------------
     def predict(self, newdata: pd.DataFrame | None = None, re_form: str | None = None,
-                allow_new_levels: bool = False) -> pd.Series:
+                allow_new_levels: bool = False, type: str = "link") -> pd.Series:
         """Predicted values, as lme4's ``predict``.
 
         Parameters
@@ -842,7 +1026,13 @@ class MixedResult(Result):
             ``"~0"`` or ``"NA"`` gives the fixed-effects (population) prediction.
         allow_new_levels
             Predict groups not seen in the fit with random effects 0.
+        type
+            For a generalized model: ``"link"`` (default, as lme4: log-odds or log
+            of the expected count) or ``"response"`` (probability or expected count).
         """
+        if type not in ("link", "response"):
+            raise ModelError(f"type={type!r} stöds inte",
+                             hint='Använd "link" (länkskalan) eller "response" (utfallets skala)')
         if re_form not in (None, "~0", "NA"):
             raise ModelError(
                 f"re_form={re_form!r} stöds inte",
@@ -850,18 +1040,32 @@ class MixedResult(Result):
         fit = self._engine_fit
         if fit is None:
             raise ModelError("Resultatet saknar den anpassade modellen och kan inte prediktera")
+        kind = {"type": type} if self._family != "gaussian" else {}
         if newdata is None:
-            values = fit.predict(re_form=re_form)
+            values = fit.predict(re_form=re_form, **kind)
             return pd.Series(np.asarray(values, dtype=float), index=self._row_index,
                              name="prediction")
         if not isinstance(newdata, pd.DataFrame):
             raise ModelError(
-                f"newdata måste vara en pandas DataFrame, men fick {type(newdata).__name__}")
+                f"newdata måste vara en pandas DataFrame, men fick {newdata.__class__.__name__}")
+        new, offset = newdata, None
+        if self._design is not None:
+            try:
+                new, offset = self._design.new_frame(newdata)
+            except Exception as exc:  # formulaic's evaluation errors name the column
+                missing = [c for c in self._design.columns if c not in newdata.columns]
+                raise ModelError(
+                    f"Prediktionen misslyckades för newdata: {exc}",
+                    column=missing[0] if missing else None,
+                    hint=("newdata måste ha alla kolumner i formeln"
+                          + (f" (saknas: {', '.join(missing)})" if missing else "")
+                          + " och kategorier som fanns i anpassningen")) from None
+        extra = {**kind, **({} if offset is None else {"offset": offset})}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
-                values = fit.predict(newdata=newdata, re_form=re_form,
-                                     allow_new_levels=allow_new_levels)
+                values = fit.predict(newdata=new, re_form=re_form,
+                                     allow_new_levels=allow_new_levels, **extra)
         except (ValueError, KeyError) as exc:
             text = str(exc)
             col = re.search(r"'([^']+)'", text)
@@ -907,7 +1111,13 @@ class MixedResult(Result):
         t = self.tidy()
         fixed = t[t["effect"] == "fixed"]
         method = "REML (restricted maximum likelihood)" if self._reml else "maximum likelihood (ML)"
-        lines = [f"Linjär blandad modell, skattad med {method}",
+        glmm = self._family != "gaussian"
+        title = f"Linjär blandad modell, skattad med {method}"
+        if glmm:
+            link = _FAMILIES[self._family][1]
+            title = (f"Generaliserad linjär blandad modell ({self._family}, {link}-länk), "
+                     "skattad med maximum likelihood (Laplace-approximation, som lme4::glmer)")
+        lines = [title,
                  f"Formel: {self._formula}",
                  f"Antal observationer: {self._nobs}"]
         if self._n_dropped:
@@ -915,38 +1125,54 @@ class MixedResult(Result):
             lines.append(f"Uteslutna rader med saknade värden: {self._n_dropped} ({detail})")
         lines.append("Antal grupper: " + ", ".join(f"{g} {n}" for g, n in self._ngroups.items()))
         if self._reml:
-            lines.append(f"REML-kriterium: {_num(self._criterion, 3)}  "
-                         f"(log-likelihood {_num(self._loglik, 3)})")
+            lines.append(f"REML-kriterium: {number(self._criterion, 3)}  "
+                         f"(log-likelihood {number(self._loglik, 3)})")
+        elif glmm:
+            lines.append(f"−2 log-likelihood: {number(self._criterion, 3)}  log-likelihood: "
+                         f"{number(self._loglik, 3)}  AIC: {number(self.aic, 1)}  "
+                         f"BIC: {number(self.bic, 1)}")
         else:
-            lines.append(f"Devians: {_num(self._criterion, 3)}  log-likelihood: "
-                         f"{_num(self._loglik, 3)}  AIC: {_num(self.aic, 1)}  "
-                         f"BIC: {_num(self.bic, 1)}")
+            lines.append(f"Devians: {number(self._criterion, 3)}  log-likelihood: "
+                         f"{number(self._loglik, 3)}  AIC: {number(self.aic, 1)}  "
+                         f"BIC: {number(self.bic, 1)}")
         lines += ["", "Fasta effekter",
                   "De fasta effekterna är de genomsnittliga sambanden i hela materialet: hur "
                   "mycket utfallet i genomsnitt ändras när variabeln ökar en enhet (för en "
                   "kategori: skillnaden mot referenskategorin). Medelfelet anger osäkerheten; "
                   "95 % KI är skattningen ± 1,96 medelfel (Wald).", ""]
-        header = ["term", "skattning", "medelfel", "t-värde", "95 % KI"]
-        body = [[r.term, _num(r.estimate, 4), _num(r.std_error, 4), _num(r.statistic, 2),
-                 f"[{_num(r.conf_low, 4)}; {_num(r.conf_high, 4)}]"]
+        if glmm:
+            what, ratio = (("log-oddset för utfallet", "oddskvoten")
+                           if self._family == "binomial" else
+                           ("logaritmen av det förväntade antalet",
+                            "kvoten mellan förväntade antal"))
+            lines[-2] = ("De fasta effekterna är de genomsnittliga sambanden i hela "
+                         f"materialet: hur mycket {what} ändras när variabeln ökar en enhet "
+                         "(för en kategori: skillnaden mot referenskategorin) inom en given "
+                         f"grupp; exp(skattning) är {ratio}. Medelfelet anger osäkerheten; "
+                         "95 % KI är skattningen ± 1,96 medelfel (Wald).")
+        header = ["term", "skattning", "medelfel", "z-värde" if glmm else "t-värde", "95 % KI"]
+        body = [[r.term, number(r.estimate, 4), number(r.std_error, 4), number(r.statistic, 2),
+                 f"[{number(r.conf_low, 4)}; {number(r.conf_high, 4)}]"]
                 for r in fixed.itertuples(index=False)]
-        lines += _table(header, body)
+        lines += text_table(header, body)
         lines += ["", "Varianskomponenter",
                   "Varianskomponenterna visar hur mycket grupperna (t.ex. skolor, lärare, "
                   "observatörer) skiljer sig åt kring de fasta effekterna, som varians och "
                   "standardavvikelse. En korrelation visar hur gruppernas avvikelser hänger "
-                  "ihop (t.ex. startnivå och förändring över tid). Residualen är den variation "
-                  "som återstår inom grupperna.", ""]
+                  "ihop (t.ex. startnivå och förändring över tid). "
+                  + ("I en generaliserad modell finns ingen residualvarians; variationen inom "
+                     "grupperna följer av fördelningen." if glmm else
+                     "Residualen är den variation som återstår inom grupperna."), ""]
         header = ["grupp", "term", "varians", "std.avvikelse", "korrelation med"]
         body = []
         vc = self._varcorr
         for r in vc[vc["term2"].isna()].itertuples(index=False):
             corr = vc[(vc["group"] == r.group) & (vc["term2"] == r.term1)]
-            corr_text = ", ".join(f"{c.term1}: {_num(c.sd_cor, 2)}"
+            corr_text = ", ".join(f"{c.term1}: {number(c.sd_cor, 2)}"
                                   for c in corr.itertuples(index=False))
             body.append([r.group, "" if pd.isna(r.term1) else r.term1,
-                         _num(r.var_cov, 4), _num(r.sd_cor, 4), corr_text])
-        lines += _table(header, body)
+                         number(r.var_cov, 4), number(r.sd_cor, 4), corr_text])
+        lines += text_table(header, body)
         lines.append("")
         if self._converged and not self._singular:
             lines.append(f"Optimeringen konvergerade ({self._optimizer}).")
@@ -995,10 +1221,156 @@ class MixedResult(Result):
                 f"kriterium={self._criterion:.4f})>")
 
 
+class VarCorrTable(pd.DataFrame):
+    """The variance components (``MixedResult.varcorr``): a DataFrame, with the
+    results protocol's ``tidy()`` (a plain copy, the numbers' single source) and a
+    Swedish ``summary()``. Anything derived from it (a filter, a column) is a plain
+    DataFrame."""
+
+    @property
+    def _constructor(self) -> type[pd.DataFrame]:
+        return pd.DataFrame
+
+    def tidy(self) -> pd.DataFrame:
+        """The table as a plain DataFrame (a copy): ``group``, ``term1``, ``term2``,
+        ``var_cov``, ``sd_cor``."""
+        return pd.DataFrame(self).copy()
+
+    def summary(self) -> SummaryText:
+        """The variance components as Swedish text (variance, SD, correlations)."""
+        header = ["grupp", "term", "varians", "std.avvikelse", "korrelation med"]
+        body = []
+        vc = self.tidy()
+        for r in vc[vc["term2"].isna()].itertuples(index=False):
+            corr = vc[(vc["group"] == r.group) & (vc["term2"] == r.term1)]
+            corr_text = ", ".join(f"{c.term1}: {number(c.sd_cor, 2)}"
+                                  for c in corr.itertuples(index=False))
+            body.append([r.group, "" if pd.isna(r.term1) else r.term1,
+                         number(r.var_cov, 4), number(r.sd_cor, 4), corr_text])
+        text = "\n".join(["Varianskomponenter", *text_table(header, body)])
+        return SummaryText(text, f"<pre>{html.escape(text)}</pre>")
+
+
+# --------------------------------------------------------------------------- #
+# likelihood-ratio tests between nested models
+# --------------------------------------------------------------------------- #
+_ANOVA_COLUMNS = ["model", "formula", "npar", "aic", "bic", "loglik", "deviance", "chisq",
+                  "df", "p_value"]
+
+
+def anova(*models: MixedResult) -> AnovaResult:
+    """Likelihood-ratio tests between nested mixed models, as lme4's ``anova(m0, m1)``.
+
+    REML fits are refitted with maximum likelihood first (as lme4 does: REML
+    criteria of models with different fixed effects are not comparable). The
+    models are ordered by their number of parameters; each row after the first
+    tests it against the row before: ``chisq`` = the drop in deviance, ``df`` =
+    the extra parameters, ``p_value`` from the chi-square distribution. All
+    models must be fitted to the same rows with the same outcome and family.
+
+    Raises
+    ------
+    ModelError
+        Fewer than two models, a model that is not a ``MixedResult``, or models
+        fitted to different data, outcomes or families.
+    """
+    from scipy import stats
+
+    if len(models) < 2:
+        raise ModelError("anova behöver minst två modeller att jämföra",
+                         hint="Exempel: ua.anova(m0, m1) med m0 nästlad i m1")
+    for k, m in enumerate(models, 1):
+        if not isinstance(m, MixedResult):
+            raise ModelError(f"Argument {k} till anova är inte en modell från fit_mixed "
+                             f"(det är {type(m).__name__})")
+    first = models[0]
+    for k, m in enumerate(models[1:], 2):
+        same_rows = (m.nobs == first.nobs and m._row_index.equals(first._row_index))
+        same_y = same_rows and np.allclose(m._response(), first._response(), equal_nan=True)
+        if not same_rows or not same_y or m.family != first.family:
+            what = ("olika familjer" if m.family != first.family else
+                    "olika rader" if not same_rows else "olika utfall")
+            raise ModelError(
+                f"Modell 1 och modell {k} kan inte jämföras: de är anpassade till {what} "
+                f"({first.formula!r}: {first.nobs} rader; {m.formula!r}: {m.nobs} rader)",
+                hint=("Anpassa modellerna till samma data: saknade värden i en variabel som "
+                      "bara den större modellen har tar bort rader; ta bort dem ur data först"))
+    fitted = [m._as_ml() for m in models]
+    order = sorted(range(len(models)), key=lambda i: fitted[i]._npar)
+    rows = []
+    prev: MixedResult | None = None
+    for i in order:
+        m = fitted[i]
+        row = {"model": f"modell {i + 1}", "formula": m.formula, "npar": m._npar,
+               "aic": m.aic, "bic": m.bic, "loglik": m.loglik, "deviance": m.deviance,
+               "chisq": np.nan, "df": np.nan, "p_value": np.nan}
+        if prev is not None:
+            df = m._npar - prev._npar
+            chisq = prev.deviance - m.deviance
+            row.update({"chisq": chisq, "df": df,
+                        "p_value": float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan})
+        rows.append(row)
+        prev = m
+    refitted = any(m.reml for m in models)
+    return AnovaResult(pd.DataFrame(rows, columns=_ANOVA_COLUMNS), refitted=refitted)
+
+
+class AnovaResult(Result):
+    """Likelihood-ratio tests between nested mixed models (made by :func:`anova`)."""
+
+    def __init__(self, table: pd.DataFrame, refitted: bool) -> None:
+        self._table = table
+        self._refitted = bool(refitted)
+
+    @property
+    def refitted(self) -> bool:
+        """True when REML fits were refitted with maximum likelihood for the test."""
+        return self._refitted
+
+    def _tidy(self) -> pd.DataFrame:
+        return self._table.copy()
+
+    def _summary_text(self) -> str:
+        t = self.tidy()
+        lines = ["Likelihoodkvottest mellan nästlade modeller",
+                 "Varje rad efter den första prövar om modellen förklarar data bättre än "
+                 "raden före: chi2 är minskningen i devians (−2 log-likelihood), df antalet "
+                 "extra parametrar och p sannolikheten för en minst så stor minskning om "
+                 "de extra parametrarna vore noll. Lägre AIC och BIC är bättre."]
+        if self._refitted:
+            lines.append("REML-anpassade modeller anpassades om med maximum likelihood före "
+                         "jämförelsen (som lme4:s anova).")
+        lines.append("")
+        header = ["modell", "parametrar", "AIC", "BIC", "log-likelihood", "devians", "chi2",
+                  "df", "p"]
+        body = [[r.model, str(r.npar), number(r.aic, 1), number(r.bic, 1), number(r.loglik, 2),
+                 number(r.deviance, 2), number(r.chisq, 2),
+                 "" if pd.isna(r.df) else str(int(r.df)),
+                 "" if pd.isna(r.p_value) else ("< 0,0001" if r.p_value < 1e-4
+                                                else number(r.p_value, 4))]
+                for r in t.itertuples(index=False)]
+        lines += text_table(header, body)
+        lines += [""] + [f"{r.model}: {r.formula}" for r in t.itertuples(index=False)]
+        return "\n".join(lines)
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """The models' AIC (lower is better), one bar per model."""
+        import matplotlib.pyplot as plt
+
+        t = self.tidy()
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.0, 0.5 * len(t) + 1.5))
+        ax.barh(t["model"], t["aic"], color="C0")
+        ax.set_xlabel("AIC (lägre är bättre)")
+        ax.set_title("Jämförelse av modeller")
+        return ax
+
+
 # --------------------------------------------------------------------------- #
 # extraction helpers
 # --------------------------------------------------------------------------- #
-def _varcorr_table(fit: Any, structures: list[Any], rename) -> pd.DataFrame:
+def _varcorr_table(fit: Any, structures: list[Any], rename, residual: bool = True
+                   ) -> pd.DataFrame:
     groups = list(fit.VarCorr().groups.values())
     if len(groups) != len(structures):  # pragma: no cover - engine contract
         raise ModelError("Modellmotorns varianskomponenter kunde inte läsas")
@@ -1010,7 +1382,10 @@ def _varcorr_table(fit: Any, structures: list[Any], rename) -> pd.DataFrame:
         used[name] = k + 1
         return name if k == 0 else f"{name}.{k}"
 
-    for struct, g in zip(structures, groups):
+    # lme4's order: grouping factors by decreasing number of levels (mkReTrms), ties as
+    # written; the engine keeps the written order
+    pairs = sorted(zip(structures, groups), key=lambda p: -len(getattr(p[0], "level_map", ())))
+    for struct, g in pairs:
         terms = [rename(t) for t in g.term_names]
         cov = np.atleast_2d(np.asarray(g.cov, dtype=float))
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
@@ -1027,8 +1402,9 @@ def _varcorr_table(fit: Any, structures: list[Any], rename) -> pd.DataFrame:
         else:  # (x || g): lme4 makes one group per term: g, g.1, ...
             for i, term in enumerate(terms):
                 rows.append(_vc_row(label(struct.grouping_factor), term, None, cov[i, i], sd[i]))
-    sigma = float(fit.sigma)
-    rows.append(_vc_row("Residual", None, None, sigma**2, sigma))
+    if residual:  # a glmer fit has no residual variance (lme4 writes none)
+        sigma = float(fit.sigma)
+        rows.append(_vc_row("Residual", None, None, sigma**2, sigma))
     out = pd.DataFrame(rows, columns=_VARCORR_COLUMNS)
     for c in ("term1", "term2"):  # missing as None, not NaN
         out[c] = out[c].astype(object).where(out[c].notna(), None)
@@ -1081,19 +1457,3 @@ def _ranef_table(fit: Any, structures: list[Any], rename,
     if not frames:  # pragma: no cover
         return pd.DataFrame(columns=_RANEF_COLUMNS)
     return pd.concat(frames, ignore_index=True)[_RANEF_COLUMNS]
-
-
-def _num(x: float, digits: int) -> str:
-    """A number the Swedish way: decimal comma, minus sign, '–' for missing."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    return f"{x:.{digits}f}".replace("-", "−").replace(".", ",")
-
-
-def _table(header: list[str], body: list[list[str]]) -> list[str]:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    rows = [header, *body]
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
-    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                      for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-            for row in rows]

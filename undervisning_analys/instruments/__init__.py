@@ -10,6 +10,22 @@ A user writes their own shared protocol (gemensamt observationsunderlag) in
 the same form; :func:`load_instrument` checks it and says, in Swedish, what
 is wrong and where.
 
+Protocols with several item scales: the items under ``dimensions`` are the
+*rated* items, scored on ``scale`` (they enter the index). Items answered with
+categories (yes/no, low/medium/high) are listed under ``categorical_items``,
+each naming one of ``categorical_scales`` (code -> Swedish label, in order) and
+optionally the dimension it belongs to; they are read, kept and summarised, and
+never enter the index. ``unanswered`` lists the protocol's own markers for an
+item not answered (``NOT OBSERVED``, ``?``), beside the usual Swedish ones::
+
+    categorical_scales:
+      ja_nej: {Y: Ja, N: Nej}
+      lmh: {L: Låg, M: Medel, H: Hög}
+    categorical_items:
+      - {id: E1a, text: Läraren behandlar alla elever respektfullt, scale: lmh,
+         dimension: KK}
+    unanswered: [NOT OBSERVED, "?"]
+
 Missing-item rule (also in the YAML): a dimension score is the mean of the
 answered items of that dimension and needs at least half of them answered;
 the overall score is the mean of the dimension scores that exist and needs at
@@ -43,6 +59,17 @@ class Item:
 
 
 @dataclass(frozen=True)
+class CategoricalItem:
+    """An item answered with categories (yes/no, low/medium/high): kept, not scored."""
+
+    id: str
+    text: str
+    scale: str
+    categories: dict[str, str]
+    dimension: str | None = None
+
+
+@dataclass(frozen=True)
 class Dimension:
     id: str
     name: str
@@ -64,6 +91,10 @@ class Instrument:
     references: tuple[str, ...] = ()
     source: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    categorical_items: tuple[CategoricalItem, ...] = ()
+    """Items answered with categories: read and kept, never in the index."""
+    unanswered: tuple[str, ...] = ()
+    """The protocol's own markers of an unanswered item (compared case-insensitively)."""
 
     # --- lookup ---------------------------------------------------------
     @property
@@ -77,6 +108,16 @@ class Instrument:
     @property
     def scale(self) -> tuple[int, int]:
         return (self.scale_min, self.scale_max)
+
+    @property
+    def categorical_ids(self) -> list[str]:
+        return [it.id for it in self.categorical_items]
+
+    def categorical_item(self, item_id: str) -> CategoricalItem:
+        for it in self.categorical_items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
 
     def item(self, item_id: str) -> Item:
         for it in self.items:
@@ -112,6 +153,9 @@ class Instrument:
                  + "; ".join(f"{k} = {v}" for k, v in sorted(self.labels.items()))]
         for d in self.dimensions:
             lines.append(f"  {d.name}: {len(d.items)} påståenden")
+        if self.categorical_items:
+            lines.append(f"  Kategoriska påståenden (ingår inte i indexet): "
+                         f"{len(self.categorical_items)}")
         return "\n".join(lines)
 
     # --- scoring --------------------------------------------------------
@@ -237,11 +281,57 @@ def instrument_from_dict(d: Any, source: str | None = None) -> Instrument:
             items.append(Item(iid, str(ir["text"]).strip(), did, rev))
         dims.append(Dimension(did, str(dr.get("name", did)), tuple(items),
                               str(dr.get("description", ""))))
+    categorical = _categorical_items(d, source, seen_items, seen_dims)
+    unanswered = d.get("unanswered") or []
+    if not isinstance(unanswered, list):
+        raise _fail("`unanswered` ska vara en lista med markeringar, t.ex. [NOT OBSERVED, \"?\"]",
+                    source, column="unanswered")
     return Instrument(
         id=str(d["id"]), name=str(d["name"]), version=str(d.get("version", "1")),
         scale_min=smin, scale_max=smax, labels=labels, dimensions=tuple(dims),
         references=tuple(str(r) for r in d.get("references", []) or []),
-        source=source, raw=d)
+        source=source, raw=d, categorical_items=categorical,
+        unanswered=tuple(str(x).strip() for x in unanswered))
+
+
+def _categorical_items(d: dict[str, Any], source: str | None, seen_items: set[str],
+                       seen_dims: set[str]) -> tuple[CategoricalItem, ...]:
+    """``categorical_scales`` and ``categorical_items`` of a protocol, checked."""
+    scales_raw = d.get("categorical_scales") or {}
+    items_raw = d.get("categorical_items") or []
+    if not isinstance(scales_raw, dict):
+        raise _fail("`categorical_scales` ska vara en mappning: namn -> {kod: etikett}", source,
+                    column="categorical_scales")
+    scales: dict[str, dict[str, str]] = {}
+    for name, cats in scales_raw.items():
+        if not isinstance(cats, dict) or len(cats) < 2:
+            raise _fail(f"Den kategoriska skalan `{name}` ska ha minst två kategorier "
+                        "(kod: etikett)", source, column=f"categorical_scales.{name}")
+        scales[str(name)] = {str(k).strip(): str(v).strip() for k, v in cats.items()}
+    if not isinstance(items_raw, list):
+        raise _fail("`categorical_items` ska vara en lista", source, column="categorical_items")
+    out = []
+    for j, ir in enumerate(items_raw, start=1):
+        if not isinstance(ir, dict) or not {"id", "text", "scale"} <= set(ir):
+            raise _fail(f"Kategoriskt påstående nr {j} saknar `id`, `text` eller `scale`",
+                        source, column=f"categorical_items[{j}]")
+        iid = str(ir["id"])
+        if iid in seen_items:
+            raise _fail(f"Påståendet `{iid}` finns två gånger", source, column="items")
+        seen_items.add(iid)
+        scale = str(ir["scale"])
+        if scale not in scales:
+            raise _fail(f"Påståendet `{iid}` har skalan `{scale}`, som inte finns under "
+                        "categorical_scales", source, column=f"{iid}.scale",
+                        hint="Skalor i protokollet: " + (", ".join(scales) or "inga"))
+        dim = ir.get("dimension")
+        if dim is not None and str(dim) not in seen_dims:
+            raise _fail(f"Påståendet `{iid}` hör till dimensionen `{dim}`, som inte finns",
+                        source, column=f"{iid}.dimension",
+                        hint="Dimensioner i protokollet: " + ", ".join(sorted(seen_dims)))
+        out.append(CategoricalItem(iid, str(ir["text"]).strip(), scale, scales[scale],
+                                   None if dim is None else str(dim)))
+    return tuple(out)
 
 
 def load_instrument(spec: str | Path | Instrument | None = None) -> Instrument:
@@ -274,5 +364,6 @@ def load_instrument(spec: str | Path | Instrument | None = None) -> Instrument:
     return instrument_from_dict(data, source=source)
 
 
-__all__ = ["Instrument", "Dimension", "Item", "load_instrument", "instrument_from_dict",
+__all__ = ["Instrument", "Dimension", "Item", "CategoricalItem", "load_instrument",
+           "instrument_from_dict",
            "DEFAULT_INSTRUMENT"]

@@ -22,14 +22,20 @@ Loaders (function -> what it reads -> table):
 * :func:`read_kolada` – Kolada API v2/v3 JSON -> ``results`` or ``background``;
 * :func:`read_json_source` – either JSON source, recognised by content;
 * :func:`read_observations` – observation form exports (CSV/XLSX) ->
-  ``observations``;
+  ``observations``; :func:`read_observation_export` also gives the answers to
+  a protocol's categorical items (``observation_categories``), summarised by
+  :func:`summarise_categories`; :func:`load_column_spec` reads a column file;
 * :func:`read_schools` – the organiser's school register -> ``schools``;
 * :func:`read_pupil_grades` – pupil grades in SCB's record format ->
   ``pupil_results`` (pseudonymised);
 * :func:`aggregate_pupil_grades` – ``pupil_results`` -> school results as
   Skolverket computes them (``results``);
 * :func:`read_skolenkaten` – Skolinspektionen's Skolenkäten "excelrapport"
-  workbooks -> ``results`` (``skolenkat_<index>_<group>``).
+  workbooks -> ``results`` (``skolenkat_<index>_<group>``);
+* :func:`read_local_measures` – the organiser's own measures (attendance,
+  problematic absence, offences, ``local_<name>``) -> ``results``;
+* :func:`read_pupil_attendance` – pupil-level attendance exports
+  (pseudonymised, aggregated to school × term with the floors) -> ``results``.
 """
 
 from __future__ import annotations
@@ -43,7 +49,14 @@ from ..errors import FileFormatError
 from . import _common
 from .folder import load_folder
 from .kolada import KPI_BACKGROUND, KPI_MEASURES, read_kolada
-from .observations import load_column_map, read_observations
+from .local_measures import read_local_measures, read_pupil_attendance
+from .observations import (
+    load_column_map,
+    load_column_spec,
+    read_observation_export,
+    read_observations,
+    summarise_categories,
+)
 from .pupils import aggregate_pupil_grades, concat_pupil_grades, read_pupil_grades
 from .schools import read_schools
 from .skolenkaten import read_skolenkaten
@@ -89,8 +102,10 @@ def read_json_source(path: str | Path) -> pd.DataFrame:
 
 __all__ = [
     "read_skolverket", "read_skolverket_api", "read_skolverket_api_schools", "read_kolada",
-    "read_observations", "load_column_map", "load_folder", "read_schools",
+    "read_observations", "read_observation_export", "summarise_categories",
+    "load_column_map", "load_column_spec", "load_folder", "read_schools",
     "read_pupil_grades", "aggregate_pupil_grades",
-    "concat_pupil_grades", "read_json_source", "read_skolenkaten", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
+    "concat_pupil_grades", "read_json_source", "read_skolenkaten",
+    "read_local_measures", "read_pupil_attendance", "KNOWN_REPORTS", "STATISTICS", "KPI_MEASURES",
     "KPI_BACKGROUND",
 ]

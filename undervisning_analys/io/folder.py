@@ -9,10 +9,10 @@ How a file is recognised (in this order):
 ==============================  ===============================================
 file                            read as
 ==============================  ===============================================
-``kolumner*.yaml``              column mapping for the observation exports
-                                (:func:`~undervisning_analys.io.observations.load_column_map`)
-                                and the rule for corrected forms
-                                (``dubbletter: senaste``)
+``kolumner*.yaml``              column file for the observation exports
+                                (:func:`~undervisning_analys.io.observations.load_column_spec`):
+                                mapping, derived and fixed columns, the rule
+                                for corrected forms (``dubbletter: senaste``)
 other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
                                 the default protocol)
 ``skolregister*``               the school register (read first)
@@ -24,6 +24,8 @@ other ``*.yaml``/``*.yml``      the observation protocol (the first one; else
                                 folder (list responses give municipalities; see
                                 :mod:`.skolverket_api`), and Kolada responses
 any file in :data:`READERS`     the first reader whose detector accepts it
+                                (Skolenkäten, pupil-level attendance, the
+                                organiser's own measures, Skolverket exports)
 anything else                   not read: named with the reason
 ==============================  ===============================================
 
@@ -89,6 +91,7 @@ from ..dataset import Dataset, ProvenanceRecord, sha256_of
 from ..errors import FileFormatError, UAError
 from ..instruments import Instrument, load_instrument
 from . import _common as c
+from . import local_measures
 
 NOT_READ = "inte inläst"
 """``ProvenanceRecord.loader`` of a file the folder reader did not read."""
@@ -199,18 +202,51 @@ def _read_skolverket(p: Path) -> list[pd.DataFrame]:
     return [c.publish(t) for t in load_tables(p)]
 
 
-def _read_skolenkaten(p: Path) -> Any:
+def _municipalities(register: pd.DataFrame | None) -> dict[str, str] | None:
+    if register is None or not len(register):
+        return None
+    m = register[["municipality_name", "municipality_id"]].dropna().drop_duplicates(
+        "municipality_name")
+    return dict(zip(m["municipality_name"].astype(str), m["municipality_id"].astype(str),
+                    strict=True))
+
+
+def _read_skolenkaten(p: Path, *, register: pd.DataFrame | None = None) -> Any:
     from .skolenkaten import read_skolenkaten
 
-    return read_skolenkaten(p)
+    return read_skolenkaten(p, municipalities=_municipalities(register))
+
+
+def _read_local_measures(p: Path, *, register: pd.DataFrame | None = None) -> Any:
+    return local_measures.with_register(local_measures.read_local_measures(p), register)
+
+
+def _read_pupil_attendance(p: Path, *, key: str | None = None,
+                           register: pd.DataFrame | None = None) -> Any:
+    return local_measures.with_register(local_measures.read_pupil_attendance(p, key=key),
+                                        register)
 
 
 READERS: list[tuple[Detector, Reader, str]] = [
     (is_skolenkaten, _read_skolenkaten, "Skolenkäten"),
+    (local_measures.is_pupil_attendance, _read_pupil_attendance, "Närvaro på elevnivå"),
+    (local_measures.is_local_measures, _read_local_measures, "Egna mått"),
     (is_skolverket_export, _read_skolverket, "Skolverket-export"),
 ]
 """The folder reader's table of ``(detector, reader, label)``, consulted in order for
-every file that is not a register, an observation export, a protocol or JSON."""
+every file that is not a register, an observation export, a protocol or JSON. A reader
+that takes the keyword ``register`` (the school register, read first) or ``key`` (the
+pseudonymisation key given to :func:`load_folder`) is given them."""
+
+_CONTEXT_KEYWORDS = ("register", "key")
+
+
+def _call_reader(read: Reader, p: Path, context: dict[str, Any]) -> Any:
+    """``read(p)`` with the keywords of ``context`` its signature names."""
+    import inspect
+
+    params = inspect.signature(read).parameters
+    return read(p, **{k: v for k, v in context.items() if k in params})
 
 
 # --------------------------------------------------------------------------
@@ -405,7 +441,7 @@ def _overlap(r: _Reading, schools: pd.DataFrame, obs: pd.DataFrame,
 
 
 def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None = None,
-                key: str | None = None) -> Dataset:
+                key: str | None = None, columns: str | Path | None = None) -> Dataset:
     """Read a municipality's folder (any layout, subfolders too) into a validated Dataset.
 
     Every file is read or named: what was not read is in ``Dataset.provenance``
@@ -417,8 +453,12 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
     path : the folder.
     instrument : the observation protocol (default: the folder's ``*.yaml``, else the
         package's default protocol).
-    key : the pseudonymisation key for pupil-grade files (default: the environment
-        variable ``UA_PSEUDONYM_KEY``); without one such files are not read (named).
+    key : the pseudonymisation key for pupil-grade files and for teacher and observer
+        names in observation exports (default: the environment variable
+        ``UA_PSEUDONYM_KEY``); without one pupil-grade files are not read (named), and an
+        observation export with names is refused.
+    columns : a column file for the observation exports (default: the folder's
+        ``kolumner*.yaml``); see :func:`~undervisning_analys.io.observations.load_column_spec`.
 
     Raises
     ------
@@ -474,18 +514,14 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                                 len(inst.items), len(inst.items)))
         for extra in protocols[1:]:
             r.skip(extra, f"ett protokoll till: {protocols[0].name} används")
-    columns = None
-    dup_rule = "refuse"
-    if colmaps:
-        load_map = getattr(_obs, "load_column_map", None)
-        if load_map is None:
-            for p in colmaps:
-                r.skip(p, "kolumnmappning stöds inte av denna version")
-        else:
-            columns = load_map(colmaps[0])
-            dup_rule = _obs.duplicate_rule(colmaps[0])
-            r.prov.append(ProvenanceRecord.for_file(colmaps[0], "load_column_map", "kolumner",
-                                                    len(columns), len(columns)))
+    spec = _obs.as_column_spec(columns)
+    if columns is None and colmaps:
+        spec = _obs.load_column_spec(colmaps[0])
+        n_spec = len(spec.columns) + len(spec.derived) + len(spec.constants)
+        r.prov.append(ProvenanceRecord.for_file(colmaps[0], "load_column_spec", "kolumner",
+                                                n_spec, n_spec))
+        for extra in colmaps[1:]:
+            r.skip(extra, f"en kolumnfil till: {colmaps[0].name} används")
     registers = [p for p in files if p.name.lower().startswith("skolregister")]
     for p in registers:
         r.add(_schools.read_schools(p), p, "register")
@@ -495,16 +531,20 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                    "skolregister.csv med kolumnerna Skolenhetskod, Skola, "
                                    "Kommun-kod, Kommun och Typ av huvudman")
     known = pd.concat([df["school_id"] for df, _, _ in r.tables["schools"]])
+    context: dict[str, Any] = {"register": pd.concat([df for df, _, _ in r.tables["schools"]]),
+                               "key": key}
     json_files: list[Path] = []
+    categories: list[pd.DataFrame] = []
     for p in files:
         name = p.name.lower()
         if p in yaml_files or p in registers or name.endswith(".md"):
             continue
         if name.startswith("observation"):
-            kw: dict[str, Any] = {"schools": known, "duplicates": dup_rule}
-            if columns is not None:
-                kw["columns"] = columns
-            r.add(_obs.read_observations(p, inst, **kw), p, "observations")
+            export = _obs.read_observation_export(p, inst, columns=spec, schools=known,
+                                                  key=key)
+            r.add(export.observations, p, "observations")
+            if len(export.categories):
+                categories.append(export.categories)
             continue
         if p.suffix.lower() == ".json":
             json_files.append(p)
@@ -515,7 +555,7 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                 continue
             for detect, read, _label in READERS:
                 if detect(p):
-                    got = read(p)
+                    got = _call_reader(read, p, context)
                     for df in (got if isinstance(got, (list, tuple)) else [got]):
                         r.add(df, p, "export" if read is _read_skolverket else "other")
                     break
@@ -576,7 +616,9 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         plans=plans, dialogue_notes=notes,
         reference_results=_concat(ref_res, "results") if ref_res else None,
         reference_background=_concat(ref_bg, "background") if ref_bg else None,
-        checks=tuple(r.checks))
+        checks=tuple(r.checks),
+        observation_categories=_concat(categories, "observation_categories")
+        if categories else None)
 
 
 def _is_plan_file(p: Path) -> bool:
@@ -663,16 +705,36 @@ def _read_json(r: _Reading, files: Sequence[Path], api: Any, kolada: Any) -> Non
                       "Kolada")
     if not api_files:
         return
-    root = Path(os.path.commonpath([str(p.parent) for p in api_files]))
-    try:
-        df, prov = api.load_files(api_files, root)
-    except UAError as exc:
-        for p in api_files:
-            r.skip(p, str(exc))
+    # one bad response is named alone: the error names its file, which is left out and the
+    # rest read again (an error that names no single file of the set leaves out all of them)
+    pending = list(api_files)
+    while pending:
+        root = Path(os.path.commonpath([str(p.parent) for p in pending]))
+        try:
+            df, prov = api.load_files(pending, root)
+        except UAError as exc:
+            bad = _file_named_by(exc, pending)
+            if bad is None:
+                for p in pending:
+                    r.skip(p, str(exc))
+                return
+            r.skip(bad, str(exc))
+            pending.remove(bad)
+            continue
+        df.attrs["provenance"] = prov
+        r.add(df, root, "api")
         return
-    root = Path(os.path.commonpath([str(p.parent) for p in api_files]))
-    df.attrs["provenance"] = prov
-    r.add(df, root, "api")
+
+
+def _file_named_by(exc: UAError, files: Sequence[Path]) -> Path | None:
+    """The one file of ``files`` an error names (``exc.file``), or None."""
+    if not exc.file:
+        return None
+    named = Path(exc.file)
+    same = [p for p in files if p == named or p.resolve() == named.resolve()]
+    if not same and not named.is_absolute():
+        same = [p for p in files if p.name == named.name]
+    return same[0] if len(same) == 1 else None
 
 
 __all__ = ["load_folder", "READERS", "PRECEDENCE", "NOT_READ", "is_pupil_grades",

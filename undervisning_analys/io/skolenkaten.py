@@ -103,7 +103,7 @@ from typing import Any
 import pandas as pd
 
 from .. import schema
-from .._format import number as _sv_number
+from .._format import number as _fmt
 from ..dataset import ProvenanceRecord
 from ..errors import FileFormatError, MissingColumnError, UAError, ValueFormatError
 from ..privacy import refuse_personnummer_columns
@@ -144,6 +144,11 @@ ID_SV = {"orgnr": "Orgnummer", "organiser": "Huvudman", "municipality": "Kommun"
 
 _NUMBERED = re.compile(r"^\s*(\d+)\s*[.)]\s*(.+)$")
 _NO_INDEX = re.compile(r"\(\s*bildar\s+ej\s+index\s*\)", re.IGNORECASE)
+
+
+def _num(x: float) -> str:
+    """A bound or a threshold as Swedish text (decimal comma, no needless decimals)."""
+    return _fmt(x, None, thousands="")
 
 
 # --------------------------------------------------------------------------
@@ -483,8 +488,8 @@ def _value(lay: _Layout, row: c.Row, j: int, p: Path, what: str, lo: float, hi: 
                      hint="Rätta cellen eller ladda ned excelrapporten på nytt")
     x = parsed[0]
     if x < lo or x > hi or (count and not float(x).is_integer()):
-        span = f"{_sv_number(lo, None)}–{_sv_number(hi, None)}" if math.isfinite(hi) \
-            else f"ett heltal {_sv_number(lo, None)} eller större"
+        span = f"{_num(lo)}–{_num(hi)}" if math.isfinite(hi) \
+            else f"ett heltal {_num(lo)} eller större"
         raise _error(ValueFormatError, f"{what} {c.show(v)} ligger utanför det möjliga "
                      f"intervallet {span}", file=p, sheet=lay.name, row=row.line,
                      column=_letter(j),
@@ -542,7 +547,7 @@ def _read_main(lay: _Layout, p: Path, g: str, school_year: str, lookup: dict[str
         put(f"skolenkat_antal_svar_{g}", n_resp, st_n, n)
         ng, st_g = _value(lay, row, ids["n_group"], p, "Antal i gruppen", 0, math.inf,
                           count=True)
-        put(f"skolenkat_antal_i_gruppen_{g}", ng, st_g, int(ng) if st_g == "ok" else None)
+        put(f"skolenkat_antal_i_gruppen_{g}", ng, st_g, n)
         rate, st_r = _value(lay, row, ids["rate"], p, "Svarsfrekvensen", 0, 1)
         put(f"skolenkat_svarsfrekvens_{g}", round(rate * 100, 10) if st_r == "ok" else rate,
             st_r, n)

@@ -78,19 +78,38 @@ import pandas as pd
 from .._format import number
 from .._results import Result
 from ..errors import ModelError
-from .reliability import VarianceComponents, reliability
+from .components import VarianceComponents, as_components, reliability
 
-__all__ = ["ChangePlan", "change_se", "plan_observations_change"]
+__all__ = ["ChangePlan", "change_precision", "change_se", "plan_observations_change",
+           "DIALOGUE_CHANGE", "DIALOGUE_YEARS", "DIALOGUE_TARGET", "dialogue_goals"]
+
+DIALOGUE_CHANGE = 0.2
+"""The change per school year the reports and plan templates plan for (score points)."""
+DIALOGUE_YEARS = 3
+"""The window (school years) of a school's trend in the reports and plan templates: a
+plan's period (``plans.layout.TERMS_AHEAD`` terms)."""
+DIALOGUE_TARGET = 0.7
+"""The reliability the reports and plan templates plan for, of a level and of a change."""
 
 
-def _as_components(components: VarianceComponents | Mapping[str, float]) -> VarianceComponents:
-    if isinstance(components, VarianceComponents):
-        return components
-    if isinstance(components, Mapping):
-        return VarianceComponents.from_dict(components)
-    raise ModelError(f"components ska vara VarianceComponents eller en dict, men är "
-                     f"{type(components).__name__}",
-                     hint="Använd variance_components(ds) eller ange en dict med komponenterna")
+def dialogue_goals(components: VarianceComponents | Mapping[str, float]) -> dict[str, Any]:
+    """The goals of the reports' and templates' decision study, as keywords of
+    :func:`~.reliability.plan_observations`.
+
+    Reliability ``DIALOGUE_TARGET`` of a term's level; for the school's trend
+    over ``DIALOGUE_YEARS`` school years (a plan's period), 80 % power for a
+    change of ``DIALOGUE_CHANGE`` per school year and the reliability
+    ``DIALOGUE_TARGET`` of the change – the latter only when the components
+    have a variance of the schools' trends (the model's random school trend).
+    """
+    comp = _as_components(components)
+    cov = np.atleast_2d(comp.school_cov)
+    has_trend = bool(cov.shape == (2, 2) and np.isfinite(cov[1, 1]) and cov[1, 1] > 0)
+    return {"target": DIALOGUE_TARGET, "change": DIALOGUE_CHANGE, "years": DIALOGUE_YEARS,
+            "change_reliability": DIALOGUE_TARGET if has_trend else None}
+
+
+_as_components = as_components
 
 
 def _design(n: np.ndarray, n_teachers: float, k_observers: float, paired: float,
@@ -138,6 +157,28 @@ def _power(delta: float, se: np.ndarray, z: float) -> np.ndarray:
 
     r = abs(delta) / se
     return stats.norm.cdf(r - z) + stats.norm.cdf(-r - z)
+
+
+def change_precision(components: VarianceComponents | Mapping[str, float], n_obs: Any, *,
+                     change: float | None = None, alpha: float = 0.05,
+                     **design: Any) -> dict[str, Any]:
+    """The trend's standard error, reliability of change and power at ``n_obs`` lessons per term.
+
+    ``design``: the keywords of :func:`change_se` (``years``, ``n_teachers``,
+    ``n_observers``, ``paired_share``, ``teacher_sampling``, ``same_observers``).
+    Returns ``se``, ``reliability`` (NaN without a school trend variance) and
+    ``power`` (NaN without ``change``), scalars or arrays like ``n_obs``.
+    """
+    from scipy import stats
+
+    comp = _as_components(components)
+    se = change_se(comp, n_obs, **design)
+    cov = np.atleast_2d(comp.school_cov)
+    var_b = float(cov[1, 1]) if cov.shape == (2, 2) else float("nan")
+    rel = var_b / (var_b + np.asarray(se) ** 2) if np.isfinite(var_b) else np.nan * se
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    pw = _power(change, np.asarray(se), z) if change is not None else np.nan * se
+    return {"se": se, "reliability": rel, "power": pw, "var_trend": var_b}
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,7 +8,10 @@ Three entry points:
 * :func:`reliability` – the reliability of a school × term mean given its
   numbers of observed lessons, teachers and observers (and forms);
 * :func:`plan_observations` – the decision study: how many observed lessons
-  per term a school needs for a target reliability (0.7, 0.8, …).
+  per term a school needs for a target reliability (0.7, 0.8, …) of a term's
+  level and, with ``change=`` or ``change_reliability=``, to see the school's
+  change (its trend over ``years`` school years; :mod:`.change`): one planner,
+  one result, level and change rows side by side.
 
 The generalizability-theory formula
 -----------------------------------
@@ -104,6 +107,7 @@ from .._format import number
 from .._format import text_table as _text_table
 from .._results import Result
 from ..errors import ModelError
+from .change import change_precision, plan_observations_change
 from .components import (
     COMPONENTS,
     VarianceComponents,
@@ -125,8 +129,29 @@ def _fmt(x: float | None, digits: int = 2, sign: bool = False) -> str:
     return number(x, digits, sign, missing="–")
 
 
+def _pct(x: float | None) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{number(100 * x, 0)} %"
+
+
+GOALS = ("level", "change_power", "change_reliability")
+"""The goals of a decision study (``ObservationPlan.tidy()["goal"]``)."""
+
+
+def goal_text(row: Mapping[str, object]) -> str:
+    """A plan row's goal in Swedish (``"reliabilitet 0,70 för en termins nivå"`` …)."""
+    goal = row.get("goal", "level")
+    target = float(row["target"])  # type: ignore[arg-type]
+    if goal == "level":
+        return f"reliabilitet {_fmt(target, 2)} för en termins nivå"
+    years = int(row["years"])  # type: ignore[call-overload]
+    if goal == "change_power":
+        return (f"upptäcka en förändring på {_fmt(float(row['change']), 2)} poäng per "  # type: ignore[arg-type]
+                f"läsår med {number(100 * target, 0)} % sannolikhet (trend över {years} läsår)")
+    return f"reliabilitet {_fmt(target, 2)} för förändringen (trend över {years} läsår)"
+
+
 __all__ = ["VarianceComponents", "ObservationPlan", "variance_components", "reliability",
-           "plan_observations", "school_designs", "COMPONENTS"]
+           "plan_observations", "school_designs", "goal_text", "GOALS", "COMPONENTS"]
 
 TeacherSampling = Literal["random", "spread"]
 
@@ -197,11 +222,15 @@ def _ceiling(comp: VarianceComponents, n_teachers: float, k_observers: float,
 class ObservationPlan(Result):
     """A decision study (made by :func:`plan_observations`).
 
-    ``.tidy()``: one row per school (or design) × target with ``n_obs_needed``
-    (observed lessons per term; missing when the target cannot be reached),
-    the reliability then, the present number and reliability, and the ceiling.
-    ``.table()`` is the same in Swedish; ``.curve()`` the reliability for
-    every number of lessons.
+    ``.tidy()``: one row per school (or design) × goal × target. ``goal`` is
+    ``"level"`` (reliability of a term's index), ``"change_power"`` (power to
+    detect a change of ``change`` per school year in the school's trend over
+    ``years`` school years) or ``"change_reliability"`` (reliability of that
+    trend); ``n_obs_needed`` (observed lessons per term; missing when the
+    target cannot be reached), the reliability (and power) then, the present
+    number and reliability (and power), and the ceilings. ``.table()`` is the
+    same in Swedish; ``.curve()`` the reliability (and, with change goals,
+    the reliability of change and power) for every number of lessons.
     """
 
     rows: pd.DataFrame
@@ -221,12 +250,14 @@ class ObservationPlan(Result):
         t = self.rows
         out = pd.DataFrame({
             "Skola": t["school_name"].fillna(t["unit"]),
-            "Mål (reliabilitet)": t["target"].map(lambda v: _fmt(v, 2)),
+            "Mål": [goal_text(r) for r in t.to_dict("records")],
             "Lektionsbesök per termin som behövs": [
                 str(int(v)) if pd.notna(v) else "kan inte nås" for v in t["n_obs_needed"]],
             "Reliabilitet då": t["reliability_at_needed"].map(lambda v: _fmt(v, 2)),
+            "Styrka då": t["power_at_needed"].map(_pct),
             "Lektionsbesök per termin nu": t["n_obs_now"].map(lambda v: _fmt(v, 1)),
             "Reliabilitet nu": t["reliability_now"].map(lambda v: _fmt(v, 2)),
+            "Styrka nu": t["power_now"].map(_pct),
             "Högsta möjliga reliabilitet": t["max_reliability"].map(lambda v: _fmt(v, 2)),
             "Lärare": t["n_teachers"].map(lambda v: "–" if not np.isfinite(v) else str(int(v))),
             "Observatörer (effektivt antal)": t["n_observers"].map(lambda v: _fmt(v, 1)),
@@ -244,10 +275,20 @@ class ObservationPlan(Result):
                  f"skolor. Beräkningen antar att {samp} och att observatörerna delar på "
                  "besöken som hittills.", ""]
         tab = self.table()
-        cols = ["Skola", "Mål (reliabilitet)", "Lektionsbesök per termin som behövs",
+        cols = ["Skola", "Mål", "Lektionsbesök per termin som behövs",
                 "Reliabilitet då", "Lektionsbesök per termin nu", "Reliabilitet nu",
                 "Högsta möjliga reliabilitet"]
+        if (t["goal"] == "change_power").any():
+            cols.insert(4, "Styrka då")
         lines += _text_table(cols, tab[cols].astype(str).values.tolist())
+        if (t["goal"] != "level").any():
+            years = int(t.loc[t["goal"] != "level", "years"].iloc[0])
+            lines += ["", f"Förändringen är skolans trend över {years} läsår ({2 * years} "
+                          "terminer), aldrig skillnaden mellan två terminer. Reliabiliteten för "
+                          "förändringen betyder samma sak som för nivån: hur stor del av "
+                          "skillnaderna mellan skolornas skattade trender som är verklig. "
+                          "Förändring kräver fler besök än nivå, och terminens svängningar sätter "
+                          "ett tak som bara en längre period kommer förbi."]
         if (~t["reachable"]).any():
             lines += ["", "”kan inte nås”: med skolans lärare och observatörer finns ett tak för "
                           "reliabiliteten som fler besök inte kommer förbi. Fler observatörer "
@@ -268,12 +309,16 @@ class ObservationPlan(Result):
             g = c[c["unit"] == u]
             ax.plot(g["n_obs"], g["reliability"], color=f"C{k % 10}", lw=1.4,
                     label=str(names.get(u, u)))
+            if "reliability_change" in g:  # the change beside the level, dashed
+                ax.plot(g["n_obs"], g["reliability_change"], color=f"C{k % 10}", lw=1.2,
+                        ls="--", label=f"{names.get(u, u)}: förändring" if unit else None)
         for target in sorted(set(self.rows["target"])):
             ax.axhline(target, color="0.4", lw=1, ls="--")
         ax.set_ylim(0, 1)
         ax.set_xlabel("Lektionsbesök per termin")
         ax.set_ylabel("Reliabilitet")
-        ax.set_title("Reliabilitet för skolans terminsmedelvärde")
+        ax.set_title("Reliabilitet för skolans terminsmedelvärde"
+                     + (" (streckat: för förändringen)" if "reliability_change" in c else ""))
         if len(units) > 1:
             ax.legend(loc="lower right", frameon=False, fontsize=7)
         return ax
@@ -312,8 +357,15 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
                       dimension: str = "overall", time: float | None = None,
                       max_obs: int = 200,
                       components: VarianceComponents | Mapping[str, float] | None = None,
+                      change: float | None = None, change_reliability: float | None = None,
+                      years: int = 2, power: float = 0.8, alpha: float = 0.05,
+                      same_observers: bool = True,
                       ) -> ObservationPlan:
     """How many observed lessons per term a school needs for a target reliability.
+
+    For a term's level and, with ``change`` or ``change_reliability``, for the
+    school's change: the planner of :mod:`.change` evaluated for the same
+    schools and designs, its rows in the same result.
 
     Parameters
     ----------
@@ -336,11 +388,35 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
     max_obs : the largest number of lessons per term considered.
     components : with a Dataset, components to use instead of fitting the model
         again (e.g. ``teaching_quality(ds).components()``).
+    change : a change per school year (score points, e.g. 0.2) to detect with
+        probability ``power`` in the school's trend over ``years`` school years:
+        adds a ``"change_power"`` row per school.
+    change_reliability : a reliability of that trend (e.g. 0.7): adds a
+        ``"change_reliability"`` row per school; needs a random school trend
+        in the components.
+    years : school years the trend covers (two terms each; default 2).
+    power, alpha : the wanted power and the two-sided level of the test of no change.
+    same_observers : the same observers over the window (their severities cancel
+        in a trend; see :mod:`.change`).
 
     Returns
     -------
     ObservationPlan (``.tidy()``, Swedish ``.table()`` and ``.summary()``,
-    ``.plot()``).
+    ``.plot()``). ``.tidy()`` columns: unit, school_name, dimension, goal
+    (``level``, ``change_power``, ``change_reliability``), target, change,
+    years, n_obs_needed, reliability_at_needed (of the level, or of the change
+    for the change goals), power_at_needed, se_change_at_needed, n_obs_now,
+    reliability_now, power_now, max_reliability, max_power, reachable,
+    n_teachers, n_observers, paired_share. A level row has NaN in the change
+    columns; ``change_power`` and ``change_reliability`` rows give the
+    reliability of the change (at the needed number, now and its ceiling).
+
+    Notes
+    -----
+    The change rows are those of
+    :func:`~.change.plan_observations_change` with the school's design (its
+    teachers, effective observers and paired share); its checks and errors
+    apply (e.g. ``change_reliability`` without a school trend variance).
     """
     from ..dataset import Dataset
 
@@ -393,8 +469,10 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
             raise ModelError(f"{col} måste vara minst 1", hint="Ange ett antal ≥ 1")
     if ((designs["paired_share"] < 0) | (designs["paired_share"] > 1)).any():
         raise ModelError("paired_share ska ligga mellan 0 och 1")
+    wants_change = change is not None or change_reliability is not None
     ns = np.arange(1, int(max_obs) + 1, dtype=float)
-    rows, curves = [], []
+    rows: list[dict[str, object]] = []
+    curves: list[pd.DataFrame] = []
     for d in designs.itertuples(index=False):
         rel = _curve(comp, ns, d.n_teachers, d.n_observers, d.paired_share, teacher_sampling,
                      time)
@@ -409,13 +487,52 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
             need = int(ns[ok[0]]) if len(ok) else None
             rows.append({
                 "unit": d.unit, "school_name": d.school_name, "dimension": comp.dimension,
-                "target": t, "n_obs_needed": need,
+                "goal": "level", "target": t, "change": np.nan, "years": np.nan,
+                "n_obs_needed": need,
                 "reliability_at_needed": float(rel[ok[0]]) if len(ok) else np.nan,
-                "n_obs_now": d.n_obs_now, "reliability_now": now,
-                "max_reliability": ceiling, "reachable": need is not None,
+                "power_at_needed": np.nan, "se_change_at_needed": np.nan,
+                "n_obs_now": d.n_obs_now, "reliability_now": now, "power_now": np.nan,
+                "max_reliability": ceiling, "max_power": np.nan,
+                "reachable": need is not None,
                 "n_teachers": d.n_teachers, "n_observers": d.n_observers,
                 "paired_share": d.paired_share})
+        if wants_change:
+            design = {"years": years,  # checked by plan_observations_change
+                      "n_teachers": None if not np.isfinite(d.n_teachers) else d.n_teachers,
+                      "n_observers": d.n_observers, "paired_share": d.paired_share,
+                      "teacher_sampling": teacher_sampling, "same_observers": same_observers}
+            cp = plan_observations_change(comp, change, power=power, alpha=alpha,
+                                          target_reliability=change_reliability,
+                                          max_obs=max_obs, **design)
+            cc = cp.curve()
+            curves[-1] = curves[-1].assign(
+                reliability_change=cc["reliability_change"].to_numpy(),
+                **({"power": cc["power"].to_numpy()} if "power" in cc else {}))
+            now_c = (change_precision(comp, d.n_obs_now, change=change, alpha=alpha, **design)
+                     if np.isfinite(d.n_obs_now) and d.n_obs_now >= 1 else None)
+            ceiling_c = change_precision(comp, 1e12, change=change, alpha=alpha, **design)
+            for r in cp.tidy().itertuples(index=False):
+                need_c = int(r.n_obs_needed) if np.isfinite(r.n_obs_needed) else None
+                at = (None if need_c is None else
+                      change_precision(comp, need_c, change=change, alpha=alpha, **design))
+                rows.append({
+                    "unit": d.unit, "school_name": d.school_name, "dimension": comp.dimension,
+                    "goal": f"change_{r.goal}", "target": float(r.target),
+                    "change": float(change) if change is not None else np.nan,
+                    "years": int(years), "n_obs_needed": need_c,
+                    "reliability_at_needed": np.nan if at is None else float(at["reliability"]),
+                    "power_at_needed": np.nan if at is None else float(at["power"]),
+                    "se_change_at_needed": np.nan if at is None else float(at["se"]),
+                    "n_obs_now": d.n_obs_now,
+                    "reliability_now": np.nan if now_c is None else float(now_c["reliability"]),
+                    "power_now": np.nan if now_c is None else float(now_c["power"]),
+                    "max_reliability": float(ceiling_c["reliability"]),
+                    "max_power": float(ceiling_c["power"]),
+                    "reachable": need_c is not None,
+                    "n_teachers": d.n_teachers, "n_observers": d.n_observers,
+                    "paired_share": d.paired_share})
     out = pd.DataFrame(rows)
     out["n_obs_needed"] = out["n_obs_needed"].astype("Int64")
+    out["years"] = out["years"].astype("Int64")
     return ObservationPlan(rows=out, curves=pd.concat(curves, ignore_index=True),
                            components=comp, teacher_sampling=teacher_sampling)

@@ -21,15 +21,19 @@ resultat        ``resultat_okar`` / ``resultat_minskar``: the trend of    result
                 the adjusted result over all years excludes zero
 samband         ``samma_hall`` / ``olika_hall``: both the index trend and growth and
                 the results trend exclude zero                           results_trend
+utfall          ``utfall_battre`` / ``utfall_samre``: the trend of an     results_trend
+                outcome beside grades (Skolenkäten, attendance, own       (observed): trend
+                measures) over all years excludes zero; better or worse
+                by the measure's direction (neutral measures raise none)
 underlag_tunt   ``reliabilitet_lag``: the latest shown term's            index: reliability
                 reliability is below :data:`LOW_RELIABILITY`
 underlag_tunt   ``index_saknas``: no term of the school can be shown     index: suppression
 underlag_tunt   ``termin_under_golv``: the newest term cannot be shown   index: suppression
 =============== ======================================================== =====================
 
-Two bases are reserved for the plan follow-up (``plan``) and outcomes
-beside grades (``utfall``): add a function ``rules_plan(ev) -> list[dict]``
-to :data:`RULES` (one function per basis) and its rows join the table.
+One basis is reserved for the plan follow-up (``plan``): add a function
+``rules_plan(ev) -> list[dict]`` to :data:`RULES` (one function per basis) and
+its rows join the table.
 
 A school-level ``samband`` question needs both trends to be clear, so on a
 municipality where teaching quality has no effect on results almost no school
@@ -78,6 +82,8 @@ class Evidence:
         (one or more dimensions), for the dimension and reliability rules.
     dimension_names : dimension id -> Swedish name (``overall`` included).
     schools : the dialogue's subjects (the organiser's own schools); None = all.
+    outcomes : measure -> ``ResultsTrendResult.tidy()`` of an outcome beside
+        grades (observed, not adjusted): Skolenkäten indices, attendance, own measures.
     """
 
     quality_trends: pd.DataFrame | None = None
@@ -86,6 +92,7 @@ class Evidence:
     index: pd.DataFrame | None = None
     dimension_names: dict[str, str] = field(default_factory=dict)
     schools: Sequence[str] | None = None
+    outcomes: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _ci(lo: float, hi: float, decimals: int) -> str:
@@ -337,13 +344,63 @@ def rules_underlag_tunt(ev: Evidence) -> list[dict[str, Any]]:
     return out
 
 
+_OUTCOME_SUBJECTS = {"attendance_pct": "närvaron",
+                     "problematic_absence_pct": "andelen elever med problematisk frånvaro",
+                     "offences_per_100": "anmälda kränkningar"}
+
+
+def _outcome_subject(measure: str, label: str) -> str:
+    """The outcome as the subject of a Swedish sentence ('studiero enligt Skolenkäten')."""
+    if measure in _OUTCOME_SUBJECTS:
+        return _OUTCOME_SUBJECTS[measure]
+    if label.startswith("Skolenkäten") and ": " in label:
+        return label.split(": ", 1)[1].lower() + " enligt Skolenkäten"
+    return label[0].lower() + label[1:] if label else measure
+
+
+def rules_utfall(ev: Evidence) -> list[dict[str, Any]]:
+    """Outcomes beside grades: a clear trend over all years, better or worse by direction."""
+    out: list[dict[str, Any]] = []
+    for measure, tab in ev.outcomes.items():
+        info = schema.measure_info(measure)
+        if info.direction not in ("higher_better", "lower_better"):
+            continue
+        label = schema.measure_label(measure)
+        name = _outcome_subject(measure, label)
+        for r in tab[tab["component"] == "school_trend"].itertuples(index=False):
+            side = _excludes_zero(r.conf_low, r.conf_high)
+            if side == 0:
+                continue
+            better = (side > 0) == (info.direction == "higher_better")
+            period = _period(r.first_year, r.last_year)
+            why = (f"{label}, trend {period}: {sv_num(r.estimate, 2, sign=True)} {info.unit} "
+                   f"per läsår (95 % KI {_ci(r.conf_low, r.conf_high, 2)}), skattad ur alla "
+                   f"{r.n_years} läsår; "
+                   + ("högre" if info.direction == "higher_better" else "lägre")
+                   + " är bättre.")
+            if better:
+                rule, prio, text = ("utfall_battre", 4,
+                                    f"Utvecklingen för {name} har gått åt det bättre under "
+                                    "perioden. Vad i skolans arbete kan förklara det, och hur "
+                                    "kan det hållas kvar?")
+            else:
+                rule, prio, text = ("utfall_samre", 8,
+                                    f"Utvecklingen för {name} har gått åt det sämre under "
+                                    "perioden. Vad ligger bakom, och vad i undervisningen och "
+                                    "elevhälsoarbetet kan vända den?")
+            out.append(_row(r.school_id, "utfall", rule, prio, text, why, measure, r.estimate,
+                            r.conf_low, r.conf_high, f"{info.unit} per läsår", period))
+    return out
+
+
 RULES: dict[str, Callable[[Evidence], list[dict[str, Any]]]] = {
     "undervisning": rules_undervisning,
     "resultat": rules_resultat,
     "samband": rules_samband,
+    "utfall": rules_utfall,
     "underlag_tunt": rules_underlag_tunt,
 }
-"""underlag -> the function that raises its questions (``plan`` and ``utfall`` join here)."""
+"""underlag -> the function that raises its questions (``plan`` joins here)."""
 
 
 def dialogue_table(ev: Evidence, rules: dict[str, Callable[[Evidence], list[dict[str, Any]]]]

@@ -157,8 +157,8 @@ class LinkResult(Result):
                                                              f"{self.lag} läsår senare")
         what = (f"resultatet {later}, justerat för elevsammansättning (observerat minus "
                 "förväntat),") if self.adjusted else f"resultatet {later}"
-        unit = "poäng" if self.measure.startswith("merit") else (
-            "procentenheter" if self.measure.endswith("_pct") else "enheter")
+        unit = _unit(self.measure)
+        info = schema.measure_info(self.measure)
         step = 0.1
         years = self.info["years"]
         lag_text = {0: "samma läsår", 1: "läsåret innan"}.get(
@@ -171,13 +171,24 @@ class LinkResult(Result):
                     f"{sv_num(step * r['conf_low'], 1, True)} till "
                     f"{sv_num(step * r['conf_high'], 1, True)})")
 
+        def reading(positive: bool) -> str:
+            # what the sign means for this measure: higher is better or worse
+            if info.direction not in ("higher_better", "lower_better"):
+                return ""
+            higher = info.direction == "higher_better"
+            good = positive == higher
+            return ((" Högre värden är bättre för detta mått" if higher else
+                     " Lägre värden är bättre för detta mått")
+                    + ", så högre undervisningskvalitet går med "
+                    + ("bättre" if good else "sämre") + " utfall.")
+
         def verdict(r: pd.Series) -> str:
             if not np.isfinite(r["conf_low"]):
                 return "Intervallet kunde inte beräknas."
             if r["conf_low"] > 0:
-                return "Hela intervallet ligger över noll: ett positivt samband."
+                return "Hela intervallet ligger över noll: ett positivt samband." + reading(True)
             if r["conf_high"] < 0:
-                return "Hela intervallet ligger under noll: ett negativt samband."
+                return "Hela intervallet ligger under noll: ett negativt samband." + reading(False)
             return ("Intervallet omfattar noll: underlaget räcker inte för att säga om det "
                     "finns ett samband, åt något håll.")
 
@@ -280,7 +291,7 @@ class LinkResult(Result):
 
         if kind == "changes":
             ch = self.school_changes()
-            unit = "poäng" if self.measure.startswith("merit") else "enheter"
+            unit = _unit(self.measure)
             return plots.progressions(
                 ch, school_id, x="quality_change_per_year", y="results_change_per_year",
                 x_se="quality_change_per_year_se",
@@ -312,3 +323,13 @@ class LinkResult(Result):
             ax.set_title(schema.measure_label(self.measure))
         return ax
 
+
+def _unit(measure: str) -> str:
+    """The unit a sentence about ``measure`` uses (meritvärde: poäng; ``*_pct``:
+    procentenheter; Skolenkäten and own measures: their unit in
+    ``schema.measure_info``)."""
+    if measure.startswith("merit"):
+        return "poäng"
+    if measure.endswith("_pct"):
+        return "procentenheter"
+    return schema.measure_info(measure).unit

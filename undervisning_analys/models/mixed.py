@@ -7,6 +7,6 @@ fit_mixed`` and ``ua.fit_mixed`` keep working.
 
 from __future__ import annotations
 
-from ..engine.mixed import Z_95, MixedResult, fit_mixed
+from ..engine.mixed import Z_95, AnovaResult, MixedResult, VarCorrTable, anova, fit_mixed
 
-__all__ = ["fit_mixed", "MixedResult", "Z_95"]
+__all__ = ["fit_mixed", "anova", "AnovaResult", "MixedResult", "VarCorrTable", "Z_95"]

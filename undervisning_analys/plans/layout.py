@@ -52,6 +52,12 @@ VISIT_SV = {"Spontant besök": "spontan", "Planerat besök": "planerad",
             "Kollegial observation": "kollegial", "Parobservation": "par"}
 VISIT_LABEL = {v: k for k, v in VISIT_SV.items()}
 
+SHEET_NEEDS = "Besöksbehov"
+"""Lessons per term a level and a change need (written by ``mall``, not read back)."""
+NEEDS_COLUMNS = ["Mål", "Lektionsbesök per termin som behövs", "Reliabilitet då", "Styrka då",
+                 "Lektionsbesök per termin nu", "Reliabilitet nu", "Styrka nu",
+                 "Högsta möjliga reliabilitet", "Högsta möjliga styrka"]
+
 ACTION_COLUMNS = ["Åtgärd-id", "Åtgärd", "Beskrivning", "Källa", "Väljs"]
 OWN_ACTIONS = 5
 YES_NO = ["ja", "nej"]

@@ -7,7 +7,11 @@ loaded Dataset:
   plan as a workbook – instructions in Swedish, the plan's period, one target
   row per dimension pre-filled with the school's present index (baseline,
   with its interval on the sheet ``Nuläge``), planned lessons per visit type
-  (with last school year's observed volume beside), the catalogue of
+  (with last school year's observed volume beside), how many lessons per term
+  a term's level and the school's change need (sheet ``Besöksbehov``, from
+  :func:`~undervisning_analys.measure.reliability.plan_observations` with the
+  reports' goals, :func:`~undervisning_analys.measure.change.dialogue_goals`;
+  the organiser's workbook lists every school), the catalogue of
   leadership actions to choose from (and rows for the school's own), drop-down
   lists for every choice and data validation on every cell to fill in;
 * ``observationsformular.html``: the observation protocol as a printable A4
@@ -196,6 +200,92 @@ def baselines(ds: Dataset) -> pd.DataFrame:
     return rows.merge(tr, on=["level", "unit", "dimension"], how="left").reset_index(drop=True)
 
 
+NEEDS_EMPTY = ["unit", "school_name", "goal", "target", "change", "years", "n_obs_needed",
+               "reliability_at_needed", "power_at_needed", "n_obs_now", "reliability_now",
+               "power_now", "max_reliability", "max_power"]
+
+
+def lesson_needs(ds: Dataset) -> pd.DataFrame:
+    """Per school, lessons per term for a term's level and for the school's change.
+
+    :func:`~undervisning_analys.measure.reliability.plan_observations` with the
+    goals of the reports (:func:`~undervisning_analys.measure.change.dialogue_goals`:
+    reliability 0.7 of a level; for the trend over a plan's period, 80 % power
+    for 0.2 points per school year and reliability 0.7 of the change), from the
+    components of the teaching-quality model (fitted once per Dataset). Empty
+    (with the columns) when the data cannot carry the model; the sheet then
+    says so.
+    """
+    from ..errors import UAError
+    from ..measure.change import dialogue_goals
+    from ..measure.model import teaching_quality_model
+    from ..measure.reliability import plan_observations
+
+    if ds.observations.empty:
+        return pd.DataFrame(columns=NEEDS_EMPTY)
+    try:
+        comp = teaching_quality_model(ds).components
+        return plan_observations(ds, components=comp, **dialogue_goals(comp)).tidy()
+    except UAError:
+        return pd.DataFrame(columns=NEEDS_EMPTY)
+
+
+_NEEDS_TEXT = [
+    "Hur många lektionsbesök per termin behövs? Beräknat ur kommunens egna observationer "
+    "(modellens varianskomponenter) och skolans sätt att observera senaste läsåret (antal "
+    "lärare, observatörer och parobservationer).",
+    "Reliabiliteten är andelen av skillnaderna mellan skolor som är verklig och inte slump "
+    "(0–1): för en termins nivå, och för förändringen, alltså skolans trend över hela "
+    "planperioden (aldrig skillnaden mellan två terminer). Styrkan är sannolikheten att en "
+    "förändring av den angivna storleken syns som skild från noll.",
+    "Förändring kräver fler besök än nivå; ”kan inte nås” betyder att fler besök inte räcker "
+    "(taket står i de sista kolumnerna): fler observatörer eller en längre period behövs.",
+]
+
+
+def _needs_sheet(wb: Any, needs: pd.DataFrame, school_id: str | None,
+                 names: dict[str, str]) -> None:
+    """The sheet ``Besöksbehov``: the decision study for the school (or every school)."""
+    from ..measure.reliability import goal_text
+
+    st = _styles()
+    ws = wb.create_sheet(L.SHEET_NEEDS)
+    ws["A1"] = "Lektionsbesök som behövs för nivå och förändring"
+    ws["A1"].font = st["title"]
+    for i, line in enumerate(_NEEDS_TEXT, start=2):
+        ws.cell(row=i, column=1, value=line)
+    rows = needs if school_id is None else needs[needs["unit"].astype(str) == str(school_id)]
+    head = len(_NEEDS_TEXT) + 3
+    if rows.empty:
+        ws.cell(row=head, column=1,
+                value="Underlaget räcker inte för att beräkna besöksbehovet (för få "
+                      "observationer, terminer eller skolor).")
+        return
+    lead = ["Skolenhetskod", "Skola"] if school_id is None else []
+    _header(ws, head, [*lead, *L.NEEDS_COLUMNS],
+            [*([14, 24] if lead else []), 58, 16, 12, 10, 16, 12, 10, 14, 12])
+    fmt = {"reliability": "0.00", "power": "0%", "count": "0.0"}
+    for i, r in enumerate(rows.to_dict("records"), start=head + 1):
+        need = r["n_obs_needed"]
+        values: list[tuple[Any, str | None]] = [
+            (goal_text(r), None),
+            (int(need) if pd.notna(need) else "kan inte nås", None),
+            (r["reliability_at_needed"], "reliability"), (r["power_at_needed"], "power"),
+            (r["n_obs_now"], "count"), (r["reliability_now"], "reliability"),
+            (r["power_now"], "power"), (r["max_reliability"], "reliability"),
+            (r["max_power"], "power")]
+        if lead:
+            values = [(str(r["unit"]), None),
+                      (safe_text(names.get(str(r["unit"]), r["school_name"])), None), *values]
+        for j, (v, kind) in enumerate(values, start=1):
+            if kind is not None:
+                v = None if v is None or pd.isna(v) else float(v)
+            cell = ws.cell(row=i, column=j, value=v)
+            if kind is not None and v is not None:
+                cell.number_format = fmt[kind]
+    ws.freeze_panes = ws.cell(row=head + 1, column=1)
+
+
 def _target_terms(ds: Dataset) -> list[str]:
     terms = ds.terms
     if not terms:
@@ -241,7 +331,9 @@ _PLAN_INSTRUCTIONS = [
     "utifrån elevsammansättningen, i måttets enhet). Skriv huvudmannens mål-id (t.ex. H1) i "
     "kolumnen Tjänar huvudmannens mål.",
     "3. Bladet Lektionsbesök: skriv hur många lektioner per termin ni planerar att observera av "
-    "varje besökstyp. Bredvid står hur många som observerades per termin förra läsåret.",
+    "varje besökstyp. Bredvid står hur många som observerades per termin förra läsåret. Bladet "
+    "Besöksbehov visar hur många besök per termin som behövs för att se skolans nivå och "
+    "skolans förändring under planperioden.",
     "4. Bladet Åtgärder: välj ja för de ledningsåtgärder ur Skolverkets vägledning som ingår i "
     "planen, och skriv egna åtgärder på de tomma raderna.",
     "5. Bladet Nuläge visar dagens värde med 95 % konfidensintervall och trenden per läsår. "
@@ -257,13 +349,18 @@ _PLAN_INSTRUCTIONS = [
 
 
 def write_plan_workbook(ds: Dataset, path: str | Path, *, school_id: str | None = None,
-                        base: pd.DataFrame | None = None) -> Path:
-    """Write a plan workbook for ``school_id`` (None: the organiser) to ``path``."""
+                        base: pd.DataFrame | None = None,
+                        needs: pd.DataFrame | None = None) -> Path:
+    """Write a plan workbook for ``school_id`` (None: the organiser) to ``path``.
+
+    ``base`` (:func:`baselines`) and ``needs`` (:func:`lesson_needs`) are
+    computed when not given (:func:`write_templates` computes them once)."""
     from openpyxl import Workbook
 
     st = _styles()
     inst = ds.instrument
     base = baselines(ds) if base is None else base
+    needs = lesson_needs(ds) if needs is None else needs
     terms = ds.terms
     target_terms = _target_terms(ds)
     dims = [d.id for d in inst.dimensions]
@@ -344,6 +441,9 @@ def write_plan_workbook(ds: Dataset, path: str | Path, *, school_id: str | None 
             wl.cell(row=i, column=2).fill = st["input"]
             if vt in vol:
                 wl.cell(row=i, column=3, value=round(vol[vt], 1))
+
+    # --- Besöksbehov -----------------------------------------------------------
+    _needs_sheet(wb, needs, None if organiser else str(school_id), names)
 
     # --- Åtgärder -----------------------------------------------------------
     wa = wb.create_sheet(L.SHEET_ACTIONS)
@@ -629,11 +729,13 @@ def write_templates(ds: Dataset, folder: str | Path, *, schools: Sequence[str] |
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     base = baselines(ds)
-    written = [write_plan_workbook(ds, out / f"{L.PLAN_PREFIX}_huvudman.xlsx", base=base)]
+    needs = lesson_needs(ds)
+    written = [write_plan_workbook(ds, out / f"{L.PLAN_PREFIX}_huvudman.xlsx", base=base,
+                                   needs=needs)]
     codes = list(schools) if schools else sorted(ds.schools["school_id"].astype(str))
     for sid in codes:
         written.append(write_plan_workbook(ds, out / f"{L.PLAN_PREFIX}_{sid}.xlsx",
-                                           school_id=sid, base=base))
+                                           school_id=sid, base=base, needs=needs))
     form = out / "observationsformular.html"
     form.write_text(observation_form_html(ds), encoding="utf-8")
     written.append(form)
@@ -643,6 +745,7 @@ def write_templates(ds: Dataset, folder: str | Path, *, schools: Sequence[str] |
 
 __all__ = ["write_templates", "write_plan_workbook", "write_entry_sheet",
            "observation_form_html", "write_notes_workbook", "notes_file", "baselines",
+           "lesson_needs",
            "safe_text"]
 
 

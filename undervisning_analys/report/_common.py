@@ -210,3 +210,77 @@ def kappa_words(k: float | None) -> str:
         if k < lim:
             return word
     return "mycket god"
+
+
+# --------------------------------------------------------------------------
+# The link's measurement error (issue #17): naive and corrected side by side
+# --------------------------------------------------------------------------
+def link_key(lk: pd.DataFrame, term: str, correction: str = "none") -> dict[str, str]:
+    """The keys of one row of the link table (``term`` × ``correction``)."""
+    return ({"term": term, "correction": correction} if "correction" in lk.columns
+            else {"term": term})
+
+
+def link_corrections(lk: pd.DataFrame) -> list[str]:
+    """The link table's corrections other than ``none`` (e.g. ``regression_calibration``)."""
+    if "correction" not in lk.columns:
+        return []
+    return [c for c in dict.fromkeys(lk["correction"].astype(str)) if c != "none"]
+
+
+def link_error_sentence(ctx: ReportContext, unit: str) -> Markup | None:
+    """What the index's measurement error does to the within association, in Swedish.
+
+    Three cases, by the link's ``correction="auto"`` rules
+    (:func:`undervisning_analys.models.link.link`): a shrunken index is
+    already calibrated (no corrected row, attenuation 1), which the sentence
+    says; an unshrunken index has corrected rows, and the sentence gives the
+    corrected within estimate with its interval beside the naive one and
+    names the method; an unshrunken index without correction says the
+    association may be underestimated. Estimates per 0.1 index points.
+    """
+    from ..models.link_result import CORRECTION_LABELS
+
+    lk = ctx.tables.get("link")
+    if lk is None or not len(lk):
+        return None
+    kn = link_key(lk, "within")
+    w = lk[(lk["term"] == "within") & ((lk["correction"] == "none")
+                                      if "correction" in lk.columns else True)]
+    if not len(w):
+        return None
+    rel = ctx.num("link", kn, "reliability", 2)
+    methods = link_corrections(lk)
+    att = float(w["attenuation"].iloc[0]) if "attenuation" in w.columns else np.nan
+    if not methods:
+        if np.isfinite(att) and abs(att - 1) < 1e-9:
+            return sv("Indexets mätosäkerhet (reliabilitet inom skolor {}) är redan inräknad: "
+                      "indexet är modellens krympta skattning, där osäkra värden dras mot "
+                      "skolans trend, och det är i sig en korrigering för mätfel "
+                      "(regressionskalibrering). Därför visas ingen korrigerad skattning "
+                      "bredvid; osäkerheten gör intervallet bredare men drar inte ned "
+                      "sambandet.", rel)
+        return sv("Indexets mätosäkerhet (reliabilitet inom skolor {}) gör att sambandet kan "
+                  "vara underskattat; någon korrigering för mätfelet har inte beräknats.", rel)
+    method = methods[0]
+    kc = link_key(lk, "within", method)
+    label = CORRECTION_LABELS.get(method, method)
+    name = label.split("(")[-1].rstrip(")") if "(" in label else label
+    row = lk[(lk["term"] == "within") & (lk["correction"] == method)]
+    if not len(row) or not np.isfinite(float(row["estimate"].iloc[0])):
+        return sv("Indexets mätosäkerhet (reliabilitet inom skolor {}) är så stor att "
+                  "förändringarna inom skolorna nästan bara är mätfel: sambandet inom skolorna "
+                  "kan inte korrigeras ({}), och fler observerade lektioner per termin behövs.",
+                  rel, name)
+    return sv("Indexets mätosäkerhet (reliabilitet inom skolor {}) drar ned sambandet. "
+              "Korrigerat för indexets kända mätfel ({}) blir sambandet inom skolorna {} {} per "
+              "0,1 indexpoäng (95 % KI {} till {}), mot {} {} (95 % KI {} till {}) okorrigerat. "
+              "Det korrigerade intervallet bär också osäkerheten i korrigeringen, och "
+              "korrigeringen är bara så bra som indexets angivna medelfel.",
+              rel, name,
+              ctx.num("link", kc, "estimate", 2, scale=0.1), unit,
+              ctx.num("link", kc, "conf_low", 2, scale=0.1),
+              ctx.num("link", kc, "conf_high", 2, scale=0.1),
+              ctx.num("link", kn, "estimate", 2, scale=0.1), unit,
+              ctx.num("link", kn, "conf_low", 2, scale=0.1),
+              ctx.num("link", kn, "conf_high", 2, scale=0.1))

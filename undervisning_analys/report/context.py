@@ -39,14 +39,17 @@ from ..measure.calibration import (
     paired_lessons,
     severity_by_role,
 )
+from ..measure.change import DIALOGUE_TARGET, dialogue_goals
 from ..measure.index import coverage, teaching_quality
-from ..measure.reliability import plan_observations, school_designs
+from ..measure.reliability import plan_observations
 from ..models.adjust import adjusted_results
 from ..models.dialogue import Evidence, dialogue_table
 from ..models.equity import school_equity
 from ..models.followup import plan_followup
 from ..models.growth import growth
 from ..models.link import link
+from .outcomes_context import TRENDS as OUTCOME_TRENDS
+from .outcomes_context import outcome_tables
 
 DEFAULT_MEASURES: tuple[str, ...] = ("merit_17", "pass_all_subjects_pct",
                                      "eligible_vocational_pct", "grade6_pass_all_subjects_pct")
@@ -464,6 +467,9 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
                             "min_detectable": lr.min_detectable_within}
             models["link"] = _link_spec(lr, lm, lag)
 
+    # ---- outcomes beside grades (Skolenkäten, attendance, own measures) --------------
+    timed("outcomes", lambda: outcome_tables(ds, tables, notes, info, say))
+
     # ---- dialogue questions (a table of rules on the estimates above) ---------
     tables["dialogue"] = _dialogue(ds, tables, dims, ms)
 
@@ -551,29 +557,27 @@ def _dialogue(ds: Dataset, tables: Mapping[str, pd.DataFrame], dims: Mapping[str
         period = f"{terms[0]}–{terms[-1]}" if terms else ""
     results = {m: tables[f"results_trend:{m}"] for m in measures
                if f"results_trend:{m}" in tables}
+    ot = tables.get(OUTCOME_TRENDS)
+    outcomes = {str(m): g for m, g in ot.groupby("measure", sort=True)} if ot is not None \
+        else {}
     ev = Evidence(quality_trends=trends, quality_period=period, results=results,
                   index=tables.get("quality"), dimension_names=dict(dims),
-                  schools=own_schools(ds))
+                  schools=own_schools(ds), outcomes=outcomes)
     return dialogue_table(ev)
 
 
 def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
-    """The decision study per school (lessons per term for reliability 0.7).
+    """The decision study per school: lessons per term for reliability 0.7 of a term's
+    level and for the school's change (:func:`~undervisning_analys.measure.change.dialogue_goals`).
 
     Uses the variance components of the index model already fitted
-    (``tq_res.components()``) with each school's design, instead of
-    ``plan_observations(ds)``, which would fit the model once more.
+    (``tq_res.components()``) with each school's design (``components=``), so
+    the model is not fitted once more.
     """
     if tq_res is None:  # pragma: no cover - the context calls this only after a fit
-        return plan_observations(ds, target=0.7).tidy()
+        return plan_observations(ds, target=DIALOGUE_TARGET).tidy()
     comp = tq_res.components(OVERALL)
-    frames = []
-    # the library's own per-school design (latest school year)
-    for d in school_designs(ds).itertuples(index=False):
-        t = plan_observations(comp, target=0.7, n_teachers=d.n_teachers,
-                                  n_observers=d.n_observers, paired_share=d.paired_share).tidy()
-        frames.append(t.assign(unit=d.unit, school_name=d.school_name, n_obs_now=d.n_obs_now))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return plan_observations(ds, components=comp, **dialogue_goals(comp)).tidy()
 
 
 def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, str],

@@ -71,7 +71,8 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "municipality_results": ("resultat_kommun", "Kommunens resultat per läsår",
                              ("measure", "municipality_id", "school_year")),
     "link": ("samband", "Sambandet mellan undervisningskvalitet och resultat (inom och "
-                        "mellan skolor)", ("term",)),
+                        "mellan skolor), utan och med korrigering för mätfel",
+             ("term", "correction")),
     "changes": ("samband_skolor", "Förändring i undervisningskvalitet och resultat per skola",
                 ("school_id",)),
     "results_trend": ("resultat_trender", "Skolornas nivå (sammanvägd över alla läsår) och "
@@ -87,12 +88,22 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "severity": ("observatorer_per_roll", "Observatörernas stränghet per roll (roller med "
                                           f"minst {privacy.MIN_OBSERVERS_PER_ROLE} observatörer)",
                  ("observer_role",)),
-    "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola",
-             ("unit", "dimension")),
+    "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola, för "
+                                 "en termins nivå och för skolans förändring (trenden)",
+             ("unit", "dimension", "goal", "target")),
     "planuppfoljning": ("planuppfoljning", "Planernas mål per skola (och huvudman): läget nu, "
                                            "det väntade läget vid målterminen, sannolikheten "
                                            "att målet nås, status och lektionsbesök",
                         ("level", "plan_id", "target_id")),
+    "outcomes": ("utfall", "Elevernas upplevelse och närvaro (Skolenkäten, närvaro, egna "
+                           "mått) per skola och läsår, och kommunens jämförelsevärde",
+                 ("measure", "level", "unit", "school_year")),
+    "outcome_trends": ("utfall_trender", "Förändringen per läsår i elevernas upplevelse och "
+                                         "närvaro, per skola och för kommunen",
+                       ("measure", "component", "unit")),
+    "outcome_links": ("utfall_samband", "Sambanden mellan undervisningskvaliteten och "
+                                        "elevernas upplevelse och närvaro, med Holms "
+                                        "justering för flera jämförelser", ("measure",)),
 }
 """Context table -> (file stem, Swedish description, sort keys). ``results`` collects every
 ``results:<measure>`` table."""
@@ -155,6 +166,8 @@ def _protect(key: str, t: pd.DataFrame) -> pd.DataFrame:
         t = privacy.suppress_results(t, value_cols=vcols, partitions={}, hierarchy=False)
     elif key == "municipality_results":
         t = privacy.suppress_results(t, partitions={}, hierarchy=False)
+    elif key == "outcomes":
+        t = privacy.suppress_results(t, partitions={}, hierarchy=False, unknown_n="suppress")
     return t
 
 
@@ -301,6 +314,9 @@ COLUMN_LABELS_SV: dict[str, str] = {
     "sd": "Standardavvikelse", "group": "Grupp", "exact": "Exakt samstämmighet",
     "adjacent": "Högst ett steg isär", "kappa_quadratic": "Viktad kappa",
     "observer_role": "Observatörsroll", "target": "Mål", "n_obs_needed": "Lektioner som behövs",
+    "reason": "Varför värde saknas", "p_holm": "p-värde (Holm)",
+    "n_comparisons": "Antal jämförelser", "finding": "Fynd", "direction": "Riktning",
+    "better": "Bättre", "error": "Kunde inte skattas", "lag": "Eftersläpning (läsår)",
 }
 """Swedish column headers of the workbook (columns not listed keep their tidy name)."""
 

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from .. import plots, schema
 from .._format import swedish_key
-from . import charts
+from . import charts, outcomes_view
 from . import plan_view as _plan_view
 from ._common import (
     Col,
@@ -18,6 +18,9 @@ from ._common import (
     ci,
     data_period,
     kappa_words,
+    link_corrections,
+    link_error_sentence,
+    link_key,
     models_table,
     period_label,
     plain,
@@ -347,14 +350,21 @@ class MunicipalityView:
                               "elevsammansättningen)" if adjusted else
                               "Mellan skolor (skillnader i nivå, ej justerat för "
                               "elevsammansättningen)")}
-        t = Table([Col("Jämförelse", False), Col("Samband"), Col("95 % KI", False, nowrap=True),
-                   Col("p-värde"), Col("Skolor"), Col("Läsår")],
+        from ..models.link_result import CORRECTION_LABELS
+
+        t = Table([Col("Jämförelse", False), Col("Skattning", False), Col("Samband"),
+                   Col("95 % KI", False, nowrap=True), Col("p-värde"), Col("Skolor"),
+                   Col("Läsår")],
                   caption="Sambandet mellan undervisningskvalitet och resultat")
-        for term in lk["term"]:
+        corrs = (lk["correction"].astype(str) if "correction" in lk.columns
+                 else pd.Series("none", index=lk.index))
+        for term, corr in zip(lk["term"], corrs, strict=True):
             if term not in labels:
                 continue
-            k = {"term": term}
-            t.rows.append([labels[term], ctx.num("link", k, "estimate", 1), ci(ctx, "link", k, 1),
+            k = link_key(lk, term, corr)
+            how = CORRECTION_LABELS.get(corr, corr)
+            t.rows.append([labels[term], how[:1].upper() + how[1:],
+                           ctx.num("link", k, "estimate", 1), ci(ctx, "link", k, 1),
                            ctx.num("link", k, "p_value", 3), ctx.num("link", k, "n_schools", 0),
                            ctx.num("link", k, "n_years", 0)])
         out["table"] = t
@@ -374,10 +384,12 @@ class MunicipalityView:
                                ax=ax, title="Skolornas två trender, skattade ur alla läsår")
             out["figure"] = plots.to_data_uri(plots.finish(ax))
         w = lk[lk["term"] == "within"]
-        att = float(w["attenuation"].iloc[0]) if len(w) and "attenuation" in w else np.nan
-        out["corrected"] = bool(np.isfinite(att) and abs(att - 1) < 1e-9)
-        out["reliability"] = ctx.num("link", {"term": "within"}, "reliability", 2)
+        if "correction" in lk.columns:
+            w = w[w["correction"].astype(str) == "none"]
         info = ctx.info.get("link", {})
+        from ..models.dialogue import result_unit
+
+        out["error"] = link_error_sentence(ctx, result_unit(str(info.get("measure", "")))[0])
         out["measure"] = schema.measure_label(info.get("measure", ""))
         out["lag"] = info.get("lag", 1)
         # a non-significant within association is weak evidence: say what could be detected
@@ -428,12 +440,14 @@ class MunicipalityView:
         info = ctx.info.get("link", {})
         name = schema.measure_label(info.get("measure", "")).lower()
         from ..models.dialogue import result_unit
+        from ..models.link_result import CORRECTION_LABELS
 
         unit = result_unit(str(info.get("measure", "")))[0]
-        w = lk[lk["term"] == "within"]
+        naive = (lk["correction"].astype(str) == "none") if "correction" in lk.columns else True
+        w = lk[(lk["term"] == "within") & naive]
         if len(w):
             lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
-            k = {"term": "within"}
+            k = link_key(lk, "within")
             verdict = ("Intervallet omfattar noll: data kan inte skilja sambandet från inget "
                        "samband alls." if lo <= 0 <= hi else
                        "Intervallet omfattar inte noll.")
@@ -443,10 +457,21 @@ class MunicipalityView:
                           ctx.num("link", k, "estimate", 2, scale=0.1), unit,
                           ctx.num("link", k, "conf_low", 2, scale=0.1),
                           ctx.num("link", k, "conf_high", 2, scale=0.1), verdict))
-        b = lk[lk["term"] == "between"]
+            for method in link_corrections(lk):  # the corrected estimate beside it (#17)
+                kc = link_key(lk, "within", method)
+                cw = lk[(lk["term"] == "within") & (lk["correction"] == method)]
+                if len(cw) and np.isfinite(float(cw["estimate"].iloc[0])):
+                    out.append(sv("Korrigerat för indexets mätfel ({}) blir samma samband {} {} "
+                                  "(95 % KI {} till {}).",
+                                  CORRECTION_LABELS.get(method, method).split("(")[-1]
+                                  .rstrip(")"),
+                                  ctx.num("link", kc, "estimate", 2, scale=0.1), unit,
+                                  ctx.num("link", kc, "conf_low", 2, scale=0.1),
+                                  ctx.num("link", kc, "conf_high", 2, scale=0.1)))
+        b = lk[(lk["term"] == "between") & naive]
         if len(b):
             adjusted = bool(lk["adjusted"].iloc[0]) if "adjusted" in lk.columns else False
-            k = {"term": "between"}
+            k = link_key(lk, "between")
             out.append(sv("Mellan skolorna går ett 0,1 indexpoäng högre index samman med {} {} "
                           "högre {} (95 % KI {} till {}); {}", ctx.num("link", k, "estimate", 2,
                                                                     scale=0.1), unit, name,
@@ -469,6 +494,7 @@ class MunicipalityView:
             "equity": self.equity(),
             "obs": self.observation(),
             "link": self.link(),
+            "outcomes": outcomes_view.municipality_section(self.ctx),
             "sources": sources_table(self.ctx),
             "period": data_period(self.ctx),
             "models": models_table(self.ctx),

@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from .. import schema
 from ..models.dialogue import result_unit
-from . import charts
+from . import charts, outcomes_view
 from . import plan_view as _plan_view
 from ._common import (
     Col,
@@ -18,6 +18,8 @@ from ._common import (
     ci,
     data_period,
     kappa_words,
+    link_error_sentence,
+    link_key,
     models_table,
     period_label,
     plain,
@@ -270,10 +272,11 @@ class SchoolView:
             ylabel="Trend i resultat mot förväntat (per läsår)"))
         lk = ctx.tables.get("link")
         w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
-        if len(w):
-            wk = {"term": "within"}
+        if len(w) and "correction" in w.columns:
+            w = w[w["correction"].astype(str) == "none"]
+        if lk is not None and len(w):
+            wk = link_key(lk, "within")
             lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
-            att = float(w["attenuation"].iloc[0]) if "attenuation" in w else np.nan
             mde = ctx.info.get("link", {}).get("min_detectable")
             lm = ctx.info.get("link", {}).get("measure", measure)
             out["within"] = {
@@ -286,8 +289,7 @@ class SchoolView:
                 "min_detectable": (plain(0.1 * float(mde), 2)
                                    if mde is not None and np.isfinite(mde) else None),
                 "n_schools": ctx.num("link", wk, "n_schools", 0),
-                "reliability": ctx.num("link", wk, "reliability", 2),
-                "corrected": bool(np.isfinite(att) and abs(att - 1) < 1e-9),
+                "error": link_error_sentence(ctx, result_unit(lm)[0]),
                 "lag": ctx.info.get("link", {}).get("lag", 1),
                 "lag_words": {0: "samma läsår", 1: "ett läsår senare",
                               2: "två läsår senare"}.get(
@@ -324,23 +326,30 @@ class SchoolView:
                 "terminer vars intervall överlappar mycket kan inte sägas skilja sig åt."))
         if "plan" in ctx.tables:
             mine = ctx.part("plan", "unit", self.sid)
-            if len(mine):
-                k = {"unit": self.sid, "target": mine["target"].iloc[0]}
-                needed = mine["n_obs_needed"].iloc[0]
+            goal = mine["goal"] if "goal" in mine else pd.Series("level", index=mine.index)
+            level = mine[goal == "level"]
+            if len(level):
+                k = {"unit": self.sid, "goal": "level", "target": level["target"].iloc[0]}
+                needed = level["n_obs_needed"].iloc[0]
                 if pd.notna(needed):
                     out["sentences"].append(sv(
                         "För att en termins lektioner ensamma, utan stöd från skolans trend och "
-                        "kommunen, ska ge reliabiliteten 0,7 behövs omkring {} observerade "
+                        "kommunen, ska ge reliabiliteten {} behövs omkring {} observerade "
                         "lektioner per termin; senaste läsåret observerades i genomsnitt {} per "
                         "termin.",
+                        ctx.num("plan", k, "target", 1),
                         ctx.num("plan", k, "n_obs_needed", 0),
                         ctx.num("plan", k, "n_obs_now", 1)))
                 else:
                     out["sentences"].append(sv(
-                        "Med skolans nuvarande observatörer kan reliabiliteten 0,7 inte nås "
+                        "Med skolans nuvarande observatörer kan reliabiliteten {} inte nås "
                         "bara genom fler besök (taket är {}); fler observatörer, t.ex. "
                         "kollegor från andra skolor, behövs.",
+                        ctx.num("plan", k, "target", 1),
                         ctx.num("plan", k, "max_reliability", 2)))
+            change = self._change_sentence(mine, goal)
+            if change is not None:
+                out["sentences"].append(change)
         if "agreement" in ctx.tables:
             a = ctx.tables["agreement"]
             tot = a[a["group"] == "Totalt"]
@@ -355,6 +364,55 @@ class SchoolView:
                     ctx.num("agreement", kk, "kappa_quadratic", 2),
                     kappa_words(float(tot["kappa_quadratic"].iloc[0]))))
         return out
+
+    def _change_sentence(self, mine: pd.DataFrame, goal: pd.Series) -> Markup | None:
+        """How many lessons the school's change needs (the plan's change rows), one sentence.
+
+        The reliability of the change is the same notion as the level's: the
+        share of the differences between schools' estimated trends that is
+        real (:mod:`undervisning_analys.measure.change`)."""
+        ctx = self.ctx
+        rel = mine[goal == "change_reliability"]
+        pw = mine[goal == "change_power"]
+        if not len(rel) and not len(pw):
+            return None
+        parts: list[Markup] = []
+        years_row = rel if len(rel) else pw
+        ky = {"unit": self.sid, "goal": str(years_row["goal"].iloc[0]),
+              "target": years_row["target"].iloc[0]}
+        if len(rel):
+            k = {"unit": self.sid, "goal": "change_reliability", "target": rel["target"].iloc[0]}
+            if pd.notna(rel["n_obs_needed"].iloc[0]):
+                parts.append(sv("reliabiliteten {} för förändringen kräver omkring {} "
+                                "observerade lektioner per termin",
+                                ctx.num("plan", k, "target", 1),
+                                ctx.num("plan", k, "n_obs_needed", 0)))
+            else:
+                parts.append(sv("reliabiliteten {} för förändringen nås inte med fler besök "
+                                "(taket är {}, eftersom skolans svängningar från termin till "
+                                "termin bara jämnas ut av fler terminer)",
+                                ctx.num("plan", k, "target", 1),
+                                ctx.num("plan", k, "max_reliability", 2)))
+            parts.append(sv("med senaste läsårets {} lektioner per termin är den {}",
+                            ctx.num("plan", k, "n_obs_now", 1),
+                            ctx.num("plan", k, "reliability_now", 2)))
+        if len(pw):
+            k = {"unit": self.sid, "goal": "change_power", "target": pw["target"].iloc[0]}
+            if pd.notna(pw["n_obs_needed"].iloc[0]):
+                parts.append(sv("en förändring på {} poäng per läsår upptäcks med {} % "
+                                "sannolikhet med omkring {} lektioner per termin",
+                                ctx.num("plan", k, "change", 2),
+                                ctx.num("plan", k, "target", 0, scale=100),
+                                ctx.num("plan", k, "n_obs_needed", 0)))
+            else:
+                parts.append(sv("en förändring på {} poäng per läsår upptäcks med högst {} % "
+                                "sannolikhet hur många besök det än blir",
+                                ctx.num("plan", k, "change", 2),
+                                ctx.num("plan", k, "max_power", 0, scale=100)))
+        body = Markup(", ").join(parts[:-1]) + (Markup(" och ") if len(parts) > 1 else "") \
+            + parts[-1]
+        return sv("Skolans förändring, trenden över {} läsår, behöver fler besök än nivån: {}.",
+                  ctx.num("plan", ky, "years", 0), body)
 
     # ------------------------------------------------------------------ questions
     def question_rows(self) -> pd.DataFrame:
@@ -475,6 +533,7 @@ class SchoolView:
             "quality": self.quality(),
             "results": self.results(),
             "progression": self.progression(),
+            "outcomes": outcomes_view.school_section(self.ctx, self.sid, self.muni_name),
             "reliability": self.reliability(),
             "questions": self.questions(),
             "plan": _plan_view.school_plan(self.ctx, self.sid),
