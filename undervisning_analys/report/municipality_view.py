@@ -65,12 +65,12 @@ class MunicipalityView:
     def side_by_side(self) -> dict[str, Any]:
         ctx = self.ctx
         out: dict[str, Any] = {"term": None, "caterpillars": [], "table": None,
-                               "funnel": None, "year": None}
+                               "funnel": None, "year": None, "year_note": None}
         term = self.latest_term()
         m0 = ctx.measures[0] if ctx.measures else None
         rname = f"results:{m0}" if m0 else None
         res = ctx.tables.get(rname) if rname else None
-        year = max(res["school_year"].astype(str)) if res is not None and len(res) else None
+        year, out["year_note"] = _comparison_year(res, m0)
         out["term"], out["year"] = term, year
         t = Table([Col("Skola", False), Col("Skolområde", False), Col("Samlat index"),
                    Col("95 % KI", False, nowrap=True), Col("Lektioner"), Col("Reliabilitet")],
@@ -118,8 +118,7 @@ class MunicipalityView:
             last = res[res["school_year"].astype(str) == year]
             ax = plots.new_axes((7.0, 3.8), detached=True)
             plots.funnel(last, ctx.names, ax=ax,
-                         title=f"{plots._short_measure(m0)} {year}: resultat minus förväntat "
-                               "mot antal elever")
+                         title=f"{plots._short_measure(m0)} {year}: resultat minus förväntat")
             out["funnel"] = plots.to_data_uri(plots.finish(ax))
         return out
 
@@ -510,3 +509,30 @@ class MunicipalityView:
 def render_municipality(ctx: ReportContext) -> str:
     """The HTML of the municipality report."""
     return render("municipality.html.j2", **MunicipalityView(ctx).build())
+
+
+def _comparison_year(res: pd.DataFrame | None, measure: str | None
+                     ) -> tuple[str | None, str | None]:
+    """The school year the comparison with the expected result shows, and a note.
+
+    The latest year that has an expected result (a residual) for some school;
+    when the results run further than the background, the note names the
+    year left out and the file that would bring it. Without any expected
+    result, the latest results year (its table then shows ``..``).
+    """
+    if res is None or not len(res):
+        return None, None
+    if "residual" not in res.columns:
+        return max(res["school_year"].astype(str)), None
+    years = sorted(set(res["school_year"].astype(str)))
+    with_expected = sorted(set(res.loc[res["residual"].notna(), "school_year"].astype(str)))
+    if not with_expected:
+        return years[-1], None
+    year = with_expected[-1]
+    if years[-1] == year:
+        return year, None
+    label = schema.measure_label(measure) if measure else "resultaten"
+    return year, (f"{label} finns för {years[-1]}, men elevsammansättningen för det läsåret "
+                  f"saknas, så det förväntade resultatet kan inte beräknas. Jämförelsen "
+                  f"visar därför {year}. Lägg Skolverkets statistik om elever per skolenhet "
+                  f"för {years[-1]} i mappen så tas läsåret med nästa gång.")
