@@ -72,3 +72,12 @@ def test_comparison_year_is_the_latest_with_an_expected_result():
     year, note = _comparison_year(res.assign(residual=np.nan), "merit_17")
     assert year == "2024/25" and note is None
     assert _comparison_year(None, None) == (None, None)
+
+
+def test_results_spread_is_drawn_one_unit_per_axis():
+    from undervisning_analys.report.municipality_view import _unit_of
+
+    assert _unit_of("merit_17") == _unit_of("merit_16") == "meritpoäng"
+    assert _unit_of("pass_all_subjects_pct") == _unit_of("eligible_vocational_pct") == "procent"
+    assert _unit_of("np_ma_9_avg_points") == "poäng"
+    assert _unit_of("not_a_measure") == "enheter"

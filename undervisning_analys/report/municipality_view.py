@@ -238,11 +238,15 @@ class MunicipalityView:
                                    title="Spridning mellan skolorna i undervisningskvalitet")
             out["figures"].append(plots.to_data_uri(plots.finish(ax)))
         rd = e[e["quantity"] != "quality"]
-        if len(rd):
+        # one chart per unit: meritvärde (points) and shares (percent) never share an axis
+        units = rd["quantity"].map(_unit_of)
+        for unit in sorted(set(units), key=swedish_key):
+            part = rd[units == unit]
             ax = plots.new_axes((7.0, 2.6), detached=True)
             plots.spread_over_time(
-                rd.assign(label=rd["quantity"].map(plots._short_measure)), ax=ax,
-                title="Spridning mellan skolorna i resultat")
+                part.assign(label=part["quantity"].map(plots._short_measure)), ax=ax,
+                title=f"Spridning mellan skolorna i resultat ({unit})")
+            ax.set_ylabel(f"Spridning mellan skolor (sd, {unit})")
             out["figures"].append(plots.to_data_uri(plots.finish(ax)))
         # relation to background, latest period
         bg = ctx.ds.background
@@ -536,3 +540,12 @@ def _comparison_year(res: pd.DataFrame | None, measure: str | None
                   f"saknas, så det förväntade resultatet kan inte beräknas. Jämförelsen "
                   f"visar därför {year}. Lägg Skolverkets statistik om elever per skolenhet "
                   f"för {years[-1]} i mappen så tas läsåret med nästa gång.")
+
+
+def _unit_of(measure: str) -> str:
+    """The unit a measure's values are in, for grouping on one axis."""
+    try:
+        unit = schema.measure_info(str(measure)).unit
+    except KeyError:
+        return "enheter"
+    return "procent" if unit == "procentenheter" else unit
