@@ -118,3 +118,80 @@ def test_errors_name_what_is_missing():
         rater_drift(ds)
     with pytest.raises(ModelError, match="Okänd dimension"):
         rater_drift(ds, dimension="nope")
+
+
+# --------------------------------------------------------------------------
+# Drift is an option of the one teaching-quality model (issue #17, item 1)
+# --------------------------------------------------------------------------
+def test_drift_is_an_option_of_the_teaching_quality_model(runs):
+    import warnings
+
+    from undervisning_analys.engine.mixed import fit_mixed
+    from undervisning_analys.measure.drift import drift_formula
+    from undervisning_analys.measure.model import (
+        DRIFT_GROUP,
+        specify_model,
+        teaching_quality_model,
+    )
+    from undervisning_analys.measure.scoring import score_forms
+
+    ds, res, t = runs[0]
+    model = teaching_quality_model(ds, observer_drift=True)
+    # fitted once per Dataset, beside the main model, and what rater_drift read
+    assert model is teaching_quality_model(ds, "overall", observer_drift=True)
+    main = teaching_quality_model(ds)
+    assert model is not main and not main.observer_drift_fitted
+    assert res.fit is model.fit and rater_drift(ds).fit is model.fit
+    assert model.formula == res.formula == drift_formula(ds)
+    # one specification: the drift spec is the index's with the observer term changed
+    plain = specify_model(score_forms(ds), "overall")
+    drift = specify_model(score_forms(ds), "overall", observer_drift=True)
+    assert drift.fixed == plain.fixed
+    assert [b.group for b in drift.blocks] == [b.group for b in plain.blocks]
+    assert [b.group for b in drift.equation_blocks if b.group != DRIFT_GROUP] == \
+        [b.group for b in plain.blocks]
+    # the mixed-model equations with the two uncorrelated blocks reproduce the engine
+    assert model.max_diff["fixef"] < 1e-6 and model.max_diff["ranef"] < 1e-6
+    comp = model.components
+    vc = model.fit.varcorr
+    assert comp.observer == pytest.approx(float(vc.loc[(vc["group"] == "observer_id")
+                                                       & (vc["term1"] == "(Intercept)"),
+                                                       "var_cov"].iloc[0]))
+    # the numbers are those of a direct engine fit of the same formula and frame
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        direct = fit_mixed(drift_formula(ds), drift.frame, reml=True)
+    modes = direct.conditional_modes(cond_var=True)
+    slope = modes[(modes["group"] == "observer_id") & (modes["term"] == "time_c")]
+    slope = slope.set_index("level").reindex(t["observer_id"])
+    np.testing.assert_allclose(t["drift"], slope["estimate"], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(t["se"], slope["std_error"], rtol=1e-6, atol=1e-8)
+    od = model.observer_drift()
+    assert od["observer_id"].tolist() == t["observer_id"].tolist()
+    np.testing.assert_array_equal(od["drift"], t["drift"])
+    assert model.drift_sd == res.drift_sd > 0
+    # predict: leaving out the observer removes exactly severity + drift · time_c
+    f = model.frame
+    gap = model.predict() - model.predict(without=("observer_id",))
+    o = od.set_index("observer_id")
+    want = (f["observer_id"].map(o["severity"]) + f["observer_id"].map(o["drift"]) * f["time_c"])
+    np.testing.assert_allclose(gap, want.to_numpy(), atol=1e-10)
+    assert model.time_centre == pytest.approx((f["time"].min() + f["time"].max()) / 2)
+
+
+def test_drift_option_errors(runs):
+    from undervisning_analys.measure.model import teaching_quality_model
+
+    ds, _, _ = runs[0]
+    main = teaching_quality_model(ds)
+    with pytest.raises(ModelError, match="utan bedömardrift"):
+        main.observer_drift()
+    with pytest.raises(ModelError, match="utan bedömardrift"):
+        _ = main.drift_sd
+    obs = ds.observations
+    two = sorted(obs["observer_id"].unique())[:2]
+    few = ds.replace(observations=obs[obs["observer_id"].isin(two)].reset_index(drop=True))
+    with pytest.raises(ModelError, match="minst tre observatörer, men data har 2"):
+        teaching_quality_model(few, observer_drift=True)
+    with pytest.raises(ModelError, match="minst tre observatörer"):
+        rater_drift(few)

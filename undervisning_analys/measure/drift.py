@@ -29,7 +29,13 @@ calibration* when that interval excludes zero and the observer has at least
 five forms (``privacy.MIN_OBS``). The truth the slopes estimate is each
 observer's drift minus the mean drift of the observers in the data.
 The index keeps its own model (:func:`~.index.teaching_quality`); this is the
-same model with the drift option switched on, fitted beside it.
+same model with the drift option switched on
+(:func:`~.model.teaching_quality_model` with ``observer_drift=True``: one
+specification, :func:`~.model.specify_model`), fitted once per Dataset beside
+it and read through the model's public methods
+(:meth:`~.model.TeachingQualityModel.observer_drift`,
+:attr:`~.model.TeachingQualityModel.drift_sd`,
+:meth:`~.model.TeachingQualityModel.predict`).
 
 The per-term table beside the result is descriptive: per observer and term,
 the number of forms and the observer's mean residual severity in that term –
@@ -65,16 +71,14 @@ from .. import schema
 from .._results import Result
 from ..errors import ModelError
 from ..privacy import MIN_OBS
-from .index import score_forms
+from .model import specify_model, teaching_quality_model
+from .scoring import check_dimension, score_forms
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import Dataset
     from ..engine.mixed import MixedResult
 
 __all__ = ["RaterDriftResult", "rater_drift", "drift_formula"]
-
-Z_95 = 1.959963984540054
-_MIN_PAIRED = 20  # as the index: a lesson term needs 20 paired lessons
 
 _ROLE_SV = {"rektor": "rektor", "bitradande_rektor": "biträdande rektor",
             "forstelarare": "förstelärare", "kollega": "kollega", "extern": "extern",
@@ -87,65 +91,10 @@ def _fmt(x: float, digits: int = 2) -> str:
     return f"{x:+.{digits}f}".replace(".", ",").replace("-", "−")
 
 
-def _model_frame(forms: pd.DataFrame, dim: str) -> tuple[pd.DataFrame, list[str],
-                                                          list[tuple[str, tuple[str, ...]]]]:
-    """The index's model frame and terms (see :mod:`.index`), observer with a slope."""
-    f = forms[forms[dim].notna()].copy()
-    if len(f) == 0:
-        raise ModelError(f"Inga protokoll har poäng för {dim!r}", table="observations",
-                         column="score", hint="Kontrollera att observationerna har poäng")
-    f["score"] = f[dim].astype(float)
-    n_terms = f["term"].nunique()
-    if n_terms < 3:
-        raise ModelError(
-            f"Bedömarnas förändring över tid kräver observationer från minst tre terminer, "
-            f"men data har {n_terms}",
-            table="observations", column="term",
-            hint="Ta med fler terminers observationer")
-    types = f["observation_type"].value_counts()
-    ref = "spontan" if types.get("spontan", 0) > 0 else str(types.index[0])
-    fixed = ["time"]
-    for t in schema.OBSERVATION_TYPES:
-        if t == ref:
-            continue
-        col = f"type_{t}"
-        f[col] = (f["observation_type"] == t).astype(float)
-        if 0 < f[col].sum() < len(f):
-            fixed.append(col)
-    if 0 < f["own_school"].sum() < len(f):
-        fixed.append("own_school")
-    n_schools = f["school_id"].nunique()
-    n_obs = f["observer_id"].nunique()
-    if n_obs < 3:
-        raise ModelError(
-            f"Bedömarnas förändring över tid kräver minst tre observatörer, men data har {n_obs}",
-            table="observations", column="observer_id",
-            hint="Ta med observationer från fler observatörer")
-    blocks: list[tuple[str, tuple[str, ...]]] = []
-    if n_schools >= 2:
-        blocks.append(("school_id", ("1", "time") if n_schools >= 5 else ("1",)))
-    if f["school_term"].nunique() > n_schools:
-        blocks.append(("school_term", ("1",)))
-    if 2 <= f["teacher_id"].nunique() < len(f):
-        blocks.append(("teacher_id", ("1",)))
-    mid = (f["time"].min() + f["time"].max()) / 2
-    f["time_c"] = f["time"] - mid  # the observer's severity at mid-span, and its trend
-    blocks.append(("observer_id", ("1", "time_c")))
-    if (f.groupby("observation_id").size() > 1).sum() >= _MIN_PAIRED:
-        blocks.append(("observation_id", ("1",)))
-    return f.reset_index(drop=True), fixed, blocks
-
-
-def _formula(fixed: list[str], blocks: list[tuple[str, tuple[str, ...]]]) -> str:
-    rand = " + ".join(f"({' + '.join(terms)} {'||' if g == 'observer_id' else '|'} {g})"
-                      for g, terms in blocks)
-    return f"score ~ {' + '.join(fixed)} + {rand}"
-
-
 def drift_formula(ds: Dataset, dimension: str = "overall") -> str:
     """The lme4 formula :func:`rater_drift` fits to ``ds`` (the index's, with drift)."""
-    f, fixed, blocks = _model_frame(score_forms(ds), dimension)
-    return _formula(fixed, blocks)
+    dims = check_dimension(ds, dimension)
+    return specify_model(score_forms(ds), dims[0], observer_drift=True).formula
 
 
 @dataclass(frozen=True, eq=False)
@@ -269,7 +218,7 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
     """
     from scipy import stats
 
-    from ..engine.mixed import fit_mixed
+    from ..errors import ConvergenceWarning
 
     if not 0 < conf_level < 1:
         raise ModelError(f"`conf_level` ska ligga mellan 0 och 1, men är {conf_level!r}")
@@ -278,24 +227,15 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
         raise ModelError(f"Okänd dimension {dimension!r} för protokollet {ds.instrument.name}",
                          hint="Ange \"overall\" eller en av protokollets dimensioner: "
                               + ", ".join(dims[1:]))
-    forms = score_forms(ds)
-    frame, fixed, blocks = _model_frame(forms, dimension)
-    formula = _formula(fixed, blocks)
     import warnings
 
-    from ..errors import ConvergenceWarning
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fit = fit_mixed(formula, frame, reml=True)
+        model = teaching_quality_model(ds, dimension, observer_drift=True)
+    frame = model.frame
     z = float(stats.norm.ppf(0.5 + conf_level / 2))
-    modes = fit.conditional_modes(cond_var=True)
-    obs_modes = modes[modes["group"] == "observer_id"]
-    slope = obs_modes[obs_modes["term"] == "time_c"].set_index("level")
-    inter = obs_modes[obs_modes["term"] == "(Intercept)"].set_index("level")
-    vc = fit.varcorr
-    sd_row = vc[vc["group"].astype(str).str.startswith("observer_id")
-                & (vc["term1"] == "time_c") & vc["term2"].isna()]
-    drift_sd = float(sd_row["sd_cor"].iloc[0]) if len(sd_row) else float("nan")
+    od = model.observer_drift().set_index("observer_id")
+    drift_sd = model.drift_sd
 
     g = frame.groupby("observer_id", sort=True)
     role = g["observer_role"].agg(lambda s: s.value_counts().index[0])
@@ -311,29 +251,17 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
         .last().reindex(role.index).to_numpy(),
     })
     ids = tbl["observer_id"]
-    tbl["drift"] = slope["estimate"].reindex(ids).to_numpy()
-    tbl["se"] = slope["std_error"].reindex(ids).to_numpy()
+    tbl["drift"] = od["drift"].reindex(ids).to_numpy()
+    tbl["se"] = od["drift_se"].reindex(ids).to_numpy()
     tbl["conf_low"] = tbl["drift"] - z * tbl["se"]
     tbl["conf_high"] = tbl["drift"] + z * tbl["se"]
     tbl["flagged"] = (((tbl["conf_low"] > 0) | (tbl["conf_high"] < 0))
                       & (tbl["n_forms"] >= MIN_OBS))
-    tbl["severity"] = inter["estimate"].reindex(ids).to_numpy()
-    tbl["severity_se"] = inter["std_error"].reindex(ids).to_numpy()
+    tbl["severity"] = od["severity"].reindex(ids).to_numpy()
+    tbl["severity_se"] = od["severity_se"].reindex(ids).to_numpy()
 
     # residual severity per observer × term (prediction without the observer's effects)
-    beta = fit.fixef
-    pred = np.full(len(frame), float(beta.get("(Intercept)", 0.0)))
-    for name in fixed:
-        pred += float(beta[name]) * frame[name].to_numpy(dtype=float)
-    for group, terms in blocks:
-        if group == "observer_id":
-            continue
-        m = modes[modes["group"] == group]
-        for term in terms:
-            tname = "(Intercept)" if term == "1" else term
-            est = m[m["term"] == tname].set_index("level")["estimate"]
-            val = frame[group].astype(str).map(est).fillna(0.0).to_numpy(dtype=float)
-            pred += val if term == "1" else val * frame[term].to_numpy(dtype=float)
+    pred = model.predict(without=("observer_id",))
     res = frame.assign(__r__=frame["score"].to_numpy() - pred)
     pt = (res.groupby(["observer_id", "term"], sort=False)
           .agg(school_year=("school_year", "first"), time=("time", "first"),
@@ -343,12 +271,12 @@ def rater_drift(ds: Dataset, dimension: str = "overall", *,
     few = pt["n_forms"] < MIN_OBS  # a term's residual from < 5 lessons is not shown
     pt.loc[few, ["residual", "residual_se"]] = np.nan
     pt["observer_id"] = pt["observer_id"].astype(str)
-    mid = float(frame["time"].min() + frame["time"].max()) / 2
-    pt["fitted"] = (pt["observer_id"].map(inter["estimate"])
-                    + pt["observer_id"].map(slope["estimate"]) * (pt["time"] - mid))
+    pt["fitted"] = (pt["observer_id"].map(od["severity"])
+                    + pt["observer_id"].map(od["drift"]) * (pt["time"] - model.time_centre))
     pt = (pt.assign(k=pt["term"].map(schema.term_index))
           .sort_values(["observer_id", "k"]).drop(columns=["k", "sd"]).reset_index(drop=True))
     pt["school_year"] = pt["school_year"].astype(str)
     pt["term"] = pt["term"].astype(str)
-    return RaterDriftResult(table=tbl, term_table=pt, dimension=dimension, formula=formula,
-                            fit=fit, drift_sd=drift_sd, conf_level=conf_level)
+    return RaterDriftResult(table=tbl, term_table=pt, dimension=dimension,
+                            formula=model.formula, fit=model.fit, drift_sd=drift_sd,
+                            conf_level=conf_level)

@@ -18,6 +18,10 @@ link's yearly index and the reports all read it through its public methods:
 :meth:`~TeachingQualityModel.school_trends`, :meth:`~TeachingQualityModel.yearly`,
 :attr:`~TeachingQualityModel.components`, :meth:`~TeachingQualityModel.fixed_effects`,
 :meth:`~TeachingQualityModel.observer_severity` and :attr:`~TeachingQualityModel.diagnostics`.
+Rater drift (:func:`~undervisning_analys.measure.drift.rater_drift`) reads the
+same model with its drift option (``observer_drift=True``, below) through
+:meth:`~TeachingQualityModel.observer_drift`, :attr:`~TeachingQualityModel.drift_sd`
+and :meth:`~TeachingQualityModel.predict`.
 
 The terms
 ---------
@@ -59,9 +63,26 @@ per term while the municipality's trajectory could no longer borrow strength
 across terms. An item-level model (12 rows per form with item effects) has the
 same school × term estimand at twelve times the size. A cumulative-link
 (ordinal) mixed model would respect the 1–4 scale but is not available in the
-engine; the form score is a mean of twelve items and close to normal. Observer
-drift (a severity that changes over terms) is not in the model;
-:func:`~undervisning_analys.measure.agreement.observer_severity` reports it.
+engine; the form score is a mean of twelve items and close to normal.
+
+Observer drift (an option)
+--------------------------
+``observer_drift=True`` (:func:`specify_model`, :func:`teaching_quality_model`)
+is the same model with the observer's severity given a trend of its own,
+``(1 + time_c || observer_id)`` instead of ``(1 | observer_id)``: ``time_c``
+is ``time`` centred on the middle of the data's period, so the random
+intercept is the observer's severity in the middle of the period and the
+uncorrelated random slope their change in severity per school year, relative
+to the average observer (with a correlation the fit went to the boundary on
+data without drift). It needs three terms and three observers. The two
+uncorrelated terms are, as in lme4, two variance components (groups
+``observer_id`` and ``observer_id.1``); the mixed-model equations see them as
+two blocks (:attr:`ModelSpecification.equation_blocks`). The drift model is
+fitted once per Dataset and score beside the main one and read through
+:meth:`TeachingQualityModel.observer_drift`, :attr:`~TeachingQualityModel.drift_sd`
+and :meth:`TeachingQualityModel.predict` by
+:func:`~undervisning_analys.measure.drift.rater_drift`; the index and
+everything else keep the main model.
 How well the index recovers the truth on synthetic data is measured by
 ``benchmarks/sim_index_coverage.py`` (figures in ``benchmarks/RESULTS.md``).
 
@@ -141,7 +162,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["TeachingQualityModel", "ModelSpecification", "specify_model", "fit_model",
            "teaching_quality_model", "teaching_quality_models", "MIN_PAIRED_LESSONS",
-           "FIXED_LABELS_SV", "Z_95"]
+           "FIXED_LABELS_SV", "Z_95", "DRIFT_GROUP", "MIN_DRIFT_TERMS", "MIN_DRIFT_OBSERVERS"]
+
+DRIFT_GROUP = "observer_id.1"
+"""The engine's (lme4's) name of the observers' uncorrelated drift term, and the frame's
+column that carries the observer for it in the mixed-model equations."""
+MIN_DRIFT_TERMS = 3
+"""Terms needed before an observer's severity can have a trend."""
+MIN_DRIFT_OBSERVERS = 3
+"""Observers needed before their drift can be told from the municipality's trend."""
 
 MIN_PAIRED_LESSONS = 20
 """Lessons with two forms needed before a lesson random effect is added."""
@@ -171,6 +200,8 @@ class ModelSpecification:
     blocks: list[RandomBlock]
     reference_type: str
     own_school_adjusted: bool
+    observer_drift: bool = False
+    """The observer's severity with an uncorrelated trend (``(1 + time_c || observer_id)``)."""
 
     @property
     def formula(self) -> str:
@@ -179,18 +210,58 @@ class ModelSpecification:
         rand = []
         for b in self.blocks:
             lhs = " + ".join("1" if t == "(Intercept)" else t for t in b.terms)
-            rand.append(f"({lhs} | {b.group})")
+            bar = "||" if self.observer_drift and b.group == "observer_id" else "|"
+            rand.append(f"({lhs} {bar} {b.group})")
         return f"score ~ {rhs} + " + " + ".join(rand)
 
+    @property
+    def equation_blocks(self) -> list[RandomBlock]:
+        """The random blocks as the mixed-model equations see them: an uncorrelated
+        ``(1 + time_c || observer_id)`` is two blocks, ``observer_id`` and
+        :data:`DRIFT_GROUP` (the engine's names of its variance components)."""
+        out: list[RandomBlock] = []
+        for b in self.blocks:
+            if self.observer_drift and b.group == "observer_id":
+                out += [RandomBlock("observer_id", ("(Intercept)",)),
+                        RandomBlock(DRIFT_GROUP, ("time_c",))]
+            else:
+                out.append(b)
+        return out
 
-def specify_model(forms: pd.DataFrame, dim: str) -> ModelSpecification:
-    """The model for one score (``dim``) given the scored forms (rules in the module doc)."""
+    @property
+    def time_centre(self) -> float:
+        """The time (years since the first term) ``time_c`` is centred on (NaN without drift)."""
+        if not self.observer_drift:
+            return float("nan")
+        return float((self.frame["time"] - self.frame["time_c"]).iloc[0])
+
+
+def specify_model(forms: pd.DataFrame, dim: str, *, observer_drift: bool = False
+                  ) -> ModelSpecification:
+    """The model for one score (``dim``) given the scored forms (rules in the module doc).
+
+    ``observer_drift=True``: the observer's severity with a trend (see "Observer
+    drift" in the module doc); needs :data:`MIN_DRIFT_TERMS` terms and
+    :data:`MIN_DRIFT_OBSERVERS` observers (``ModelError`` otherwise).
+    """
     f = forms[forms[dim].notna()].copy()
     if len(f) == 0:
         raise ModelError(f"Inga protokoll har poäng för {dim!r} (för många obesvarade "
                          "påståenden)", table="observations", column="score",
                          hint="Kontrollera att observationerna har poäng")
     f["score"] = f[dim].astype(float)
+    if observer_drift:
+        n_t, n_o = f["term"].nunique(), f["observer_id"].nunique()
+        if n_t < MIN_DRIFT_TERMS:
+            raise ModelError(
+                f"Bedömarnas förändring över tid kräver observationer från minst tre terminer, "
+                f"men data har {n_t}", table="observations", column="term",
+                hint="Ta med fler terminers observationer")
+        if n_o < MIN_DRIFT_OBSERVERS:
+            raise ModelError(
+                f"Bedömarnas förändring över tid kräver minst tre observatörer, men data har "
+                f"{n_o}", table="observations", column="observer_id",
+                hint="Ta med observationer från fler observatörer")
     types = f["observation_type"].value_counts()
     ref = "spontan" if types.get("spontan", 0) > 0 else str(types.index[0])
     fixed: list[str] = []
@@ -217,7 +288,12 @@ def specify_model(forms: pd.DataFrame, dim: str) -> ModelSpecification:
     n = len(f)
     if 2 <= f["teacher_id"].nunique() < n:
         blocks.append(RandomBlock("teacher_id", ("(Intercept)",)))
-    if 2 <= f["observer_id"].nunique() < n:
+    if observer_drift:
+        # the observer's severity in the middle of the period, and its trend
+        f["time_c"] = f["time"] - (f["time"].min() + f["time"].max()) / 2
+        f[DRIFT_GROUP] = f["observer_id"]
+        blocks.append(RandomBlock("observer_id", ("(Intercept)", "time_c")))
+    elif 2 <= f["observer_id"].nunique() < n:
         blocks.append(RandomBlock("observer_id", ("(Intercept)",)))
     if (f.groupby("observation_id").size() > 1).sum() >= MIN_PAIRED_LESSONS:
         blocks.append(RandomBlock("observation_id", ("(Intercept)",)))
@@ -225,7 +301,8 @@ def specify_model(forms: pd.DataFrame, dim: str) -> ModelSpecification:
         raise ModelError("För lite data för modellen: en skola, en lärare och en observatör",
                          hint="Indexet behöver observationer av flera lärare eller skolor")
     own_adjusted = bool(own_var) or f["own_school"].sum() == 0
-    return ModelSpecification(dim, f.reset_index(drop=True), fixed, blocks, ref, own_adjusted)
+    return ModelSpecification(dim, f.reset_index(drop=True), fixed, blocks, ref, own_adjusted,
+                              observer_drift)
 
 
 def _with_school_slopes(spec: ModelSpecification) -> ModelSpecification:
@@ -236,7 +313,7 @@ def _with_school_slopes(spec: ModelSpecification) -> ModelSpecification:
     blocks = [RandomBlock("school_id", ("(Intercept)", "time")) if b.group == "school_id"
               else b for b in spec.blocks]
     return ModelSpecification(spec.dimension, spec.frame, spec.fixed, blocks,
-                              spec.reference_type, spec.own_school_adjusted)
+                              spec.reference_type, spec.own_school_adjusted, spec.observer_drift)
 
 
 # --------------------------------------------------------------------------
@@ -277,7 +354,8 @@ class TeachingQualityModel:
         self.warm_start = False
         self._lock = threading.Lock()
         self._school_cells: pd.DataFrame | None = None
-        dim, frame, fixed, blocks = spec.dimension, spec.frame, spec.fixed, spec.blocks
+        dim, frame, fixed = spec.dimension, spec.frame, spec.fixed
+        blocks = spec.equation_blocks
         vc = fit.varcorr
         sigma2 = float(vc.loc[vc["group"] == "Residual", "var_cov"].iloc[0])
         mme = MixedModelEquations(frame, fixed, blocks, vc, sigma2)
@@ -288,7 +366,9 @@ class TeachingQualityModel:
         eng_beta = fit.fixef.reindex(beta.index)
         modes = fit.conditional_modes(cond_var=False).set_index(
             ["group", "level", "term"])["estimate"]
-        eng_b = modes.reindex(pd.MultiIndex.from_frame(b[["group", "level", "term"]])).to_numpy()
+        # the engine names both terms of (1 + time_c || observer_id) "observer_id"
+        keys = b[["group", "level", "term"]].replace({"group": {DRIFT_GROUP: "observer_id"}})
+        eng_b = modes.reindex(pd.MultiIndex.from_frame(keys)).to_numpy()
         max_diff = {"fixef": float(np.nanmax(np.abs(eng_beta.to_numpy() - beta.to_numpy()))),
                     "ranef": float(np.nanmax(np.abs(eng_b - b["estimate"].to_numpy())))}
 
@@ -466,6 +546,77 @@ class TeachingQualityModel:
         out["conf_high"] = out["estimate"] + Z_95 * out["se"]
         return out[["term", "label", "estimate", "se", "conf_low", "conf_high"]]
 
+    # -- the drift option --------------------------------------------------------
+    @property
+    def observer_drift_fitted(self) -> bool:
+        """Whether the model has the observers' drift (``observer_drift=True``)."""
+        return self.spec.observer_drift
+
+    @property
+    def time_centre(self) -> float:
+        """The time ``time_c`` is centred on (years since the first term; NaN without drift)."""
+        return self.spec.time_centre
+
+    def _need_drift(self) -> None:
+        if not self.spec.observer_drift:
+            raise ModelError("Modellen är skattad utan bedömardrift",
+                             hint="Använd teaching_quality_model(ds, dimension, "
+                                  "observer_drift=True)")
+
+    @property
+    def drift_sd(self) -> float:
+        """The sd of the observers' drift per school year (the drift term's variance
+        component); requires the drift option."""
+        self._need_drift()
+        vc = self.fit.varcorr
+        row = vc[(vc["group"] == DRIFT_GROUP) & (vc["term1"] == "time_c")]
+        return float(row["sd_cor"].iloc[0]) if len(row) else float("nan")
+
+    def observer_drift(self) -> pd.DataFrame:
+        """Each observer's severity and drift (the drift option's conditional modes).
+
+        Columns: observer_id (sorted), severity and severity_se (the observer's
+        severity in the middle of the period, ``time_centre``), drift and
+        drift_se (change in severity per school year, relative to the average
+        observer; positive = milder over time). Standard errors are lme4's
+        conditional standard deviations. Requires the drift option.
+        """
+        self._need_drift()
+        modes = self.fit.conditional_modes(cond_var=True)
+        m = modes[modes["group"] == "observer_id"]
+        inter = m[m["term"] == "(Intercept)"].set_index("level")
+        slope = m[m["term"] == "time_c"].set_index("level")
+        ids = sorted(self.frame["observer_id"].astype(str).unique())
+        return pd.DataFrame({
+            "observer_id": ids,
+            "severity": inter["estimate"].reindex(ids).to_numpy(),
+            "severity_se": inter["std_error"].reindex(ids).to_numpy(),
+            "drift": slope["estimate"].reindex(ids).to_numpy(),
+            "drift_se": slope["std_error"].reindex(ids).to_numpy()})
+
+    def predict(self, without: Sequence[str] = ()) -> np.ndarray:
+        """The model's prediction for every form of :attr:`frame` (same order): fixed
+        effects plus the conditional modes of the random effects, leaving out the
+        groups in ``without`` (e.g. ``("observer_id",)``: what the form would score
+        without its observer's effects; with the drift option both the severity and
+        the drift)."""
+        frame = self.frame
+        beta = self.fit.fixef
+        pred = np.full(len(frame), float(beta.get("(Intercept)", 0.0)))
+        for name in self.fixed:
+            pred += float(beta[name]) * frame[name].to_numpy(dtype=float)
+        modes = self.fit.conditional_modes(cond_var=False)
+        skip = set(without)
+        for blk in self.blocks:
+            if blk.group in skip:
+                continue
+            m = modes[modes["group"] == blk.group]
+            for term in blk.terms:
+                est = m[m["term"] == term].set_index("level")["estimate"]
+                val = frame[blk.group].astype(str).map(est).fillna(0.0).to_numpy(dtype=float)
+                pred += val if term == "(Intercept)" else val * frame[term].to_numpy(dtype=float)
+        return pred
+
     def observer_severity(self) -> pd.DataFrame:
         """Observers' estimated severity (conditional modes of the observer effect).
 
@@ -473,7 +624,7 @@ class TeachingQualityModel:
         year), n_forms, estimate, se (lme4's conditional standard deviation).
         """
         modes = self.fit.conditional_modes()
-        modes = modes[modes["group"] == "observer_id"]
+        modes = modes[(modes["group"] == "observer_id") & (modes["term"] == "(Intercept)")]
         info = (self.frame.sort_values("date").groupby("observer_id")
                 .agg(observer_role=("observer_role", "last"),
                      home_school_id=("home_school_id", "last"), n_forms=("score", "size")))
@@ -578,13 +729,15 @@ def _finish(forms: pd.DataFrame, fitted: _Fitted, names: dict[str, str] | None,
 
 def fit_model(forms: pd.DataFrame, dimension: str, *, kackar_harville: bool = True,
               school_slopes: bool = False, school_names: dict[str, str] | None = None,
-              start: TeachingQualityModel | None = None) -> TeachingQualityModel:
+              start: TeachingQualityModel | None = None,
+              observer_drift: bool = False) -> TeachingQualityModel:
     """Fit the teaching-quality model for one score to scored forms (not cached).
 
     Most callers want :func:`teaching_quality_model` (fitted once per Dataset).
     ``start``: another score's fitted model to start the optimiser from.
+    ``observer_drift``: the drift option (module doc).
     """
-    spec = specify_model(forms, dimension)
+    spec = specify_model(forms, dimension, observer_drift=observer_drift)
     if school_slopes:
         spec = _with_school_slopes(spec)
     first = None if start is None else _Fitted(start.spec, start.fit)
@@ -665,17 +818,29 @@ def _all_dims(ds: Dataset) -> list[str]:
 
 
 def teaching_quality_model(ds: Dataset, dimension: str = "overall", *,
-                           school_slopes: bool = False) -> TeachingQualityModel:
+                           school_slopes: bool = False,
+                           observer_drift: bool = False) -> TeachingQualityModel:
     """The teaching-quality model of one score, fitted once per Dataset.
 
     ``school_slopes=True`` (growth): when the index's rules leave out the
     random school trend (fewer than 5 schools or 3 terms), the same model with
-    the trend kept, also fitted once per Dataset.
+    the trend kept, also fitted once per Dataset. ``observer_drift=True``
+    (:func:`~undervisning_analys.measure.drift.rater_drift`): the same model
+    with the observers' drift (module doc, "Observer drift"), fitted once per
+    Dataset and score beside the main model.
     """
     dims = check_dimension(ds, dimension)
     if len(dims) != 1:
         raise ModelError("Modellen skattas för en dimension åt gången, inte \"all\"",
                          hint="Ange \"overall\" eller en dimensions id")
+    if observer_drift:
+        def make_drift() -> TeachingQualityModel:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return fit_model(score_forms(ds), dims[0], observer_drift=True,
+                                 school_names=_names(ds))
+
+        return cached(ds, ("model_drift", dims[0]), make_drift)
     model = teaching_quality_models(ds, dims)[dims[0]]
     if not school_slopes or model.trends is not None or any(
             b.group == "school_id" and "time" in b.terms for b in model.blocks):
