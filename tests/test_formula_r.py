@@ -292,3 +292,36 @@ def test_anova_refuses_models_on_different_rows():
         ua_anova(m0, m1)
     with pytest.raises(ModelError, match="minst två modeller"):
         ua_anova(m0)
+
+
+@pytest.mark.parametrize("model", ["nested", "int_main", "ml"])
+def test_profile_intervals_of_sds_equal_lme4(model):
+    ci = _fit(model).confint_varcorr()
+    ref = _csv("profile").query("model == @model")
+    names = [("sigma" if g == "Residual" else f"sd_{t}|{g}")
+             for g, t in zip(ci["group"], ci["term"])]
+    merged = ref.set_index("parm").loc[names]
+    np.testing.assert_allclose(ci["conf_low"], merged["lower"], rtol=0, atol=TOL_VC)
+    np.testing.assert_allclose(ci["conf_high"], merged["upper"], rtol=0, atol=TOL_VC)
+    assert (ci["conf_low"] <= ci["estimate"]).all() and (ci["estimate"] <= ci["conf_high"]).all()
+
+
+def test_profile_intervals_refused_where_not_implemented():
+    with pytest.raises(ModelError, match="korrelerade slumpeffekter"):
+        _fit("re_interaction").confint_varcorr()
+    glmm = fit_mixed("pass ~ x + (1 | school)", _data(), family="binomial")
+    with pytest.raises(ModelError, match="bara för linjära modeller"):
+        glmm.confint_varcorr()
+
+
+def test_transformed_response_undefined_is_refused():
+    with pytest.raises(ModelError, match=r"Utfallet `log\(x\)` har \d+ oändliga"):
+        fit_mixed("log(x) ~ z + (1 | school)", _data())
+
+
+def test_transformed_response_equals_a_precomputed_column():
+    d = _data()
+    res = fit_mixed("log(z) ~ x + (1 | school)", d)
+    pre = fit_mixed("lz ~ x + (1 | school)", d.assign(lz=np.log(d["z"])))
+    assert res.reml_criterion == pytest.approx(pre.reml_criterion, rel=1e-12)
+    np.testing.assert_allclose(res.fixef, pre.fixef, rtol=0, atol=1e-12)

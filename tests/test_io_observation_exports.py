@@ -340,6 +340,22 @@ def test_names_and_email_addresses_become_keyed_pseudonyms(tmp_path):
     assert "Lärarkod: namn eller e-postadresser på 6 rader" in notes
 
 
+def test_the_respondents_email_as_the_observer_through_the_column_file(tmp_path):
+    """A form tool that records who answered (an e-mail address) instead of an observer
+    code: the column file names it the observer, and it is read as a pseudonym."""
+    ref = plain(tmp_path)
+    head = [h if h != "Observatörskod" else "E-postadress" for h in HEAD] + ITEMS
+    table = [head] + [r[:5] + [f"{r[5].lower()}.rektor@skolan.se"] + r[6:] for r in rows()]
+    p = write(tmp_path / "e.csv", to_csv(table))
+    with pytest.raises(Exception) as ei:  # by default the respondent's e-mail is ignored
+        read_observations(p, key=KEY)
+    assert "Observatörskod" in str(ei.value) and "observer_id" in str(ei.value)
+    got = read_observations(p, columns={"E-postadress": "observer_id"}, key=KEY)
+    assert "rektor@skolan.se" not in all_text(got)
+    assert got["observer_id"].nunique() == ref["observer_id"].nunique()
+    same_table(got.drop(columns="observer_id"), ref.drop(columns="observer_id"))
+
+
 def test_names_in_a_folder_never_reach_the_dataset(tmp_path, monkeypatch):
     ds0 = synth.municipality(seed=5, n_schools=3, n_years=1, pupils_per_grade=(10, 20))
     folder = tmp_path / "mapp"
@@ -504,3 +520,54 @@ def test_validera_a_folder_with_an_explicit_column_file(tmp_path, capsys):
     assert cli.main(["validera", str(folder)]) == 2
     assert "Besöksdag" in capsys.readouterr().err
     shutil.rmtree(folder)
+
+
+def test_a_folder_keeps_the_categorical_answers_and_validera_summarises_them(tmp_path,
+                                                                            capsys):
+    ds0 = synth.municipality(seed=5, n_schools=3, n_years=1, pupils_per_grade=(10, 20))
+    folder = tmp_path / "mapp"
+    write_sample(ds0, folder)
+    proto = copy.deepcopy(mixed_protocol().raw)
+    (folder / "protokoll.yaml").write_text(yaml.safe_dump(proto, allow_unicode=True),
+                                           encoding="utf-8")
+    path = folder / "observationer.csv"
+    table = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    table[0].append("T1. Alla elever har en uppgift")
+    for k, r in enumerate(table[1:]):
+        r.append("Ja" if k % 4 else "Nej")
+    write(path, to_csv(table))
+    ds = load_folder(folder)
+    cats = ds.observation_categories
+    assert len(cats) == len(table) - 1 and set(cats["item_id"]) == {"T1"}
+    n_no = sum(1 for k in range(len(table) - 1) if k % 4 == 0)
+    assert (cats["category"] == "N").sum() == n_no
+    assert set(cats["observation_id"]) == set(ds.observations["observation_id"])
+    assert cli.main(["validera", str(folder)]) in (0, 1)
+    out = capsys.readouterr().out
+    share_no = round(100 * n_no / (len(table) - 1))
+    assert "Så besvarades de kategoriska påståendena" in out
+    assert f"T1 Alla elever har en uppgift: Ja {100 - share_no} %, Nej {share_no} % " \
+           f"({len(table) - 1} svar)" in out
+
+
+def test_categorical_items_in_a_long_export(tmp_path):
+    """Long format (one row per item): the rows of categorical items go to the categories,
+    the rated rows to the scores; an unknown answer is refused with its row."""
+    inst = mixed_protocol()
+    head = ["Lektions-ID", "Datum", "Skolenhetskod", "Lärarkod", "Observatörskod",
+            "Observatörens roll", "Typ av besök", "Påstående", "Poäng"]
+    base = ["LEK1", "2023-10-02", "12345678", "L1", "O1", "Rektor", "Planerat besök"]
+    table = [head] + [base + [it.id, "3"] for it in INST.items] + [
+        base + ["T1", "Ja"], base + ["Eleverna kommer i tid", "?"]]
+    p = write(tmp_path / "lang.csv", to_csv(table, ";"))
+    export = read_observation_export(p, inst)
+    assert len(export.observations) == len(INST.items)
+    assert (export.observations["score"] == 3).all()
+    cats = export.categories
+    assert list(cats["item_id"]) == ["T1", "KLa"] and list(cats.index) == [14, 15]
+    assert cats["category"].iloc[0] == "J" and pd.isna(cats["category"].iloc[1])
+    table[-2][-1] = "Kanske"
+    with pytest.raises(Exception) as ei:
+        read_observation_export(write(tmp_path / "lang2.csv", to_csv(table, ";")), inst)
+    assert ei.value.row == 14 and ei.value.column == "Poäng"
+    assert "påstående T1" in str(ei.value) and "J (Ja), N (Nej)" in str(ei.value)

@@ -869,6 +869,30 @@ def _set(cells: dict[str, object]) -> Callable:
     return change
 
 
+def _gender_sheet(bad: object) -> Callable:
+    """Add the sheet 'Könsuppdelat resultat' (Totalt, Flicka, Pojke under each index and
+    question) whose Betaskolan index for Studiero, girls, is ``bad``."""
+    def change(ws) -> None:
+        g = ws.parent.create_sheet("Könsuppdelat resultat")
+        h1, h2, h3 = [ws["A1"].value] + [None] * 7, list(ENK_HEAD), [None] * 8
+        for heading, question in (("8. Studiero", "Hur ofta är det arbetsro på lektionerna?"),
+                                  ("9. Trygghet", "Känner du dig trygg i skolan?")):
+            for label, kind in ((heading, "Index"), (question, "Medelvärde")):
+                h1 += [label, None, None]
+                h2 += ["Totalt", "Flicka", "Pojke"]
+                h3 += [kind] * 3
+        for r in (h1, h2, h3):
+            g.append(r)
+        for row in ws.iter_rows(min_row=4, values_only=True):
+            ident = list(row[:8])
+            vals = []
+            for v in row[8:12]:
+                vals += [v, v, v]
+            g.append(ident + vals)
+        g.cell(g.max_row, 10).value = bad
+    return change
+
+
 LM_HEAD = "Skolenhetskod;Skola;Termin;Läsår;Mått;Värde;Antal elever"
 LM_ROWS = ["99001234;Alfaskolan;HT2023;;Närvaro (%);93,4;412",
            "99001234;Alfaskolan;VT2024;;Närvaro (%);92,0;400",
@@ -927,6 +951,9 @@ case("pnr_enk_extra_column", "personnummer", "skolenkaten",
      enk("pnr_enk_extra_column.xlsx", _set({"M2": "Kontakt", "M4": PNRS[0], "M5": PNRS[1],
                                             "M6": PNRS[2]})), PersonalNumberFound, 4, "Kontakt",
      absent=tuple(PNRS))
+case("codes_enk_gender_sheet_text", "codes", "skolenkaten",
+     enk("codes_enk_gender_sheet_text.xlsx", _gender_sheet("hög")), ValueFormatError, 6, "J",
+     ("Könsuppdelat resultat", "Studiero"))
 
 case("columns_local_no_value", "columns", "local",
      w("columns_local_no_value.csv", lm([r.rsplit(";", 2)[0] + ";" + r.rsplit(";", 1)[1]
@@ -980,6 +1007,16 @@ case("scale_attendance_absent_above_scheduled", "scale", "attendance",
 case("codes_attendance_period", "codes", "attendance",
      w("codes_attendance_period.csv", pa([f"{PNRS[0]};99001234;vecka 37;100;4"])),
      ValueFormatError, 2, "Period", absent=tuple(PNRS))
+case("columns_attendance_xlsx_no_presence", "columns", "attendance",
+     xlsx("columns_attendance_xlsx_no_presence.xlsx", pd.DataFrame(
+         [[p, "99001234", "HT2023"] for p in PNRS[:3]],
+         columns=["Personnummer", "Skolenhetskod", "Period"])),
+     MissingColumnError, 1, "Närvaro (%)", ("Sheet1", "Schemalagd tid"), absent=tuple(PNRS))
+case("scale_attendance_xlsx_presence", "scale", "attendance",
+     xlsx("scale_attendance_xlsx_presence.xlsx", pd.DataFrame(
+         [[PNRS[0], "99001234", "2023-09", 96.5], [PNRS[1], "99001234", "2023-09", 120]],
+         columns=["Personnummer", "Skolenhetskod", "Period", "Närvaro (%)"])),
+     ValueFormatError, 3, "Närvaro (%)", ("Sheet1", "0–100"), absent=tuple(PNRS))
 
 # ---- issue 13: a real municipality's folder ---------------------------------------
 case("code_skv_nine_digit_other_municipality", "codes", "skolverket",
@@ -1064,6 +1101,11 @@ case("columns_kolumner_fixed_target", "columns", "kolumner",
 case("columns_kolumner_unknown_rule", "columns", "kolumner",
      w("kolumner.yaml", "kolumner:\n  Besöksdag: date\ndubbletter: ibland\n"),
      ValueFormatError, 3, "dubbletter", ("senaste", "avvisa"))
+case("code_obs_first_form_without_ids", "codes", "observations",
+     w("code_obs_first_form_without_ids.csv", obs(
+         [["", "", "", "", "", "", "Rektor", "Spontant besök", "", "",
+           *["3"] * len(ITEM_COLS)], *obs_rows()])),
+     ValueFormatError, 2, "Lektions-ID", ("Värde saknas",))
 case("trunc_obs_three_row_header", "truncated", "observations",
      w("trunc_obs_three_row_header.csv", obs(
          [[""] * len(OBS_HEAD) + ["Påståenden"] + [""] * (len(ITEM_COLS) - 1),
@@ -1109,6 +1151,10 @@ def test_malformed_file_gives_the_packages_error(tmp_path, case):
     assert e.column == case.column, f"column {e.column!r}, expected {case.column!r}: {msg}"
     if case.column is not None:
         assert case.column in msg, msg
+    if getattr(e, "sheet", None):  # a workbook's sheet is named where the error is
+        assert f"bladet `{e.sheet}`" in msg, msg
+    if case.loader == "skolenkaten" and path.suffix == ".xlsx":
+        assert getattr(e, "sheet", None), msg
     assert_swedish(msg)
     for s in case.contains:
         assert s in msg, f"{s!r} missing: {msg}"

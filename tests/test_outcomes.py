@@ -288,6 +288,15 @@ def test_report_section_shows_outcomes_with_floors_and_trends(outcome_report):
     sec = m[m.index('id="upplevelse"'):]
     sec = sec[:sec.index("</section>")]
     _refs_resolve(sec, ctx)
+    # the municipality's changes table lists every clear trend (schools and the
+    # municipality), and only those
+    tr = ctx.tables["outcome_trends"]
+    tr = tr[tr["component"].isin(["school_trend", "municipality_trend"])
+            & tr["measure"].isin(set(t.loc[t["level"] == "school", "measure"]))]
+    n_clear = int(((tr["conf_low"] > 0) | (tr["conf_high"] < 0)).sum())
+    chg = sec[sec.index("Säkra förändringar"):]
+    chg = chg[:chg.index("</table>")]
+    assert chg.count("<tr>") - 1 == n_clear  # minus the header row
     n = ctx.info["outcome_links"]["n_comparisons"]
     assert n == int(ctx.tables["outcome_links"]["p_value"].notna().sum()) and n >= 4
     assert f"{n} jämförelser" in sec and "Holms metod" in sec
@@ -441,3 +450,36 @@ def test_folder_reads_the_outcome_files_through_the_registry(tmp_path):
     ds2 = uf.load_folder(tmp_path)
     assert any("narvaro_elever_ht2025.csv" in c for c in ds2.checks if "Inte inläst" in c)
     assert len(ds2.results) == len(r) - 2
+
+
+# --------------------------------------------------------------------------
+# One path for every outcome: adjusted results and the results trend
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("measure", ["skolenkat_studiero_ak8", "skolenkat_trygghet_ak8",
+                                     "problematic_absence_pct"])
+def test_adjusted_results_and_trend_accept_an_outcome(outcome_ds, measure):
+    """adjusted_results and results_trend take an outcome as they take a grade measure:
+    observed is the results table's value, residual = observed − expected with its
+    interval, and the summary says which way is better when lower is better."""
+    import undervisning_analys as ua
+    from undervisning_analys.models.results_trend import results_trend
+
+    res = ua.adjusted_results(outcome_ds, measure=measure)
+    t = res.tidy()
+    assert set(t["measure"]) == {measure} and t["residual"].notna().sum() > 0
+    r = outcome_ds.results
+    src = r[(r["measure"] == measure) & (r["level"] == "school") & (r["group"] == "all")
+            & (r["status"] == "ok")].set_index(["school_id", "school_year"])["value"]
+    ok = t[t["residual"].notna()].set_index(["school_id", "school_year"])
+    assert np.allclose(ok["observed"], src.reindex(ok.index))
+    assert np.allclose(ok["residual"], ok["observed"] - ok["expected"])
+    assert ((ok["conf_low"] <= ok["residual"]) & (ok["residual"] <= ok["conf_high"])).all()
+    text = res._summary_text()
+    lower = schema.measure_info(measure).direction == "lower_better"
+    assert ("är lägre värden bättre" in text) == lower
+    tr = results_trend(outcome_ds, measure).tidy()
+    trends = tr[tr["component"] == "school_trend"]
+    assert set(trends["measure"]) == {measure}
+    assert len(trends) == outcome_ds.results.loc[
+        (r["measure"] == measure) & (r["level"] == "school"), "school_id"].nunique()
+    assert (trends["conf_low"] <= trends["estimate"]).all()

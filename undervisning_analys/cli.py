@@ -194,6 +194,11 @@ def _print_validation(ds, folder: Path) -> int:  # type: ignore[no-untyped-def]
 
     print(f"Mappen {folder} lästes in.\n")
     print(ds.overview())
+    cats = getattr(ds, "observation_categories", None)
+    if cats is not None and len(cats):
+        from .io.observations import summarise_categories
+
+        _print_categories(summarise_categories(cats, ds.instrument))
     prov = ds.provenance
     not_read = [p for p in prov if p.loader == NOT_READ]
     checks = list(getattr(ds, "checks", ()))
@@ -279,13 +284,7 @@ def _validate_export(path: Path, protocol: str | None, columns: str | None) -> i
         print(f"  Kategoriska påståenden (ingår inte i indexet): {cats['item_id'].nunique()}, "
               f"{int(cats['category'].notna().sum())} svar, "
               f"{int(cats['category'].isna().sum())} obesvarade")
-        summary = summarise_categories(cats, inst)
-        print("\nSå besvarades de kategoriska påståendena (andel av de besvarade):")
-        for iid, g in summary.groupby("item_id", sort=False):
-            shares = ", ".join(
-                f"{lab} {_percent(sh)}" for lab, sh in zip(g["label"], g["share"], strict=True))
-            print(f"  {iid} {g['text'].iloc[0]}: {shares} "
-                  f"({int(g['n_answered'].iloc[0])} svar)")
+        _print_categories(summarise_categories(cats, inst))
     if prov.notes:
         print("\nAnteckningar från inläsningen:")
         for note in prov.notes:
@@ -294,6 +293,15 @@ def _validate_export(path: Path, protocol: str | None, columns: str | None) -> i
     print(f"\nInga fel hittades. Lägg exporten (med ett namn som börjar med observation), "
           f"protokollet och kolumnfilen i kommunens mapp och kör {PROG} validera MAPP.")
     return 0
+
+
+def _print_categories(summary) -> None:  # type: ignore[no-untyped-def]
+    """How each categorical item was answered (all schools together), one line per item."""
+    print("\nSå besvarades de kategoriska påståendena (andel av de besvarade):")
+    for iid, g in summary.groupby("item_id", sort=False):
+        shares = ", ".join(
+            f"{lab} {_percent(sh)}" for lab, sh in zip(g["label"], g["share"], strict=True))
+        print(f"  {iid} {g['text'].iloc[0]}: {shares} ({int(g['n_answered'].iloc[0])} svar)")
 
 
 def _percent(share: float) -> str:

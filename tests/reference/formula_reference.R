@@ -19,6 +19,8 @@
 #   formula_varcorr.csv    model, grp, var1, var2, vcov, sdcor (as.data.frame(VarCorr))
 #   formula_ngrps.csv      model, grp, n
 #   formula_anova.csv      anova(m0, m1) of two nested LMMs (refitted with ML by lme4)
+#   formula_profile.csv    model, parm, lower, upper: confint(method = "profile") of the
+#                          standard deviations (REML fits profile the REML criterion)
 #
 # (sex || school) is lme4's (1 | school) + (0 + sex | school): the intercept's variance
 # and the common part of the sex block are one quantity in two parameters, so only the
@@ -95,6 +97,7 @@ models <- list(
   zero_plus = list(f = "y ~ 0 + f + x + (1 | school)"),
   minus_one = list(f = "y ~ x + f - 1 + (1 | school)"),
   re_interaction = list(f = "y ~ x + (x:sex | school)"),
+  re_own_order = list(f = "y ~ sex + x + (0 + x:sex | school)"),
   double_bar_factor = list(f = "y ~ sex + x + (sex || school)"),
   double_bar_mixed = list(f = "y ~ x + sex + (0 + x + sex || school)"),
   names_order = list(f = "y ~ f:x + girl + x + f + (1 | school)"),
@@ -150,3 +153,16 @@ write.csv(data.frame(model = c("m0", "m1"), npar = a$npar, AIC = a$AIC, BIC = a$
                      logLik = a$logLik, deviance = a$deviance, Chisq = a$Chisq,
                      Df = a$Df, p = a[["Pr(>Chisq)"]]),
           file.path(out_dir, "formula_anova.csv"), row.names = FALSE)
+
+# --- profile confidence intervals of the standard deviations --------------------------
+prof_rows <- list()
+for (name in c("nested", "int_main", "ml")) {
+  m <- models[[name]]
+  reml <- if (is.null(m$reml)) TRUE else m$reml
+  fit <- lmer(as.formula(m$f), d, REML = reml)
+  ci <- confint(fit, parm = "theta_", method = "profile", oldNames = FALSE)
+  prof_rows[[name]] <- data.frame(model = name, parm = rownames(ci), lower = ci[, 1],
+                                  upper = ci[, 2], row.names = NULL)
+}
+write.csv(do.call(rbind, prof_rows), file.path(out_dir, "formula_profile.csv"),
+          row.names = FALSE)

@@ -409,11 +409,18 @@ def _split_colon(name: str) -> list[str]:
 class _Matrix:
     """One model matrix with R's column names and what is needed to code new data."""
 
-    values: pd.DataFrame  # R names
+    array: np.ndarray  # rows x columns
+    names: list[str]  # R's column names
+    index: pd.Index
     spec: Any  # formulaic ModelSpec; None for a plain design (see _plain_plan)
     formula: str  # what formulaic was given
     plan: list[_PlainColumn] | None = None
     levels: dict[str, list[Any]] = dataclasses.field(default_factory=dict)  # plan's factors
+
+    @property
+    def values(self) -> pd.DataFrame:
+        """The matrix as a DataFrame with R's column names."""
+        return pd.DataFrame(self.array, index=self.index, columns=self.names)
 
     def transform(self, data: pd.DataFrame) -> pd.DataFrame:
         if self.plan is not None:
@@ -422,14 +429,13 @@ class _Matrix:
                 if new:
                     raise ValueError(f"`{col}` har nivån {new[0]!r}, som inte fanns i "
                                      "anpassningen")
-            return _plain_matrix(self.plan, data)
+            return pd.DataFrame(_plain_matrix(self.plan, data), index=data.index,
+                                columns=self.names)
         mm = self.spec.get_model_matrix(data, context=_CONTEXT, na_action="ignore")
-        out = pd.DataFrame(np.asarray(mm, dtype=float), index=data.index,
-                           columns=self.values.columns)
-        return out
+        return pd.DataFrame(np.asarray(mm, dtype=float), index=data.index, columns=self.names)
 
 
-def _rebuild(rhs: str, contrasts: Mapping[str, str], bool_columns: set[str],
+def _rebuild(rhs: str, contrasts: Mapping[str, str],
              order: list[str]) -> tuple[str, dict[str, str]]:
     """The right-hand side for formulaic: R's variable order inside each interaction,
     ``contrasts=`` applied as ``C(f, ...)`` (with R's name kept as an alias)."""
@@ -474,11 +480,12 @@ def _plain_plan(terms: tuple[tuple[str, ...], ...], data: pd.DataFrame,
     The common formulas of the package and of researchers take this path; formulaic
     gives the same matrix (checked in tests/test_formula_r.py), several ms slower."""
     kinds: dict[str, bool] = {}  # column -> categorical
+    dtypes = data.dtypes
     for t in terms:
         for c in t:
             if not (_NAME.match(c) and c in data.columns):
                 return None
-            dtype = data[c].dtype
+            dtype = dtypes[c]
             numeric = (pd.api.types.is_numeric_dtype(dtype)
                        and not pd.api.types.is_bool_dtype(dtype)
                        and not isinstance(dtype, pd.CategoricalDtype))
@@ -498,8 +505,8 @@ def _plain_plan(terms: tuple[tuple[str, ...], ...], data: pd.DataFrame,
             s = data[col]
             if isinstance(s.dtype, pd.CategoricalDtype):
                 levels = list(s.cat.categories)
-            else:
-                levels = sorted(pd.unique(s.dropna()))
+            else:  # the rows are complete (missing values were dropped before)
+                levels = sorted(set(s.to_numpy().tolist()))
             all_levels[col] = levels
             # R: contrasts (the first level the reference) unless the model has no
             # intercept and this is its first factor, which gets every level
@@ -511,30 +518,33 @@ def _plain_plan(terms: tuple[tuple[str, ...], ...], data: pd.DataFrame,
     return plan, all_levels
 
 
-def _plain_matrix(plan: list[_PlainColumn], data: pd.DataFrame) -> pd.DataFrame:
-    n = len(data)
-    cols: dict[str, np.ndarray] = {}
-    for name, numeric, factor, level in plan:
+def _plain_matrix(plan: list[_PlainColumn], data: pd.DataFrame) -> np.ndarray:
+    out = np.ones((len(data), len(plan)))
+    cache: dict[str, np.ndarray] = {}
+
+    def values(c: str, numeric: bool) -> np.ndarray:
+        if c not in cache:
+            cache[c] = data[c].to_numpy(dtype=float) if numeric else data[c].to_numpy()
+        return cache[c]
+
+    for j, (_, numeric, factor, level) in enumerate(plan):
         if factor is not None:
-            values = data[factor].to_numpy()
-            cols[name] = (values == level).astype(float)
+            out[:, j] = values(factor, False) == level
         else:
-            v = np.ones(n)
             for c in numeric:
-                v = v * data[c].to_numpy(dtype=float)
-            cols[name] = v
-    return pd.DataFrame(cols, index=data.index, columns=[p[0] for p in plan])
+                out[:, j] *= values(c, True)
+    return out
 
 
 def _model_matrix(rhs: str, data: pd.DataFrame, contrasts: Mapping[str, str],
-                  bool_columns: set[str], order: list[str], where: str,
+                  order: list[str], where: str,
                   plain_path: bool = True) -> _Matrix:
-    text, aliases = _rebuild(rhs, contrasts, bool_columns, order)
+    text, aliases = _rebuild(rhs, contrasts, order)
     plain = _plain_plan(terms_of(text), data, contrasts) if plain_path else None
     if plain is not None:
         plan, levels = plain
-        return _Matrix(values=_plain_matrix(plan, data), spec=None, formula=text, plan=plan,
-                       levels=levels)
+        return _Matrix(array=_plain_matrix(plan, data), names=[p[0] for p in plan],
+                       index=data.index, spec=None, formula=text, plan=plan, levels=levels)
     cls = _materializer_class()
     try:
         with np.errstate(all="ignore"):  # log(0) etc.: reported by _check_finite
@@ -552,8 +562,8 @@ def _model_matrix(rhs: str, data: pd.DataFrame, contrasts: Mapping[str, str],
                   "offset()")) from None
     namer = _Namer(aliases)
     names = [namer(str(c), mm.model_spec) for c in mm.columns]
-    values = pd.DataFrame(np.asarray(mm, dtype=float), index=data.index, columns=names)
-    return _Matrix(values=values, spec=mm.model_spec, formula=text)
+    return _Matrix(array=np.asarray(mm, dtype=float), names=names, index=data.index,
+                   spec=mm.model_spec, formula=text)
 
 
 def required_columns(parsed: ParsedFormula, columns: Sequence[str]) -> tuple[list[str], ...]:
@@ -596,7 +606,7 @@ class Block:
 
     @property
     def names(self) -> list[str]:
-        return list(self.matrix.values.columns)
+        return list(self.matrix.names)
 
 
 @dataclasses.dataclass
@@ -618,7 +628,7 @@ class Design:
 
     @property
     def fixed_names(self) -> list[str]:
-        return list(self.fixed.values.columns)
+        return list(self.fixed.names)
 
     def rename(self, name: str) -> str:
         return self.to_r.get(name, name)
@@ -690,45 +700,52 @@ def build_design(parsed: ParsedFormula, frame: pd.DataFrame,
     builds directly (for the test that both give the same)."""
     contrasts = dict(contrasts or {})
     cols = [c for group in required_columns(parsed, frame.columns) for c in group]
-    data, bools = _as_r_types(frame, cols)
+    data, _ = _as_r_types(frame, cols)
     order: list[str] = []
     # the response
     if parsed.response in data.columns:
         y = data[parsed.response]
     else:
-        ym = _model_matrix(f"0 + {parsed.response}", data, {}, bools, [], "Utfallet")
-        if ym.values.shape[1] != 1:
+        ym = _model_matrix(f"0 + {parsed.response}", data, {}, [], "Utfallet")
+        if ym.array.shape[1] != 1:
             raise ModelError(
                 f"Utfallet {parsed.response!r} måste vara en numerisk variabel",
                 hint="Skriv utfallet som en kolumn eller en funktion av en kolumn, t.ex. log(y)")
-        y = ym.values.iloc[:, 0]
-    fixed = _model_matrix(parsed.fixed, data, contrasts, bools, order,
+        y = pd.Series(ym.array[:, 0], index=data.index, name=parsed.response)
+    fixed = _model_matrix(parsed.fixed, data, contrasts, order,
                           "De fasta effekternas designmatris", plain_path)
     blocks = []
     for bar in parsed.bars:
-        m = _model_matrix(bar.lhs, data, contrasts, bools, list(order),
+        m = _model_matrix(bar.lhs, data, contrasts, [],
                           f"Slumpeffekttermen ({bar.lhs} | {bar.group})", plain_path)
-        if m.values.shape[1] == 0:
+        if m.array.shape[1] == 0:
             raise ModelError(f"Slumpeffekttermen ({bar.lhs} | {bar.group}) har inga kolumner",
                              hint="Skriv t.ex. (1 | skola) eller (1 + tid | skola)")
         blocks.append(Block(bar, m))
-    offset_matrices = [_model_matrix(f"0 + {o}", data, {}, bools, [], f"offset({o})")
+    offset_matrices = [_model_matrix(f"0 + {o}", data, {}, [], f"offset({o})")
                        for o in parsed.offsets]
     offset = None
     if offset_matrices:
-        offset = np.sum([m.values.iloc[:, 0].to_numpy() for m in offset_matrices], axis=0)
-    _check_finite(fixed.values, blocks, offset, parsed)
+        offset = np.sum([m.array[:, 0] for m in offset_matrices], axis=0)
+    yv = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(yv).all():
+        bad = ~np.isfinite(yv)
+        raise ModelError(
+            f"Utfallet `{parsed.response}` har {int(bad.sum())} oändliga eller odefinierade "
+            f"värden (första på radindex {y.index[bad][0]}), t.ex. log av noll eller ett "
+            "negativt tal",
+            column=parsed.response, hint="Ändra transformationen eller uteslut raderna först")
+    _check_finite(fixed, blocks, offset, parsed)
     return _engine_inputs(parsed, y, fixed, blocks, offset, offset_matrices, frame, cols)
 
 
-def _check_finite(x: pd.DataFrame, blocks: list[Block], offset: np.ndarray | None,
+def _check_finite(x: _Matrix, blocks: list[Block], offset: np.ndarray | None,
                   parsed: ParsedFormula) -> None:
-    mats = [x, *(b.matrix.values for b in blocks)]
-    for m in mats:
-        bad = ~np.isfinite(m.to_numpy())
+    for m in [x, *(b.matrix for b in blocks)]:
+        bad = ~np.isfinite(m.array)
         if bad.any():
             j = int(np.flatnonzero(bad.any(axis=0))[0])
-            col = str(m.columns[j])
+            col = m.names[j]
             first = m.index[bad[:, j]][0]
             raise ModelError(
                 f"Designkolumnen `{col}` innehåller {int(bad[:, j].sum())} oändliga eller "
@@ -773,25 +790,18 @@ def _engine_inputs(parsed: ParsedFormula, y: pd.Series, fixed: _Matrix, blocks: 
     yname = "ua_response" if parsed.response not in frame.columns else parsed.response
     out[yname] = y.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(y) else y.to_numpy()
     to_r[yname] = parsed.response
-    x_names = []
-    for r in fixed.values.columns:
-        if r == "(Intercept)":
-            continue
-        x_names.append(column(("fixed", r), r, fixed.values[r].to_numpy()))
-    x_int = "(Intercept)" in fixed.values.columns
-    rhs = [("1" if x_int else "0"), *x_names]
+    x_names = [column(("fixed", r), r, fixed.array[:, j]) for j, r in enumerate(fixed.names)
+               if r != "(Intercept)"]
+    rhs = [("1" if "(Intercept)" in fixed.names else "0"), *x_names]
     for k, b in enumerate(blocks):
-        z_names = []
-        for r in b.matrix.values.columns:
-            if r == "(Intercept)":
-                continue
-            z_names.append(column((k, r), r, b.matrix.values[r].to_numpy()))
-        z_int = "(Intercept)" in b.matrix.values.columns
-        lhs = " + ".join([("1" if z_int else "0"), *z_names])
+        z_names = [column((k, r), r, b.matrix.array[:, j])
+                   for j, r in enumerate(b.matrix.names) if r != "(Intercept)"]
+        lhs = " + ".join([("1" if "(Intercept)" in b.matrix.names else "0"), *z_names])
         rhs.append(f"({lhs} | {b.bar.group})")
-    for c in grouping:
-        out[c] = frame[c].to_numpy()
-    engine_frame = pd.DataFrame(out, index=frame.index)
+    engine_frame = pd.DataFrame(np.column_stack(list(out.values())), index=frame.index,
+                                columns=list(out))
+    for c in grouping:  # as they are (the engine builds the groups)
+        engine_frame[c] = frame[c].array
     engine_formula = f"{yname} ~ " + " + ".join(rhs)
     return Design(parsed=parsed, response_name=parsed.response, y=y, fixed=fixed,
                   blocks=blocks, offset=offset, offset_matrices=offset_matrices,

@@ -677,7 +677,7 @@ def _optimizer_path(fit: Any) -> dict[str, Any]:
 
 def _raise_collinear(design: Design) -> None:
     """Name the fixed-effect columns that depend linearly on earlier ones (as lme4 drops)."""
-    x = design.fixed.values.to_numpy(dtype=float)
+    x = design.fixed.array
     names = design.fixed_names
     dependent, rank = [], 0
     for j in range(x.shape[1]):
@@ -821,6 +821,60 @@ class MixedResult(Result):
     def reml(self) -> bool:
         """True for a REML fit, False for maximum likelihood (always for a glmer fit)."""
         return self._reml
+
+    def confint_varcorr(self, level: float = 0.95) -> pd.DataFrame:
+        """Profile-likelihood confidence intervals of the standard deviations, as lme4's
+        ``confint(fit, parm = "theta_", method = "profile")``.
+
+        As lme4, the profile is of the maximum-likelihood deviance (a REML fit is
+        profiled as its ML refit): for each standard deviation (and the residual's),
+        the deviance minimised over the other parameters, and the interval the values
+        whose signed square-root difference from the minimum lies within the normal
+        quantile (±1.96 for 95 %). A lower bound that reaches zero is 0.
+
+        Returns one row per standard deviation: ``group``, ``term`` (empty for the
+        residual), ``estimate`` (this fit's SD, from ``varcorr``), ``conf_low``,
+        ``conf_high``.
+
+        Raises
+        ------
+        ModelError
+            For a generalized model, or a model with correlated random effects
+            (``(1 + x | g)``): profiles of correlations are not implemented here;
+            write ``(1 + x || g)`` or use lme4's ``confint`` in R.
+        """
+        if self._family != "gaussian":
+            raise ModelError(
+                "Profilintervall för varianskomponenter finns bara för linjära modeller",
+                hint="Använd lme4::confint(fit, method = \"profile\") i R för glmer")
+        if not 0 < level < 1:
+            raise ModelError(f"level ska ligga mellan 0 och 1, men är {level!r}")
+        fit = self._engine_fit
+        structures = list(fit.matrices.random_structures)
+        if any(bool(getattr(st, "correlated", True)) and len(st.term_names) > 1
+               for st in structures):
+            raise ModelError(
+                "Profilintervall för modeller med korrelerade slumpeffekter stöds inte här",
+                hint=("Skriv slumpeffekterna okorrelerade, (1 + x || g), eller använd "
+                      "lme4::confint(fit, method = \"profile\") i R"))
+        labels = _group_labels(structures)
+        vc = self._varcorr
+        rows = []
+        names = [(labels[(i, j)], self._design.rename(t))
+                 for i, st in enumerate(structures) for j, t in enumerate(st.term_names)]
+        bounds = _profile_bounds(fit, level)
+        for (group, term), (low, high) in zip([*names, ("Residual", None)], bounds):
+            if group == "Residual":
+                est = float(vc.loc[vc["group"] == "Residual", "sd_cor"].iloc[0])
+            else:
+                est = float(vc.loc[(vc["group"] == group) & (vc["term1"] == term)
+                                   & vc["term2"].isna(), "sd_cor"].iloc[0])
+            rows.append({"group": group, "term": term, "estimate": est, "conf_low": low,
+                         "conf_high": high})
+        order = [r for g in dict.fromkeys(vc["group"]) for r in rows if r["group"] == g]
+        out = pd.DataFrame(order, columns=["group", "term", "estimate", "conf_low", "conf_high"])
+        out["term"] = out["term"].astype(object).where(out["term"].notna(), None)
+        return out
 
     def _response(self) -> np.ndarray:
         if self._design is None:  # pragma: no cover - every fit has its design
@@ -1369,12 +1423,98 @@ class AnovaResult(Result):
 # --------------------------------------------------------------------------- #
 # extraction helpers
 # --------------------------------------------------------------------------- #
-def _varcorr_table(fit: Any, structures: list[Any], rename, residual: bool = True
-                   ) -> pd.DataFrame:
-    groups = list(fit.VarCorr().groups.values())
-    if len(groups) != len(structures):  # pragma: no cover - engine contract
-        raise ModelError("Modellmotorns varianskomponenter kunde inte läsas")
-    rows: list[dict[str, Any]] = []
+def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
+    """Profile-likelihood bounds of (the SDs in the engine's theta order, sigma), as
+    lme4's profile: the ML deviance ``ldL2 + pwrss / s2 + n log(2 pi s2)`` over the
+    SDs ``s_i = sigma * theta_i`` and sigma (lme4's ``devfun2``), beta profiled out."""
+    from mixedlm.estimation.reml import _RustMatrixCache
+    from scipy import optimize, stats
+
+    matrices = fit.matrices
+    n = int(matrices.n_obs)
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    # the engine's native evaluation (prepared once): deviance components at theta
+    response = _RustMatrixCache.from_matrices(matrices).response
+
+    def parts(theta: np.ndarray) -> tuple[float, float]:
+        native = response.evaluate(np.asarray(theta, dtype=float), False)
+        if native is None:  # pragma: no cover - a failed factorisation
+            return math.inf, math.inf
+        return float(native[4]), float(native[8])  # ldL2, pwrss
+
+    def dev(sds: np.ndarray, sigma: float) -> float:
+        ld, pw = parts(np.asarray(sds) / sigma)
+        return ld + pw / sigma**2 + n * math.log(2 * math.pi * sigma**2)
+
+    def dev_theta(theta: np.ndarray) -> float:  # sigma profiled out
+        ld, pw = parts(theta)
+        return ld + n * (1 + math.log(2 * math.pi * pw / n))
+
+    theta0 = np.atleast_1d(np.asarray(fit.theta, dtype=float))
+    m = len(theta0)
+    opt = optimize.minimize(dev_theta, theta0, method="L-BFGS-B", bounds=[(0, None)] * m,
+                            options={"ftol": 1e-13, "gtol": 1e-9})
+    theta_hat = np.asarray(opt.x)
+    sigma_hat = math.sqrt(parts(theta_hat)[1] / n)
+    sds_hat = theta_hat * sigma_hat
+    d_min = dev(sds_hat, sigma_hat)
+
+    def profiled(k: int, v: float) -> float:
+        """Deviance minimised with parameter k (an SD, or sigma when k == m) at v."""
+        if k == m:  # sigma fixed: theta free
+            res = optimize.minimize(lambda th: dev(th * v, v), theta_hat, method="L-BFGS-B",
+                                    bounds=[(0, None)] * m,
+                                    options={"ftol": 1e-13, "gtol": 1e-9})
+            return float(res.fun)
+        others = [i for i in range(m) if i != k]
+
+        def f(x: np.ndarray) -> float:
+            sigma = math.exp(x[-1])
+            sds = np.empty(m)
+            sds[k] = v
+            sds[others] = x[:-1]
+            return dev(sds, sigma)
+
+        x0 = np.r_[sds_hat[others], math.log(sigma_hat)]
+        res = optimize.minimize(f, x0, method="L-BFGS-B",
+                                bounds=[(0, None)] * len(others) + [(None, None)],
+                                options={"ftol": 1e-13, "gtol": 1e-9})
+        return float(res.fun)
+
+    def zeta(k: int, v: float, centre: float) -> float:
+        d = max(profiled(k, v) - d_min, 0.0)
+        return math.copysign(math.sqrt(d), v - centre)
+
+    out = []
+    for k, centre in enumerate([*sds_hat, sigma_hat]):
+        scale = max(centre, 1e-3 * sigma_hat)
+        hi = centre + scale
+        while zeta(k, hi, centre) < z:
+            hi = centre + 2 * (hi - centre)
+        upper = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) - z, centre, hi,
+                                xtol=1e-6)
+        if k < m and zeta(k, 0.0, centre) >= -z:
+            lower = 0.0
+        else:
+            lo = centre / 2
+            while zeta(k, lo, centre) > -z:
+                lo /= 2
+            lower = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) + z, lo, centre,
+                                    xtol=1e-6)
+        out.append((float(lower), float(upper)))
+    return out
+
+
+def _lme4_order(structures: list[Any]) -> list[int]:
+    """lme4's order of the random-effects terms: grouping factors by decreasing number
+    of levels (mkReTrms), ties as written; the engine keeps the written order."""
+    return sorted(range(len(structures)),
+                  key=lambda i: -len(getattr(structures[i], "level_map", ())))
+
+
+def _group_labels(structures: list[Any]) -> dict[tuple[int, int], str]:
+    """lme4's group label of each (term block, term): ``school``, ``school.1``, …
+    (an uncorrelated block ``(x || g)`` is one group per term)."""
     used: dict[str, int] = {}
 
     def label(name: str) -> str:
@@ -1382,26 +1522,39 @@ def _varcorr_table(fit: Any, structures: list[Any], rename, residual: bool = Tru
         used[name] = k + 1
         return name if k == 0 else f"{name}.{k}"
 
-    # lme4's order: grouping factors by decreasing number of levels (mkReTrms), ties as
-    # written; the engine keeps the written order
-    pairs = sorted(zip(structures, groups), key=lambda p: -len(getattr(p[0], "level_map", ())))
-    for struct, g in pairs:
+    out: dict[tuple[int, int], str] = {}
+    for i in _lme4_order(structures):
+        st = structures[i]
+        k = len(st.term_names)
+        if bool(getattr(st, "correlated", True)) and k > 1:
+            name = label(st.grouping_factor)
+            out.update({(i, j): name for j in range(k)})
+        else:
+            out.update({(i, j): label(st.grouping_factor) for j in range(k)})
+    return out
+
+
+def _varcorr_table(fit: Any, structures: list[Any], rename, residual: bool = True
+                   ) -> pd.DataFrame:
+    groups = list(fit.VarCorr().groups.values())
+    if len(groups) != len(structures):  # pragma: no cover - engine contract
+        raise ModelError("Modellmotorns varianskomponenter kunde inte läsas")
+    rows: list[dict[str, Any]] = []
+    labels = _group_labels(structures)
+    for i in _lme4_order(structures):
+        struct, g = structures[i], groups[i]
         terms = [rename(t) for t in g.term_names]
         cov = np.atleast_2d(np.asarray(g.cov, dtype=float))
         sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
         correlated = bool(getattr(struct, "correlated", True)) and len(terms) > 1
+        for j, term in enumerate(terms):
+            rows.append(_vc_row(labels[(i, j)], term, None, cov[j, j], sd[j]))
         if correlated:
-            name = label(struct.grouping_factor)
-            for i, term in enumerate(terms):
-                rows.append(_vc_row(name, term, None, cov[i, i], sd[i]))
-            for i in range(len(terms)):
-                for j in range(i + 1, len(terms)):
-                    denom = sd[i] * sd[j]
-                    corr = cov[i, j] / denom if denom > 0 else np.nan
-                    rows.append(_vc_row(name, terms[i], terms[j], cov[i, j], corr))
-        else:  # (x || g): lme4 makes one group per term: g, g.1, ...
-            for i, term in enumerate(terms):
-                rows.append(_vc_row(label(struct.grouping_factor), term, None, cov[i, i], sd[i]))
+            for a in range(len(terms)):
+                for b in range(a + 1, len(terms)):
+                    denom = sd[a] * sd[b]
+                    corr = cov[a, b] / denom if denom > 0 else np.nan
+                    rows.append(_vc_row(labels[(i, a)], terms[a], terms[b], cov[a, b], corr))
     if residual:  # a glmer fit has no residual variance (lme4 writes none)
         sigma = float(fit.sigma)
         rows.append(_vc_row("Residual", None, None, sigma**2, sigma))

@@ -467,9 +467,8 @@ def _ffill(r: c.Row, width: int) -> list[str]:
     return out
 
 
-def _columns(rows: list[c.Row], h: int, top: int, below: list[c.Row], resolve: _Resolver,
-             data: list[c.Row]) -> tuple[list[str], list[tuple[Any, ...] | None],
-                                         list[list[str]]]:
+def _columns(rows: list[c.Row], h: int, top: int, below: list[c.Row], resolve: _Resolver
+             ) -> tuple[list[str], list[tuple[Any, ...] | None], list[list[str]]]:
     """Per column: display name, meaning and header texts (most specific first)."""
     above = rows[top:h]
     block = [*above, rows[h], *below]
@@ -529,13 +528,21 @@ def _find_header(rows: list[c.Row], resolve: _Resolver) -> tuple[int, int, int]:
     top = h
     while top > 0 and _nonblank(rows[top - 1]) >= 2:
         top -= 1
-    _names, meaning, _t = _columns(rows, h, top, [], resolve, [])
+    _names, meaning, _t = _columns(rows, h, top, [], resolve)
     ids = [j for j, m in enumerate(meaning) if m and m[0] == "canon" and m[1] in _ID_CANON]
     k = h + 1
     if len(ids) >= 2:
-        while k < min(len(rows), _HEADER_SCAN) and all(rows[k].text(j) == "" for j in ids):
+        # at most three more header rows, none with a number (a form whose lesson, date,
+        # school, teacher and observer are all blank is a form, refused later)
+        while k < min(len(rows), h + 4) and all(rows[k].text(j) == "" for j in ids) \
+                and not any(_is_number(x) for x in rows[k].cells):
             k += 1
     return top, h, k
+
+
+def _is_number(v: Any) -> bool:
+    got = c.parse_number(v)
+    return got is not None and got[1] == "ok"
 
 
 def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *,
@@ -564,7 +571,7 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
                               row=header.line,
                               hint="Exportera svaren på nytt när formulären har fyllts i, "
                                    "eller ta bort filen ur mappen")
-    names, meaning, texts = _columns(rows, h, top, below, resolve, data)
+    names, meaning, texts = _columns(rows, h, top, below, resolve)
     canon: dict[int, str] = {}
     items: dict[int, str] = {}
     cats: dict[int, str] = {}
@@ -829,31 +836,55 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
     labels = inst.label_to_score()
     unanswered = UNANSWERED | {c.norm(x) for x in inst.unanswered}
     lo, hi = inst.scale
+    cat_long: pd.DataFrame | None = None
     if long_format:
         item_txt = txt["item_id"]
 
-        def item_of(v: str) -> str | None:
+        def item_of(v: str, by_id: dict[str, str], by_text: dict[str, str]) -> str | None:
             m = _ITEM_HEAD_RE.match(v) or _ITEM_ID_RE.match(v)
-            if m and m.group(1).lower() in resolve.by_id:
-                return resolve.by_id[m.group(1).lower()]
-            return resolve.by_text.get(_fold_text(v))
+            if m and m.group(1).lower() in by_id:
+                return by_id[m.group(1).lower()]
+            return by_text.get(_fold_text(v))
 
-        item_ids = c.map_unique(item_txt, item_of)
-        bad = [(i, item_txt[i]) for i in item_ids.index[item_ids.isna()]]
+        item_ids = c.map_unique(item_txt, lambda v: item_of(v, resolve.by_id, resolve.by_text))
+        cat_ids = c.map_unique(item_txt, lambda v: item_of(v, resolve.cat_by_id,
+                                                          resolve.cat_by_text))
+        bad = [(i, item_txt[i]) for i in item_ids.index[item_ids.isna() & cat_ids.isna()]]
         if bad:
             raise c.rows_error(UnknownItemError, f"Påståenden som protokollet `{inst.id}` "
                                "inte känner", file=p, column=col_of["item_id"], bad=bad,
                                hint="Ange rätt protokoll eller rätta påståendenas id; kända: "
-                                    + ", ".join(inst.item_ids))
-        long = desc.assign(item_id=item_ids, _cell=raw[col_of["score"]],
-                           _col=col_of["score"])
+                                    + ", ".join(inst.item_ids + inst.categorical_ids))
+        is_cat = (item_ids.isna() & cat_ids.notna()).to_numpy()
+        long = desc[~is_cat].assign(item_id=item_ids[~is_cat],
+                                    _cell=raw[col_of["score"]][~is_cat], _col=col_of["score"])
+        if is_cat.any():
+            cat_long = desc[is_cat].assign(item_id=cat_ids[is_cat],
+                                           _cell=raw[col_of["score"]][is_cat],
+                                           _col=col_of["score"])
     else:
         parts = []
         for j, iid in items.items():
             col = raw.columns[j]
             parts.append(desc.assign(item_id=iid, _cell=raw[col], _col=col))
         long = pd.concat(parts)
-    categories = _categorical(desc, raw, cats, inst, unanswered, p)
+    if cat_long is None:
+        cat_long = pd.concat([desc.assign(item_id=iid, _cell=raw[raw.columns[j]],
+                                          _col=raw.columns[j]) for j, iid in cats.items()]) \
+            if cats else None
+    categories = _categorical(desc, cat_long, inst, unanswered, p)
+    if len(categories):
+        dup = categories.duplicated(["observation_id", "observer_id", "item_id"],
+                                    keep=False).to_numpy()
+        if dup.any():
+            sub = categories[dup]
+            raise c.rows_error(DuplicateRowsError, "Dubbletter: samma observatör, lektion och "
+                               "påstående finns på flera rader", file=p,
+                               column=col_of["observation_id"],
+                               bad=[(i, f"{o} / {it}") for i, o, it in
+                                    zip(sub.index, sub["observation_id"], sub["item_id"])],
+                               hint="Ta bort dubbletterna, eller ge lektionerna olika "
+                                    "Lektions-ID")
     scored = c.map_unique(long["_cell"], lambda v: _score(v, labels, unanswered))
     long["score"] = [s for s, _ in scored]
     kinds = pd.Series([k for _, k in scored], index=long.index)
@@ -959,42 +990,43 @@ def _pseudonymise_names(txt: dict[str, pd.Series], t: str, column: str, p: Path,
     return len(named)
 
 
-def _categorical(desc: pd.DataFrame, raw: pd.DataFrame, cats: dict[int, str],
-                 inst: Instrument, unanswered: set[str], p: Path) -> pd.DataFrame:
-    """The answers to the protocol's categorical items, one row per form and item;
-    ``category`` is the protocol's code (None: unanswered)."""
-    if not cats:
+def _categorical(desc: pd.DataFrame, cat_long: pd.DataFrame | None, inst: Instrument,
+                 unanswered: set[str], p: Path) -> pd.DataFrame:
+    """The answers to the protocol's categorical items, one row per form and item
+    (``cat_long``: the descriptive columns, ``item_id``, the cell ``_cell`` and its column
+    ``_col``); ``category`` is the protocol's code (None: unanswered)."""
+    if cat_long is None or not len(cat_long):
         return desc.iloc[:0].assign(item_id=pd.Series(dtype=object),
                                     category=pd.Series(dtype=object))
-    parts = []
-    bad: list[tuple[int, str]] = []
-    for j, iid in cats.items():
-        col = raw.columns[j]
-        item = inst.categorical_item(iid)
-        lookup = {c.norm(code): code for code in item.categories}
-        lookup.update({c.norm(lab): code for code, lab in item.categories.items()})
+    lookups: dict[str, dict[str, str]] = {}
+    for item in inst.categorical_items:
+        lk = {c.norm(code): code for code in item.categories}
+        lk.update({c.norm(lab): code for code, lab in item.categories.items()})
+        lookups[item.id] = lk
 
-        def one(v: Any, lookup: dict[str, str] = lookup) -> tuple[str | None, bool]:
-            s = c.norm(v)
-            if s in unanswered:
-                return None, True
-            code = lookup.get(s)
-            return code, code is not None
+    def one(key: str) -> tuple[str | None, bool]:
+        iid, v = key.split("\x1f", 1)
+        s = c.norm(v)
+        if s in unanswered:
+            return None, True
+        code = lookups[iid].get(s)
+        return code, code is not None
 
-        got = c.map_unique(raw[col], one)
-        bad += [(i, f"{raw.at[i, col]} (kolumn {col})") for i, (_, ok) in got.items() if not ok]
-        parts.append(desc.assign(item_id=iid, category=[g for g, _ in got], _col=col))
-    if bad:
-        first_col = bad[0][1].split(" (kolumn ", 1)[1][:-1]
-        item = next(inst.categorical_item(i) for j, i in cats.items()
-                    if raw.columns[j] == first_col)
+    cells = c.map_unique(cat_long["_cell"], c.cell_text).astype(str)
+    got = c.map_unique(cat_long["item_id"].astype(str) + "\x1f" + cells, one)
+    ok = np.array([g[1] for g in got], dtype=bool)
+    if not ok.all():
+        sub = cat_long[~ok]
+        item = inst.categorical_item(str(sub["item_id"].iloc[0]))
         raise c.rows_error(
             ValueFormatError, "Svaret på ett kategoriskt påstående går inte att läsa", file=p,
-            column=first_col, bad=bad,
+            column=str(sub["_col"].iloc[0]),
+            bad=[(i, f"{v} (kolumn {col}, påstående {iid})") for i, v, col, iid in
+                 zip(sub.index, sub["_cell"], sub["_col"], sub["item_id"], strict=True)],
             hint="Förväntat en av kategorierna " + ", ".join(
                 f"{k} ({v})" for k, v in item.categories.items()) + " eller en tom cell; om "
                 "markeringen betyder obesvarat, lägg till den under unanswered: i protokollet")
-    return pd.concat(parts).drop(columns="_col")
+    return cat_long.assign(category=[g[0] for g in got]).drop(columns=["_cell", "_col"])
 
 
 def _finish_categories(df: pd.DataFrame, p: Path, inst: Instrument) -> pd.DataFrame:

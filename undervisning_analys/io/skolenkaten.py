@@ -154,6 +154,20 @@ def _num(x: float) -> str:
 # --------------------------------------------------------------------------
 # Errors that name the sheet
 # --------------------------------------------------------------------------
+def _on_sheet(e: UAError, sheet: str) -> UAError:
+    """``e`` (raised by a shared check that knows no sheets) with the sheet named, as
+    :func:`_error` names it: before the location, and as ``.sheet``."""
+    import copy
+
+    text = str(e)
+    at = text.find(" (i filen")
+    at = at if at >= 0 else len(text)
+    new = copy.copy(e)
+    new.args = (f"{text[:at]} på bladet `{sheet}`{text[at:]}",)
+    new.sheet = sheet  # type: ignore[attr-defined]
+    return new
+
+
 def _error(cls: type[UAError], msg: str, *, file: Path, sheet: str | None, row: int | None,
            column: str | None, hint: str) -> UAError:
     """The package's error, with the sheet named in the message (and as ``.sheet``)."""
@@ -652,8 +666,11 @@ def _load(path: str | Path, *, group: str | None = None, school_year: str | None
                          column="A", hint="Ge filen ett namn med året, t.ex. "
                                           "skolenkaten-elever-ak8-2023.xlsx")
         school_year = schema.term_school_year(term)
-        c.check_not_future(file=p, row=main.rows[0].line, column="A",
-                           year=int(term[2:]), hint="Rätta året i rubriken eller filnamnet")
+        try:
+            c.check_not_future(file=p, row=main.rows[0].line, column="A",
+                               year=int(term[2:]), hint="Rätta året i rubriken eller filnamnet")
+        except UAError as e:
+            raise _on_sheet(e, main.name) from None
     elif not re.match(schema.SCHOOL_YEAR_RE, school_year):
         raise ValueError(f"school_year must look like '2021/22', not {school_year!r}")
     # the personnummer guard over every sheet's cells (as every loader does)
@@ -664,7 +681,10 @@ def _load(path: str | Path, *, group: str | None = None, school_year: str | None
         heads = [c.cell_text(v) or _letter(j) for j, v in enumerate(lay.rows[lay.header].cells)]
         width = max([len(heads)] + [len(r.cells) for r in data])
         heads = heads + [_letter(j) for j in range(len(heads), width)]
-        refuse_personnummer_columns(c.frame_of_rows(data, _dedupe(heads)), p)
+        try:
+            refuse_personnummer_columns(c.frame_of_rows(data, _dedupe(heads)), p)
+        except UAError as e:
+            raise _on_sheet(e, lay.name) from None
     lookup = _municipality_lookup(municipalities)
     out = _Out()
     totals = _read_main(main, p, g, school_year, lookup, out, _source(p, main))

@@ -453,6 +453,19 @@ def adjusted_results(ds: Dataset, measure: str = "merit_17", reference: Any = No
 # --------------------------------------------------------------------------- #
 # result object
 # --------------------------------------------------------------------------- #
+def _direction_sentence(measure: str) -> str:
+    """What over and under the expected mean for a measure where lower is better
+    (problematic absence, offences): empty for the others."""
+    try:
+        direction = schema.measure_info(measure).direction
+    except KeyError:
+        return ""
+    if direction == "lower_better":
+        return (" För detta mått är lägre värden bättre: över det förväntade betyder ett "
+                "sämre utfall än väntat, under ett bättre.")
+    return ""
+
+
 @dataclass(frozen=True, eq=False)
 class AdjustedResult(Result):
     """Observed, expected-from-background and residual results per school × year.
@@ -539,7 +552,8 @@ class AdjustedResult(Result):
             f"{n_res} skolenhetsår har ett resultat att jämföra (läsåren {years[0]}–{years[-1]}); "
             f"{n_sup} saknar publicerat värde (prickat, ~100 eller saknas) och jämförs inte.",
             f"Klart över det förväntade (hela intervallet över noll): {above}; klart under: "
-            f"{below}; övriga ligger inom vad slumpen kan ge.",
+            f"{below}; övriga ligger inom vad slumpen kan ge."
+            + _direction_sentence(self.measure),
             "Skillnaden observerat minus förväntat har ett 95 %-intervall som tar med både "
             "osäkerheten i det förväntade värdet och hur mycket resultaten brukar variera "
             "mellan år och skolor med samma bakgrund. Skillnaden säger inte varför en skola "
