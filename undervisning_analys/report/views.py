@@ -197,14 +197,14 @@ def municipality_table(ctx: ReportContext, what: str) -> pd.DataFrame | dict[str
     if w == "trender":
         tr = mv.trends()
         growth = tr.get("growth") or {}
-        parts = [tr.get("table"), growth.get("table") if isinstance(growth, dict) else None]
-        return {t.caption or f"tabell {i + 1}": _frame(t) for i, t in enumerate(parts)
-                if t is not None and hasattr(t, "rows") and t}
+        candidates = [tr.get("table"), growth.get("table") if isinstance(growth, dict) else None]
+        tables = [t for t in candidates if t is not None and hasattr(t, "rows") and t]
+        return {t.caption or f"tabell {i + 1}": _frame(t) for i, t in enumerate(tables)}
     if w == "likvärdighet":
         return {t.caption: _frame(t) for t in mv.equity()["tables"]}
     if w == "samstämmighet":
-        parts = [v for v in mv.observation().values() if hasattr(v, "rows") and v]
-        return {t.caption or f"tabell {i + 1}": _frame(t) for i, t in enumerate(parts)}
+        found = [v for v in mv.observation().values() if hasattr(v, "rows") and v]
+        return {t.caption or f"tabell {i + 1}": _frame(t) for i, t in enumerate(found)}
     raise UAError(f"Okänd tabell {what!r}", hint="Välj en av: " + ", ".join(MUNICIPALITY_TABLES))
 
 
