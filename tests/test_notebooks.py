@@ -165,7 +165,7 @@ def test_03_kommunoversikt(tmp_path):
     assert (folder / "ut" / "kommun.html").exists() and (folder / "ut" / "index.html").exists()
     assert len(list((folder / "ut").glob("skola_*.html"))) == 20
     # the report's tables in Swedish, not the tidy tables' programmer names
-    assert "Samlat index" in text and "95 % KI" in text and "Skolornas trend" in text
+    assert "Samlat index" in text and "95 % KI" in text and "Trend per läsår" in text
     assert "municipality_trend" not in text and "conf_low" not in text
 
 
