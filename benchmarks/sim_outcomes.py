@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--summarise", action="store_true",
                     help="only summarise benchmarks/results/sim_outcomes.csv (a stopped run)")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the seeds already in sim_outcomes.csv and add the new ones")
     args = ap.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     t0 = time.time()
@@ -115,6 +117,12 @@ def main() -> None:
     else:
         # per-seed rows are written as they arrive, so a stopped run keeps what it did
         rows: list[dict] = []
+        if args.append and csv.exists():
+            old = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+            old["error"] = old["error"].fillna("")
+            rows = old.to_dict("records")
+            done = set(old["seed"].astype(int))
+            seeds = [s for s in seeds if s not in done]
         with get_context("spawn").Pool(args.processes) as pool:
             for part in pool.imap_unordered(_one, [(s, args.schools) for s in seeds]):
                 rows.extend(part)
@@ -122,10 +130,15 @@ def main() -> None:
         df = pd.DataFrame(rows)
     summ = summarise(df)
     elapsed = time.time() - t0
-    args.seeds = int(df["seed"].nunique())
+    n_seeds = int(df["seed"].nunique())
     lines = ["# sim_outcomes: recovery of the outcomes' known dependence on a dimension", "",
              f"Command: `python benchmarks/sim_outcomes.py --seeds {args.seeds} --schools "
-             f"{args.schools}` ({elapsed / 60:.1f} min, {args.processes} processes).", "",
+             f"{args.schools} --first-seed {args.first_seed}"
+             + (" --append" if args.append else "") + (" --summarise" if args.summarise
+                                                      else "")
+             + f"` ({n_seeds} seeds in the table, {int(df['seed'].min())}–"
+             f"{int(df['seed'].max())}; this run {elapsed / 60:.1f} min, "
+             f"{args.processes} processes).", "",
              "synth.municipality(seed, n_schools, n_years=5, sd_dimension=0.15) + "
              "synth.outcomes(ds); link(ds, measure, dimension=<its dimension>, lag=0), "
              "within-school estimate against OutcomeTruth.per_point (change per index "

@@ -280,6 +280,9 @@ def test_anova_refits_with_ml_and_equals_lme4():
     assert t["p_value"].iloc[1] == pytest.approx(ref["p"].iloc[1], rel=1e-3)
     assert m0.reml and m1.reml  # the fits themselves are untouched
     assert "Likelihoodkvottest" in str(a.summary())
+    import undervisning_analys as ua
+
+    assert ua.anova is ua_anova  # the public name
 
 
 def test_anova_refuses_models_on_different_rows():
@@ -325,3 +328,16 @@ def test_transformed_response_equals_a_precomputed_column():
     pre = fit_mixed("lz ~ x + (1 | school)", d.assign(lz=np.log(d["z"])))
     assert res.reml_criterion == pytest.approx(pre.reml_criterion, rel=1e-12)
     np.testing.assert_allclose(res.fixef, pre.fixef, rtol=0, atol=1e-12)
+
+
+def test_swedish_column_names_work_everywhere():
+    d = _data()
+    sv = d.rename(columns={"school": "skolenhet", "class": "klass", "x": "ålder",
+                           "sex": "kön", "y": "poäng"})
+    a = fit_mixed("poäng ~ ålder * kön + log(z) + (1 | skolenhet/klass)", sv)
+    b = fit_mixed("y ~ x * sex + log(z) + (1 | school/class)", d)
+    assert list(a.fixef.index) == ["(Intercept)", "ålder", "könM", "log(z)", "ålder:könM"]
+    assert a.ngroups == {"skolenhet": 40, "klass:skolenhet": 80}
+    assert a.reml_criterion == pytest.approx(b.reml_criterion, rel=1e-12)
+    np.testing.assert_allclose(a.predict(newdata=sv.iloc[:5]), b.predict(newdata=d.iloc[:5]),
+                               rtol=0, atol=1e-10)

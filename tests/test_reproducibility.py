@@ -202,3 +202,22 @@ def test_main_job_on_the_sample_twice(tmp_path):
     doc = assert_reproduced(a, b)
     check_provenance(doc, SAMPLE, a, seed=None)
     check_reports_and_exports(a, load_folder(SAMPLE))
+    check_outcome_section(a)
+
+
+def check_outcome_section(out: Path) -> None:
+    """Issue 16's 'Done when': the section on the pupils' experience and attendance in
+    every school report and in the municipality report, with its tables, and the
+    municipality's comparison row beside every school value in the export."""
+    reports = sorted(out.glob("skola_*.html")) + [out / "kommun.html"]
+    assert len(reports) > 1
+    for p in reports:
+        html = p.read_text(encoding="utf-8")
+        sec = html[html.index('id="upplevelse"'):]
+        sec = sec[:sec.index("</section>")]
+        assert "Elevernas upplevelse och närvaro" in sec and "<table" in sec, p.name
+    u = pd.read_parquet(out / "data" / "utfall.parquet")
+    schools = u[u["level"] == "school"]
+    muni = u[u["unit"] == "kommun"]
+    assert set(zip(schools["measure"], schools["school_year"])) == set(
+        zip(muni["measure"], muni["school_year"]))

@@ -140,7 +140,8 @@ def _top_bar(inner: str) -> tuple[str, str, bool] | None:
     return None
 
 
-_NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+#: A column name a formula can use bare: letters (å, ä, ö too), digits, ``_`` and ``.``.
+_NAME = re.compile(r"^(?:[^\W\d]|\.)[\w.]*$")
 
 
 def _groupings(text: str, formula: str) -> list[tuple[str, ...]]:
@@ -593,7 +594,7 @@ def required_columns(parsed: ParsedFormula, columns: Sequence[str]) -> tuple[lis
 
 
 def _identifiers(expr: str) -> list[str]:
-    names = re.findall(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)", expr)
+    names = re.findall(r"`([^`]+)`|((?:[^\W\d]|\.)[\w.]*)", expr)
     return [a or b for a, b in names]
 
 

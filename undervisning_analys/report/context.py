@@ -41,13 +41,14 @@ from ..measure.calibration import (
 )
 from ..measure.change import DIALOGUE_TARGET, dialogue_goals
 from ..measure.index import coverage, teaching_quality
-from ..measure.reliability import plan_observations
+from ..measure.reliability import ObservationPlan, plan_observations
 from ..models.adjust import adjusted_results
 from ..models.dialogue import Evidence, dialogue_table
 from ..models.equity import school_equity
 from ..models.followup import plan_followup
 from ..models.growth import growth
 from ..models.link import link
+from ..plans import planned_lessons
 from .outcomes_context import TRENDS as OUTCOME_TRENDS
 from .outcomes_context import outcome_tables
 
@@ -391,7 +392,13 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
         say("Hur många observationer behövs?")
         plan = timed("plan", lambda: _attempt(notes, "plan", lambda: _plan(ds, tq_res)))
         if plan is not None:
-            tables["plan"] = plan
+            tables["plan"] = plan.tidy()
+            # what the lessons each school's plan sets out give (issue #17)
+            planned = planned_lessons(ds.plans)
+            if len(planned):
+                at = plan.at(planned)
+                if len(at):
+                    tables["plan_planned"] = at.merge(planned[["unit", "plan_id"]], on="unit")
         say("Skolornas trender")
         index = tables.get("quality")
         if index is not None:
@@ -566,7 +573,7 @@ def _dialogue(ds: Dataset, tables: Mapping[str, pd.DataFrame], dims: Mapping[str
     return dialogue_table(ev)
 
 
-def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
+def _plan(ds: Dataset, tq_res: Any) -> ObservationPlan:
     """The decision study per school: lessons per term for reliability 0.7 of a term's
     level and for the school's change (:func:`~undervisning_analys.measure.change.dialogue_goals`).
 
@@ -575,9 +582,9 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
     the model is not fitted once more.
     """
     if tq_res is None:  # pragma: no cover - the context calls this only after a fit
-        return plan_observations(ds, target=DIALOGUE_TARGET).tidy()
+        return plan_observations(ds, target=DIALOGUE_TARGET)
     comp = tq_res.components(OVERALL)
-    return plan_observations(ds, components=comp, **dialogue_goals(comp)).tidy()
+    return plan_observations(ds, components=comp, **dialogue_goals(comp))
 
 
 def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, str],
