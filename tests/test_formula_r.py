@@ -310,21 +310,21 @@ def test_anova_refuses_models_on_different_rows():
         ua_anova(m0)
 
 
-@pytest.mark.parametrize("model", ["nested", "int_main", "ml"])
-def test_profile_intervals_of_sds_equal_lme4(model):
+@pytest.mark.parametrize("model", ["nested", "int_main", "ml", "corr_slope"])
+def test_profile_intervals_equal_lme4(model):
     ci = _fit(model).confint_varcorr()
     ref = _csv("profile").query("model == @model")
-    names = [("sigma" if g == "Residual" else f"sd_{t}|{g}")
-             for g, t in zip(ci["group"], ci["term"])]
+    names = [("sigma" if g == "Residual" else f"sd_{t1}|{g}" if t2 is None
+              else f"cor_{t2}.{t1}|{g}")
+             for g, t1, t2 in zip(ci["group"], ci["term1"], ci["term2"])]
+    assert sorted(names) == sorted(ref["parm"])
     merged = ref.set_index("parm").loc[names]
     np.testing.assert_allclose(ci["conf_low"], merged["lower"], rtol=0, atol=TOL_VC)
     np.testing.assert_allclose(ci["conf_high"], merged["upper"], rtol=0, atol=TOL_VC)
     assert (ci["conf_low"] <= ci["estimate"]).all() and (ci["estimate"] <= ci["conf_high"]).all()
 
 
-def test_profile_intervals_refused_where_not_implemented():
-    with pytest.raises(ModelError, match="korrelerade slumpeffekter"):
-        _fit("re_interaction").confint_varcorr()
+def test_profile_intervals_refused_for_glmm():
     glmm = fit_mixed("pass ~ x + (1 | school)", _data(), family="binomial")
     with pytest.raises(ModelError, match="bara för linjära modeller"):
         glmm.confint_varcorr()

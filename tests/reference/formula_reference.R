@@ -21,7 +21,8 @@
 #   formula_counts.csv     passed/failed per school and sex (the cbind() model's data)
 #   formula_anova.csv      anova(m0, m1) of two nested LMMs (refitted with ML by lme4)
 #   formula_profile.csv    model, parm, lower, upper: confint(method = "profile") of the
-#                          standard deviations (REML fits profile the REML criterion)
+#                          SDs and correlations (lme4 profiles the ML deviance, also of
+#                          a REML fit)
 #
 # (sex || school) is lme4's (1 | school) + (0 + sex | school): the intercept's variance
 # and the common part of the sex block are one quantity in two parameters, so only the
@@ -99,6 +100,7 @@ models <- list(
   minus_one = list(f = "y ~ x + f - 1 + (1 | school)"),
   re_interaction = list(f = "y ~ x + (x:sex | school)"),
   re_own_order = list(f = "y ~ sex + x + (0 + x:sex | school)"),
+  corr_slope = list(f = "y ~ x + (1 + x | school)"),
   double_bar_factor = list(f = "y ~ sex + x + (sex || school)"),
   double_bar_mixed = list(f = "y ~ x + sex + (0 + x + sex || school)"),
   names_order = list(f = "y ~ f:x + girl + x + f + (1 | school)"),
@@ -165,7 +167,7 @@ write.csv(data.frame(model = c("m0", "m1"), npar = a$npar, AIC = a$AIC, BIC = a$
 
 # --- profile confidence intervals of the standard deviations --------------------------
 prof_rows <- list()
-for (name in c("nested", "int_main", "ml")) {
+for (name in c("nested", "int_main", "ml", "corr_slope")) {
   m <- models[[name]]
   reml <- if (is.null(m$reml)) TRUE else m$reml
   fit <- lmer(as.formula(m$f), d, REML = reml)
