@@ -31,6 +31,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from .. import schema
+from .._format import swedish_key
 from ..models.followup import (
     ASSUMPTIONS_SV,
     INTE_PA_VAG,
@@ -212,11 +213,6 @@ def targets_chart(rows: pd.DataFrame, labels: list[str], title: str,
         svg.text(x + 9, ly, text, 10, anchor="start")
         x += 9 + 6.2 * len(text) + 24
     return svg.render()
-
-
-def _swedish_key(s: str) -> tuple[int, ...]:
-    alphabet = "abcdefghijklmnopqrstuvwxyzåäö"
-    return tuple(alphabet.find(ch) if ch in alphabet else 100 + ord(ch) for ch in s.lower())
 
 
 # --------------------------------------------------------------------------
@@ -411,7 +407,7 @@ def organiser_overview(ctx: ReportContext) -> dict[str, Any] | None:
         org_items.append({"id": str(r["target_id"]), "sentence": target_sentence(ctx, r),
                           "counts": counts})
     schools = t[(t["level"] == "school") & (t["kind"] != "observations")].copy()
-    schools = schools.assign(_k=schools["school_name"].map(_swedish_key)).sort_values(
+    schools = schools.assign(_k=schools["school_name"].map(swedish_key)).sort_values(
         ["_k", "target_id"]).drop(columns="_k")
     charts = []
     for kind, title in (("dimension", "Skolornas mål för undervisningskvaliteten"),
