@@ -279,6 +279,11 @@ def plan_observations_change(components: VarianceComponents | Mapping[str, float
                              max_obs: int = 200) -> ChangePlan:
     """Lessons per term needed to detect a school's change, or to measure it reliably.
 
+    For one design given by the arguments. The front door for a Dataset (every
+    school's own design, the level beside the change, one result) is
+    :func:`~.reliability.plan_observations` with ``change=`` /
+    ``change_reliability=``, which calls this for each school.
+
     Parameters
     ----------
     components : the municipality's variance components
