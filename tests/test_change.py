@@ -241,3 +241,69 @@ def test_plan_observations_change_errors():
         plan_observations(COMP, 0.7, change_reliability=1.2)
     with pytest.raises(ModelError, match="power"):
         plan_observations(COMP, 0.7, change=0.2, power=1.0)
+
+
+def test_plan_at_a_given_number_of_lessons():
+    """ObservationPlan.at: the curve's values at a plan's lessons per term (any number)."""
+    from undervisning_analys.measure.reliability import plan_observations
+
+    kw = {"n_teachers": 25, "n_observers": 3.0, "paired_share": 0.2}
+    plan = plan_observations(COMP, 0.7, change=0.2, change_reliability=0.5, years=2, **kw)
+    c = plan.curve().set_index("n_obs")
+    at = plan.at(pd.DataFrame({"unit": ["plan", "plan", "okänd", "plan"],
+                               "n_obs": [12.0, 7.5, 10.0, 0.0]}))
+    assert at["unit"].tolist() == ["plan"] * 3  # a unit not in the plan is left out
+    first = at.iloc[0]
+    assert first["reliability"] == pytest.approx(c.loc[12, "reliability"])
+    assert first["reliability_change"] == pytest.approx(c.loc[12, "reliability_change"])
+    assert first["power"] == pytest.approx(c.loc[12, "power"])
+    assert first["se_change"] == pytest.approx(change_se(COMP, 12, years=2, **kw))
+    assert first["years"] == 2 and first["change"] == 0.2 and first["paired_share"] == 0.2
+    # between the integers: monotone, and the formula at the fraction
+    assert c.loc[7, "reliability"] < at.iloc[1]["reliability"] < c.loc[8, "reliability"]
+    assert at.iloc[1]["se_change"] == pytest.approx(change_se(COMP, 7.5, years=2, **kw))
+    assert at.iloc[2][["reliability", "reliability_change", "power"]].isna().all()
+    # the plan's own paired share moves the figures; a level-only plan has no change columns
+    more_pairs = plan.at(pd.DataFrame({"unit": ["plan"], "n_obs": [12.0],
+                                       "paired_share": [0.8]})).iloc[0]
+    assert more_pairs["reliability"] > first["reliability"]
+    level = plan_observations(COMP, 0.7, **kw).at(pd.DataFrame({"unit": ["plan"],
+                                                                "n_obs": [12.0]}))
+    longer = plan.at(pd.DataFrame({"unit": ["plan"], "n_obs": [12.0], "years": [4]})).iloc[0]
+    assert longer["years"] == 4
+    assert longer["se_change"] == pytest.approx(change_se(COMP, 12, years=4, **kw))
+    assert longer["power"] > first["power"]
+    assert "power" not in level.columns
+    assert level["reliability"].iloc[0] == pytest.approx(first["reliability"])
+
+
+def test_planned_lessons_reads_a_plan_as_a_design():
+    from undervisning_analys.plans import planned_lessons
+
+    rows = []
+    for pid, sid, start, end, targets in (
+            ("P1", "99000001", "HT2021", "VT2024",
+             {"spontan": 6, "planerad": 3, "kollegial": 1, "par": 2}),
+            ("P1", "99000002", "HT2023", "HT2024", {"spontan": 4}),
+            ("P-old", "99000003", "HT2022", "VT2023", {"spontan": 2}),
+            ("P-new", "99000003", "VT2025", "VT2025", {"planerad": 5, "par": 9})):
+        for vt, n in targets.items():
+            rows.append({"plan_id": pid, "school_id": sid, "period_start": start,
+                         "period_end": end, "kind": "observations", "target_of": vt,
+                         "target": float(n)})
+    rows.append({"plan_id": "P1", "school_id": "99000001", "period_start": "HT2021",
+                 "period_end": "VT2024", "kind": "dimension", "target_of": "overall",
+                 "target": 3.0})
+    rows.append({"plan_id": "H", "school_id": None, "period_start": "HT2021",
+                 "period_end": "VT2024", "kind": "observations", "target_of": "spontan",
+                 "target": 50.0})
+    got = planned_lessons(pd.DataFrame(rows)).set_index("unit")
+    assert list(got.index) == ["99000001", "99000002", "99000003"]
+    assert got.loc["99000001", "n_obs"] == 10 and got.loc["99000001", "paired_share"] == 0.2
+    assert np.isnan(got.loc["99000002", "paired_share"])
+    # the period's school years: 6 terms -> 3, 3 terms -> 2, one term -> 1
+    assert got["years"].tolist() == [3, 2, 1]
+    # the latest plan; paired share at most one
+    assert got.loc["99000003", "plan_id"] == "P-new"
+    assert got.loc["99000003", "n_obs"] == 5 and got.loc["99000003", "paired_share"] == 1.0
+    assert planned_lessons(None).empty

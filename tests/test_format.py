@@ -52,3 +52,15 @@ def test_text_table_aligns_first_column_left_others_right():
     assert lines == ["Skola      Värde",
                      "Ekbacken     1,5",
                      "Al        −12,25"]
+
+
+def test_swedish_key_orders_names_as_swedish_does():
+    from undervisning_analys._format import swedish_key
+
+    names = ["Östra skolan", "Ängsskolan", "Åsskolan", "Zeta", "alba", "Ale skola", "Alebacken",
+             "Écoleskolan", "Eriksskolan"]
+    assert sorted(names, key=swedish_key) == [
+        "alba", "Ale skola", "Alebacken", "Écoleskolan", "Eriksskolan", "Zeta", "Åsskolan",
+        "Ängsskolan", "Östra skolan"]
+    # code-point order, which the key replaces, puts ä before å and uppercase first
+    assert sorted(["Åsskolan", "Ängsskolan"]) == ["Ängsskolan", "Åsskolan"]

@@ -100,6 +100,17 @@ def test_home_school_needs_majority():
     assert infer_home_schools(obs)["home_school_id"].tolist() == ["11111111"]
 
 
+def test_observer_role_is_the_most_common_and_a_tie_goes_to_the_first_met():
+    obs = pd.DataFrame({
+        "observation_id": list("abcde"), "observer_id": ["O1"] * 4 + ["O2"],
+        "school_id": ["11111111"] * 5, "school_year": ["2023/24"] * 5,
+        "observer_role": ["kollega", "rektor", "rektor", "kollega", "extern"]})
+    got = infer_home_schools(obs).set_index("observer_id")["observer_role"]
+    assert got.to_dict() == {"O1": "kollega", "O2": "extern"}
+    obs.loc[3, "observer_role"] = "rektor"
+    assert infer_home_schools(obs).set_index("observer_id").loc["O1", "observer_role"] == "rektor"
+
+
 # --------------------------------------------------------------------------
 # the model and the mixed-model equations
 # --------------------------------------------------------------------------

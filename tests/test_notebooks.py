@@ -36,7 +36,7 @@ def _outputs(nb: dict) -> tuple[str, list[dict]]:
     return "\n".join(text), errors
 
 
-_DRAWS = re.compile(r"\bplots\.\w+\(|\.plot\(|\bplt\.")
+_DRAWS = re.compile(r"\bplots\.\w+\(|\.plot\(|\bplt\.|\bmunicipality_chart\(")
 
 
 def _draws(cell: dict) -> bool:
@@ -164,7 +164,18 @@ def test_03_kommunoversikt(tmp_path):
     assert "(20 skolrapporter)" in text
     assert (folder / "ut" / "kommun.html").exists() and (folder / "ut" / "index.html").exists()
     assert len(list((folder / "ut").glob("skola_*.html"))) == 20
-    assert "municipality_trend" in text
+    # the report's tables in Swedish, not the tidy tables' programmer names
+    assert "Samlat index" in text and "95 % KI" in text and "Trend per läsår" in text
+    assert "municipality_trend" not in text and "conf_low" not in text
+
+
+def test_notebooks_for_rektorer_and_skolchefer_filter_no_tables_by_hand():
+    """The rektor's and skolchef's notebooks call helpers; no pandas filtering in sight."""
+    filtering = re.compile(r"\[[^\]\n]*(==|!=|\.isin\()|\.query\(|\.loc\[")
+    for name in ("01_kom_igang", "02_skolans_kvalitetsdialog", "03_kommunoversikt"):
+        nb = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text(encoding="utf-8"))
+        code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+        assert not [c for c in code if filtering.search(c)], name
 
 
 @pytest.mark.slow

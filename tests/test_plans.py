@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -24,7 +25,7 @@ import pandas as pd
 import pytest
 
 import undervisning_analys as ua
-from undervisning_analys import synth
+from undervisning_analys import privacy, schema, synth
 from undervisning_analys.io.plans import read_dialogue_notes, read_plans
 from undervisning_analys.models import followup as fu
 from undervisning_analys.plans import catalogue, mall
@@ -453,11 +454,55 @@ def test_filled_templates_change_the_report_and_notes_come_back(templates, sampl
     assert "inte kopplad till ett mål" in head                 # the one about nothing
 
 
-def test_plan_questions_rest_on_the_plan(planned_ds):
+@pytest.fixture(scope="module")
+def planned_ctx(planned_ds):
     from undervisning_analys.report.context import build_context
+
+    return build_context(planned_ds)
+
+
+def test_the_plan_says_what_its_lessons_give(planned_ds, planned_ctx):
+    """Issue #17: the lessons a plan sets out -> reliability of level and change, power."""
+    from undervisning_analys.measure.change import dialogue_goals
+    from undervisning_analys.measure.model import teaching_quality_model
+    from undervisning_analys.measure.reliability import plan_observations
+    from undervisning_analys.plans import planned_lessons
+    from undervisning_analys.report.plan_view import school_plan
+
+    ctx = planned_ctx
+    planned = planned_lessons(planned_ds.plans)
+    p = planned_ds.plans
+    for r in planned.itertuples(index=False):
+        mine = p[(p["school_id"] == r.unit) & (p["kind"] == "observations")]
+        assert r.n_obs == mine.loc[mine["target_of"] != "par", "target"].sum()
+        first, last = mine["period_start"].iloc[0], mine["period_end"].iloc[0]
+        assert r.years == max(1, round((2 * (schema.term_index(last)
+                                             - schema.term_index(first)) + 1) / 2 + 1e-9))
+    comp = teaching_quality_model(planned_ds).components
+    ref = plan_observations(planned_ds, components=comp, **dialogue_goals(comp)).at(planned)
+    got = ctx.table("plan_planned")
+    assert len(got) == len(planned) > 0
+    pd.testing.assert_frame_equal(got.drop(columns="plan_id"), ref)
+    shown = 0
+    for r in got.itertuples(index=False):
+        sec = school_plan(ctx, r.unit)
+        assert sec is not None
+        text = re.sub(r"<[^>]+>", "", " ".join(str(x) for x in sec["sentences"]))
+        want = (f"Med planens {int(round(r.n_obs))} lektionsbesök per termin blir "
+                f"reliabiliteten för en termins nivå {privacy.format_value(r.reliability, None, 2)}"
+                f" och för skolans förändring, trenden över {int(r.years)} läsår, "
+                f"{privacy.format_value(r.reliability_change, None, 2)}; en förändring på 0,20 "
+                f"poäng per läsår upptäcks då med "
+                f"{privacy.format_value(100 * r.power, None, 0)} % sannolikhet.")
+        assert want in text, (want, text)
+        shown += 1
+    assert shown == len(got)
+
+
+def test_plan_questions_rest_on_the_plan(planned_ds, planned_ctx):
     from undervisning_analys.report.plan_view import organiser_overview, plan_questions
 
-    ctx = build_context(planned_ds)
+    ctx = planned_ctx
     t = ctx.table("planuppfoljning")
     asked = 0
     for sid in ctx.school_ids():

@@ -255,6 +255,12 @@ def test_school_report_has_its_sections(small, tmp_path):
     assert '<html lang="sv">' in html
     assert ctx.names[sid] in html
     assert "@page" in html and "size: A4" in html
+    # printed continuation pages carry the school and period, every page its number
+    from undervisning_analys.report.templating import css_string
+
+    head = css_string(f"Kvalitetsdialog: {ctx.names[sid]} · {ds.terms[0]}–{ds.terms[-1]}")
+    assert f'@top-left {{ content: "{head}"' in html
+    assert 'counter(page) " av " counter(pages)' in html
     # figures are inline SVG: coverage, quality per dimension, results, progressions
     assert html.count("<svg") >= 3
 
@@ -609,9 +615,32 @@ def test_sample_school_report_shows_provenance(tmp_path):
     html = report.school(ds, sid, tmp_path, context=ctx).read_text(encoding="utf-8")
     p = parse(html)
     assert set(SCHOOL_SECTIONS) <= set(p.sections)
-    for rec in ds.provenance:
+    # the school's own sources: every file with a row of the school or of the municipality
+    # (its comparison), every non-results file; results files of other schools only are left
+    # to the municipality report, with a note that counts them
+    res = ds.results
+    mine = set(res.loc[(res["school_id"] == sid) | (res["level"] != "school"), "source"])
+    own = [r for r in ds.provenance if r.table != "results" or r.path in mine]
+    others = [r for r in ds.provenance if r not in own]
+    for rec in own:
         assert rec.sha256 in html and rec.path in html
+    for rec in others:
+        assert rec.sha256 not in html
+    assert others, "the sample's first school should not appear in every results file"
+    assert f"Kommunens övriga {len(others)} källfiler" in html
+    municipality = report.municipality(ds, tmp_path, context=ctx).read_text(encoding="utf-8")
+    for rec in ds.provenance:
+        assert rec.sha256 in municipality
     assert f"undervisning_analys {ua.__version__}" in html
     for ref, shown in p.refs:  # the context's own tables, with the same lookup rules
         assert shown == expected_text(ctx.tables, ref)
     assert Path(tmp_path / report.school_file(sid)).exists()
+
+
+def test_running_head_cannot_break_out_of_the_style_block():
+    from undervisning_analys.report.templating import css_string, page_css
+
+    css = page_css('Skolan "Ö" </style><script>x</script> \\ slut')
+    assert "</style>" not in css and "<script>" not in css
+    assert '"Skolan \\000022Ö\\000022 ' in css
+    assert css_string("a\nb") == "a b"

@@ -29,7 +29,8 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from numbers import Integral, Real
 
-__all__ = ["MINUS", "MISSING", "NBSP", "THOUSANDS", "Z_95", "number", "text_table"]
+__all__ = ["MINUS", "MISSING", "NBSP", "THOUSANDS", "Z_95", "number", "swedish_key",
+           "text_table"]
 
 #: The 97.5 % quantile of the standard normal distribution, the multiplier of a
 #: two-sided 95 % interval (``scipy.stats.norm.ppf(0.975)``; a test checks it).
@@ -130,3 +131,21 @@ def text_table(header: Sequence[object], body: Sequence[Sequence[object]],
     return [gap.join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                      for i, (c, w) in enumerate(zip(row, widths))).rstrip()
             for row in rows]
+
+
+#: å, ä and ö after z (as Swedish orders them: ``{|}`` follow ``z`` in ASCII);
+#: é with e and ü with y, as Swedish dictionaries file them.
+_SV_ORDER = str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e", "è": "e", "ü": "y",
+                           "à": "a", "á": "a"})
+
+
+def swedish_key(text: object) -> str:
+    """A sort key that orders names as Swedish does: … x y z å ä ö, case ignored.
+
+    Python sorts by code point, which puts ``ä`` (U+00E4) before ``å`` (U+00E5)
+    and both after every ASCII letter in uppercase-first order. Spaces and
+    digits sort before letters, as in a Swedish index (``Ale skola`` before
+    ``Alebacken``). Use as ``sorted(names, key=swedish_key)`` or
+    ``df.sort_values(col, key=lambda s: s.map(swedish_key))``.
+    """
+    return str(text).lower().translate(_SV_ORDER)

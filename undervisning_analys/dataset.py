@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from . import schema
+from ._format import swedish_key
 from .instruments import Instrument, load_instrument
 
 
@@ -218,7 +219,7 @@ class Dataset:
         n_forms = o[["observation_id", "observer_id"]].drop_duplicates().shape[0]
         paired = (o.drop_duplicates(["observation_id", "observer_id"])
                   .groupby("observation_id").size() > 1).sum()
-        munis = ", ".join(sorted(set(s["municipality_name"].dropna()))) or "–"
+        munis = ", ".join(sorted(set(s["municipality_name"].dropna()), key=swedish_key)) or "–"
         lines = [
             f"Datamängd: {len(s)} skolenheter ({munis})",
             f"  Protokoll: {self.instrument.name}, version {self.instrument.version} "

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from ._format import Z_95
+from ._format import Z_95, swedish_key
 from ._format import number as sv_number
 
 SCHOOL = "#1f4e79"
@@ -307,22 +307,38 @@ def trends(tq: pd.DataFrame, *, level: str = "area", dimension: str = "overall",
 @_styled
 def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
                 reference: float | None = None, title: str | None = None,
-                xlabel: str = "Index", ax: Any = None) -> Any:
-    """Schools' estimates with intervals, ordered by the estimate (never a bare ranking).
+                xlabel: str = "Index", order: str = "name", ax: Any = None) -> Any:
+    """Schools' estimates with intervals, in alphabetical order or ordered with rank intervals.
 
     ``rows``: one row per school with ``unit`` (school_id), ``estimate``,
     ``conf_low``, ``conf_high`` and optionally ``suppressed``. Suppressed
     schools are listed at the bottom with ``..``. ``reference`` draws a
     vertical line (the municipality).
+
+    ``order="name"`` (default) lists the schools by name in Swedish order
+    (å ä ö after z), top to bottom, so that no order by value is suggested.
+    ``order="estimate"`` orders them by the estimate and then needs the
+    columns ``rank_low`` and ``rank_high`` (from
+    :func:`undervisning_analys.engine.ranks.rank_intervals`): each school's
+    label says how far its place could move ("plats 3–11 av 20"), so the
+    order is never read as a bare ranking.
     """
+    if order not in ("name", "estimate"):
+        raise ValueError(f"order must be 'name' or 'estimate', not {order!r}")
+    if order == "estimate" and not {"rank_low", "rank_high"} <= set(rows.columns):
+        raise ValueError("order='estimate' needs rank_low and rank_high (rank_intervals)")
     n = len(rows)
     ax = _axes(ax, (6.5, 0.9 + 0.24 * max(n, 3)))
     sup = _is_suppressed(rows) | rows["estimate"].isna()
-    shown = rows[~sup].sort_values("estimate")
-    hidden = rows[sup].assign(_n=lambda d: d["unit"].map(lambda u: names.get(u, u)))
-    hidden = hidden.sort_values("_n", ascending=False)
-    order = list(hidden["unit"]) + list(shown["unit"])
-    y = {u: i for i, u in enumerate(order)}
+    named = rows.assign(_n=lambda d: d["unit"].map(lambda u: swedish_key(names.get(u, u))))
+    # y runs bottom to top: reversed name order puts the first name at the top
+    if order == "name":
+        shown = named[~sup].sort_values("_n", ascending=False, kind="stable")
+    else:
+        shown = named[~sup].sort_values("estimate", kind="stable")
+    hidden = named[sup].sort_values("_n", ascending=False, kind="stable")
+    order_units = list(hidden["unit"]) + list(shown["unit"])
+    y = {u: i for i, u in enumerate(order_units)}
     if len(shown):
         err = np.vstack([shown["estimate"] - shown["conf_low"],
                          shown["conf_high"] - shown["estimate"]])
@@ -338,9 +354,17 @@ def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
         for u in hidden["unit"]:
             ax.text(0.02, y[u], SUPPRESSED_TEXT + " (för få observationer)", transform=trans,
                     va="center", fontsize=8, color="#555555")
-    ax.set_yticks(range(len(order)))
-    ax.set_yticklabels([names.get(u, u) for u in order])
-    ax.set_ylim(-0.7, len(order) - 0.3)
+    labels = {u: str(names.get(u, u)) for u in order_units}
+    if order == "estimate":
+        n_ranked = int((~sup).sum())
+        for r in shown.itertuples(index=False):
+            lo, hi = r.rank_low, r.rank_high
+            if np.isfinite(lo) and np.isfinite(hi):
+                place = (f"plats {int(lo)}" if lo == hi else f"plats {int(lo)}–{int(hi)}")
+                labels[r.unit] = f"{labels[r.unit]} ({place} av {n_ranked})"
+    ax.set_yticks(range(len(order_units)))
+    ax.set_yticklabels([labels[u] for u in order_units])
+    ax.set_ylim(-0.7, len(order_units) - 0.3)
     ax.xaxis.set_major_formatter(_sv_formatter(1))
     ax.set_xlabel(f"{xlabel} ({CI_TEXT})")
     ax.grid(axis="y", visible=False)
@@ -445,37 +469,72 @@ def _short_measure(measure: str) -> str:
 
 @_styled
 def funnel(rows: pd.DataFrame, names: Mapping[str, str] | None = None, *,
-           title: str | None = None, label_outside: bool = True, ax: Any = None) -> Any:
+           title: str | None = None, label_outside: bool = True,
+           empty_text: str | None = None, ax: Any = None) -> Any:
     """Funnel plot: schools' result minus expected against the number of pupils.
 
     ``rows``: one row per school with ``n`` (pupils), ``residual`` and ``se``.
     The funnel is ±1.96 and ±3 times ``sigma/sqrt(n)`` where ``sigma`` is the
     median of ``se * sqrt(n)`` (the pupil-level spread the model implies).
+    Where most schools have no pupil count (results from Skolverket's API
+    publish none), the x axis is the precision ``1/se`` instead and the funnel
+    ±1.96 and ±3 standard errors, so the chart is drawn from what there is.
     Schools outside the 95 % funnel are named. Suppressed schools are not drawn.
+    With nothing to draw, the chart says so (``empty_text``, or a default that
+    names what would fill it) instead of showing empty axes.
     """
     ax = _axes(ax, (6.5, 3.6))
-    d = rows[rows["residual"].notna() & rows["n"].notna() & ~_is_suppressed(rows)].copy()
-    d["n"] = d["n"].astype(float)
+    have = rows["residual"].notna() & ~_is_suppressed(rows)
+    d = rows[have & rows["n"].notna()].copy()
+    se = pd.to_numeric(rows["se"], errors="coerce") if "se" in rows.columns else None
+    by_se = (se is not None and len(d) < max(3, int(have.sum()) / 2)
+             and int((have & (se > 0)).sum()) >= 3)
+    if by_se and se is not None:
+        d = rows[have & (se > 0)].copy()
+        d["x"] = 1.0 / d["se"].astype(float)
+        sigma = 1.0
+    else:
+        d["x"] = d["n"].astype(float)
+        sigma = (float(np.nanmedian(d["se"].astype(float) * np.sqrt(d["x"]))) if len(d)
+                 else np.nan)
     if len(d):
-        sigma = float(np.nanmedian(d["se"].astype(float) * np.sqrt(d["n"])))
-        nn = np.linspace(max(5.0, float(d["n"].min()) * 0.8), float(d["n"].max()) * 1.15, 200)
+        lo_x = float(d["x"].min()) * 0.8 if by_se else max(5.0, float(d["x"].min()) * 0.8)
+        nn = np.linspace(lo_x, float(d["x"].max()) * 1.15, 200)
+        bound = (1.0 / nn) if by_se else (sigma / np.sqrt(nn))
         for z, ls, lab in ((Z_95, "--", "95 %"), (3.0, ":", "99,8 %")):
-            ax.plot(nn, z * sigma / np.sqrt(nn), color=MUNICIPALITY, ls=ls, lw=1, label=lab)
-            ax.plot(nn, -z * sigma / np.sqrt(nn), color=MUNICIPALITY, ls=ls, lw=1)
+            ax.plot(nn, z * bound, color=MUNICIPALITY, ls=ls, lw=1, label=lab)
+            ax.plot(nn, -z * bound, color=MUNICIPALITY, ls=ls, lw=1)
         ax.axhline(0, color="#444444", lw=0.8)
-        ax.scatter(d["n"], d["residual"], color=SCHOOL, s=18, zorder=3)
+        ax.scatter(d["x"], d["residual"], color=SCHOOL, s=18, zorder=3)
         if label_outside and names is not None:
-            out = d[d["residual"].abs() > Z_95 * sigma / np.sqrt(d["n"])]
+            limit = (Z_95 / d["x"]) if by_se else (Z_95 * sigma / np.sqrt(d["x"]))
+            out = d[d["residual"].abs() > limit]
             for r in out.itertuples(index=False):
-                ax.annotate(names.get(r.school_id, r.school_id), (r.n, r.residual),
+                ax.annotate(names.get(r.school_id, r.school_id), (r.x, r.residual),
                             xytext=(4, 2), textcoords="offset points", fontsize=7)
-    ax.yaxis.set_major_formatter(_sv_formatter(0 if d["residual"].abs().max() > 10 else 1)
-                                 if len(d) else _sv_formatter(1))
-    ax.set_xlabel("Antal elever")
+        ax.yaxis.set_major_formatter(_sv_formatter(0 if d["residual"].abs().max() > 10 else 1))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper right", frameon=False, title="Tratt")
+    else:
+        empty_note(ax, empty_text or (
+            "Inget att visa: ingen skola har både ett resultat och ett förväntat värde med "
+            "medelfel. Det förväntade värdet kräver elevsammansättningen (Skolverkets "
+            "statistik om elever per skolenhet) för samma läsår som resultaten."))
+    ax.set_xlabel("Precision (1 / medelfel); antal elever saknas i underlaget" if by_se
+                  else "Antal elever")
     ax.set_ylabel("Resultat minus förväntat")
     ax.set_title(title or "Resultat jämfört med förväntat (trattdiagram)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", frameon=False, title="Tratt")
+    return ax
+
+
+def empty_note(ax: Any, text: str) -> Any:
+    """Write why a chart has nothing to show (and what would fill it) in its empty axes."""
+    import textwrap
+
+    ax.text(0.5, 0.5, textwrap.fill(text, 70), transform=ax.transAxes, ha="center",
+            va="center", fontsize=8.5, color="#444444")
+    ax.set_xticks([])
+    ax.set_yticks([])
     return ax
 
 

@@ -12,5 +12,6 @@ stage above it.
 * :mod:`.threads` – the one rule for BLAS threads;
 * :mod:`.robust` – cluster-robust covariance (CR2, CR1), Bell–McCaffrey degrees of
   freedom, the two-way within transformation and the method-of-moments slope
-  corrected for measurement error (used by the link).
+  corrected for measurement error (used by the link);
+* :mod:`.ranks` – rank intervals: how uncertain an order of estimates is.
 """

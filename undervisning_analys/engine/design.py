@@ -140,7 +140,8 @@ def _top_bar(inner: str) -> tuple[str, str, bool] | None:
     return None
 
 
-_NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+#: A column name a formula can use bare: letters (å, ä, ö too), digits, ``_`` and ``.``.
+_NAME = re.compile(r"^(?:[^\W\d]|\.)[\w.]*$")
 
 
 def _groupings(text: str, formula: str) -> list[tuple[str, ...]]:
@@ -593,7 +594,7 @@ def required_columns(parsed: ParsedFormula, columns: Sequence[str]) -> tuple[lis
 
 
 def _identifiers(expr: str) -> list[str]:
-    names = re.findall(r"`([^`]+)`|([A-Za-z_.][A-Za-z0-9_.]*)", expr)
+    names = re.findall(r"`([^`]+)`|((?:[^\W\d]|\.)[\w.]*)", expr)
     return [a or b for a, b in names]
 
 
@@ -798,10 +799,9 @@ def _engine_inputs(parsed: ParsedFormula, y: pd.Series, fixed: _Matrix, blocks: 
                    for j, r in enumerate(b.matrix.names) if r != "(Intercept)"]
         lhs = " + ".join([("1" if "(Intercept)" in b.matrix.names else "0"), *z_names])
         rhs.append(f"({lhs} | {b.bar.group})")
-    engine_frame = pd.DataFrame(np.column_stack(list(out.values())), index=frame.index,
-                                columns=list(out))
     for c in grouping:  # as they are (the engine builds the groups)
-        engine_frame[c] = frame[c].array
+        out[c] = frame[c].array
+    engine_frame = pd.DataFrame(out, index=frame.index, copy=False)
     engine_formula = f"{yname} ~ " + " + ".join(rhs)
     return Design(parsed=parsed, response_name=parsed.response, y=y, fixed=fixed,
                   blocks=blocks, offset=offset, offset_matrices=offset_matrices,

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number
 from ..errors import PersonalNumberFound, PlanError
 from ..instruments import Instrument, load_instrument
 from ..plans import catalogue
@@ -209,7 +210,7 @@ def _number(cell: Cell, ctx: _Ctx, what: str, *, blank_ok: bool = True) -> float
 
 def _sv(x: float) -> str:
     """A number as Swedish text: decimal comma, − for minus, no trailing zeros."""
-    return f"{x:g}".replace(".", ",").replace("-", "−")
+    return number(x, None)
 
 
 def _in_scale(value: float, cell: Cell, ctx: _Ctx, what: str) -> None:

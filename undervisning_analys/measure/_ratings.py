@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from undervisning_analys._format import number
 from undervisning_analys.errors import DuplicateRowsError, MissingColumnError, ValidationError
 
 Columns = str | Sequence[str]
@@ -28,10 +29,14 @@ def _as_list(cols: Columns | None) -> list[str]:
 
 
 def _fmt(x: float, digits: int = 2) -> str:
-    """Swedish number: decimal comma, true minus sign, '–' for missing."""
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:.{digits}f}".replace(".", ",").replace("-", "−")
+    """The shared Swedish number format (:func:`undervisning_analys._format.number`);
+    "–" for a missing figure in these tables."""
+    return number(x, digits, missing="–")
+
+
+def _pct_label(conf_level: float) -> str:
+    """A confidence level as a Swedish percentage label: 0.95 -> "95"."""
+    return number(conf_level * 100, None)
 
 
 def _fmt_p(p: float) -> str:

@@ -169,7 +169,8 @@ def yearly_from_terms(terms: pd.DataFrame, cov_terms: pd.DataFrame | None
                       ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """School × term index rows → one row per school × school year, with covariance.
 
-    ``terms``: school_id, term, estimate, se, reliability, n_obs, suppressed
+    ``terms``: school_id, term (or school_year, for an index that is already
+    yearly), estimate, se, and optionally reliability, n_obs, suppressed
     (suppressed rows carry NaN estimates). The yearly value is the mean of the
     school year's published terms. ``cov_terms``: the joint covariance of the
     published cells, indexed by (school_id, term); the yearly rows' joint
@@ -181,12 +182,22 @@ def yearly_from_terms(terms: pd.DataFrame, cov_terms: pd.DataFrame | None
     """
     tq = terms.copy()
     tq["school_id"] = tq["school_id"].astype(str)
+    if "suppressed" not in tq.columns:
+        tq["suppressed"] = False
+    for c in ("reliability", "n_obs"):
+        if c not in tq.columns:
+            tq[c] = np.nan
     supp = tq["suppressed"].fillna(False).astype(bool)
     tq["_ok"] = tq["estimate"].notna() & tq["se"].notna() & ~supp
     tq["_supp"] = supp
-    tq["term"] = tq["term"].astype(str)
-    tq["school_year"] = tq["term"].map(
-        {t: schema.term_school_year(t) for t in pd.unique(tq["term"])})
+    if "term" in tq.columns:
+        tq["term"] = tq["term"].astype(str)
+        tq["school_year"] = tq["term"].map(
+            {t: schema.term_school_year(t) for t in pd.unique(tq["term"])})
+    else:
+        # a yearly index given as is: each school year is its own single "term"
+        tq["school_year"] = tq["school_year"].astype(str)
+        tq["term"] = tq["school_year"]
     ok = tq["_ok"].to_numpy(dtype=bool)
 
     def num(col: str) -> pd.Series:

@@ -84,8 +84,12 @@ def check_by(ds: Dataset, by: str | Sequence[str]) -> tuple[str, ...]:
 class TeachingQualityResult(Result):
     """The teaching-quality index (made by :func:`teaching_quality`; never mutated).
 
-    ``.tidy()`` has the contract columns (docs/CONTRACTS.md) and ``n_schools``
-    (schools in the estimate) and ``unit_name``. Suppressed rows keep their
+    ``.tidy()`` has one row per unit × term × dimension: ``level`` (school,
+    area, municipality), ``unit``, ``unit_name``, ``term``, ``school_year``,
+    ``dimension``, ``estimate``, ``se``, ``conf_low``, ``conf_high``, ``n_obs``
+    (lessons), ``n_forms``, ``n_teachers``, ``n_observers``, ``n_schools``
+    (schools in the estimate), ``reliability``, ``suppressed`` and
+    ``suppression_reason``. Suppressed rows keep their
     counts; estimate, SE and interval are NaN and ``suppression_reason`` says
     why. Other views: :meth:`model` (the fitted model of a score),
     :meth:`components`, :meth:`fixed_effects`, :meth:`cov` (joint covariance

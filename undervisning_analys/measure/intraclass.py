@@ -32,6 +32,7 @@ from ._ratings import (
     _fmt,
     _fmt_p,
     _numeric_ratings,
+    _pct_label,
     _show,
     koo_li_band,
 )
@@ -88,7 +89,7 @@ class ICCResult(Result):
 
     def _summary_text(self) -> str:
         t = self.table.set_index("type")
-        pct = f"{self.conf_level * 100:g}".replace(".", ",")
+        pct = _pct_label(self.conf_level)
         lines = [
             "Samstämmighet mellan bedömare: intraklasskorrelation (ICC, Shrout & Fleiss 1979)",
             f"{self.n_targets} bedömda mål med {self.n_raters} bedömningar vardera.",
@@ -154,7 +155,7 @@ class ICCResult(Result):
         ax.set_yticklabels([d.split(":")[0] for d in t["description"]])
         ax.set_xlim(lo, 1.0)
         ax.set_ylim(-0.7, len(t) - 0.1)
-        pct = f"{self.conf_level * 100:g}".replace(".", ",")
+        pct = _pct_label(self.conf_level)
         ax.set_xlabel(f"ICC med {pct} % konfidensintervall")
         ax.set_title("Samstämmighet mellan bedömare")
         return ax

@@ -97,8 +97,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -237,6 +237,8 @@ class ObservationPlan(Result):
     curves: pd.DataFrame
     components: VarianceComponents
     teacher_sampling: str = "random"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The change goals' settings (change, years, alpha, same_observers, time)."""
 
     def _tidy(self) -> pd.DataFrame:
         return self.rows.copy()
@@ -244,6 +246,52 @@ class ObservationPlan(Result):
     def curve(self) -> pd.DataFrame:
         """Reliability for n = 1, 2, … lessons per term (unit, n_obs, reliability)."""
         return self.curves.copy()
+
+    def at(self, lessons: pd.DataFrame) -> pd.DataFrame:
+        """The precision a given number of lessons per term gives each unit (e.g. a plan's).
+
+        ``lessons``: columns ``unit`` and ``n_obs`` (lessons per term; may be
+        fractional), optionally ``paired_share`` (default: the unit's design in
+        this plan) and ``years`` (the trend's window, e.g. a plan's period;
+        default the plan's ``years``). Units not in the plan are left out. Returns unit, n_obs,
+        paired_share, reliability (of a term's level), and with change goals
+        years, change, se_change, reliability_change and power (at the plan's
+        ``alpha``); NaN for fewer than one lesson.
+        """
+        design = self.rows.drop_duplicates("unit").set_index("unit")
+        st = self.settings
+        out = []
+        for r in lessons.to_dict("records"):
+            unit = r["unit"]
+            if unit not in design.index:
+                continue
+            d = design.loc[unit]
+            n = float(r["n_obs"])
+            share = float(r.get("paired_share", d["paired_share"]))
+            if not np.isfinite(share) or not 0 <= share <= 1:
+                share = float(d["paired_share"])
+            ok = np.isfinite(n) and n >= 1
+            rel = (float(_curve(self.components, np.array([n]), d["n_teachers"],
+                                d["n_observers"], share, self.teacher_sampling,
+                                st.get("time"))[0]) if ok else np.nan)
+            row: dict[str, Any] = {"unit": unit, "n_obs": n, "paired_share": share,
+                                   "reliability": rel}
+            if st.get("years") is not None:
+                y = r.get("years")
+                years = int(y) if y is not None and np.isfinite(y) and y >= 1 else st["years"]
+                cp = (change_precision(
+                    self.components, n, change=st.get("change"), alpha=st.get("alpha", 0.05),
+                    years=years, paired_share=share, teacher_sampling=self.teacher_sampling,
+                    n_teachers=None if not np.isfinite(d["n_teachers"]) else d["n_teachers"],
+                    n_observers=d["n_observers"], same_observers=st.get("same_observers", True))
+                      if ok else None)
+                row.update({"years": int(years),
+                            "change": np.nan if st.get("change") is None else float(st["change"]),
+                            "se_change": np.nan if cp is None else float(cp["se"]),
+                            "reliability_change": np.nan if cp is None else float(cp["reliability"]),
+                            "power": np.nan if cp is None else float(cp["power"])})
+            out.append(row)
+        return pd.DataFrame(out)
 
     def table(self) -> pd.DataFrame:
         """The plan as a table with Swedish column names and values."""
@@ -534,5 +582,9 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
     out = pd.DataFrame(rows)
     out["n_obs_needed"] = out["n_obs_needed"].astype("Int64")
     out["years"] = out["years"].astype("Int64")
+    settings = {"time": time, "alpha": alpha, "same_observers": same_observers,
+                "years": int(years) if wants_change else None, "change": change,
+                "change_reliability": change_reliability, "power": power}
     return ObservationPlan(rows=out, curves=pd.concat(curves, ignore_index=True),
-                           components=comp, teacher_sampling=teacher_sampling)
+                           components=comp, teacher_sampling=teacher_sampling,
+                           settings=settings)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from .. import schema
@@ -72,8 +73,16 @@ def infer_home_schools(observations: pd.DataFrame) -> pd.DataFrame:
     counts["share"] = counts["n"] / total
     top = counts.drop_duplicates(["observer_id", "school_year"]).rename(
         columns={"school_id": "top_school_id", "share": "top_share"})
-    role = (f.groupby(["observer_id", "school_year"])["observer_role"]
-            .agg(lambda s: s.value_counts().index[0]).rename("observer_role").reset_index())
+    # the role on most of the year's forms; a tie goes to the role met first
+    # (as ``value_counts().index[0]`` would choose, vectorised)
+    fr = f.reset_index(drop=True)
+    fr["_pos"] = np.arange(len(fr))
+    rc = fr.groupby(["observer_id", "school_year", "observer_role"], sort=False).agg(
+        n=("_pos", "size"), first=("_pos", "min")).reset_index()
+    role = (rc.sort_values(["observer_id", "school_year", "n", "first"],
+                           ascending=[True, True, False, True], kind="stable")
+            .drop_duplicates(["observer_id", "school_year"])
+            [["observer_id", "school_year", "observer_role"]].reset_index(drop=True))
     out = top.merge(role, on=["observer_id", "school_year"])
     # over all years: the fallback for a year without a majority school
     all_years = counts.groupby(["observer_id", "school_id"])["n"].sum().reset_index()

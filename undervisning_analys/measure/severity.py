@@ -24,6 +24,7 @@ from ._ratings import (
     _check_ids,
     _fmt,
     _numeric_ratings,
+    _pct_label,
     _show,
     _term_time,
 )
@@ -65,7 +66,7 @@ class ObserverSeverityResult(Result):
                          "och ingår inte.")
         if self.n_missing:
             lines.append(f"{self.n_missing} rader saknade poäng och ingår inte.")
-        pct = f"{self.conf_level * 100:g}".replace(".", ",")
+        pct = _pct_label(self.conf_level)
         head = f"{'Bedömare':<14}{'Antal':>7}{'Avvikelse':>11}   {pct} % KI"
         if self.by_term:
             head += f"{'':>12}{'Förändring/år':>15}{'(medelfel)':>12}"

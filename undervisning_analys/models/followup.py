@@ -97,6 +97,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import swedish_key
 from .._results import Result
 from ..errors import ModelError
 from .adjust import sv_num
@@ -788,14 +789,8 @@ class PlanFollowupResult(Result):
 
 def _swedish_order(t: pd.DataFrame) -> pd.DataFrame:
     """Organiser first, then schools by name in Swedish order (å ä ö last)."""
-    alphabet = "abcdefghijklmnopqrstuvwxyzåäö"
-
-    def key(name: object) -> tuple:
-        return tuple(alphabet.find(ch) if ch in alphabet else ord(ch) for ch in
-                     str(name).lower())
-
     order = sorted(range(len(t)), key=lambda i: (
-        t.iloc[i]["level"] != "organiser", key(t.iloc[i]["school_name"]),
+        t.iloc[i]["level"] != "organiser", swedish_key(t.iloc[i]["school_name"]),
         str(t.iloc[i]["target_id"])))
     return t.iloc[order]
 

@@ -57,8 +57,9 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
-from .._format import Z_95
+from .._format import Z_95, swedish_key
 from .._results import Result
+from ..engine.ranks import rank_intervals
 from ..errors import ModelError
 from ..measure import TeachingQualityModel, score_forms, teaching_quality_model
 from ..measure.model import MIN_PAIRED_LESSONS
@@ -327,7 +328,7 @@ class GrowthResult(Result):
             lines.append(f"{hidden} skola/skolor visas inte (färre än 5 observerade lektioner "
                          "eller 3 lärare).")
         lines += ["", "Trend per läsår för varje skola (95 % konfidensintervall):"]
-        for r in st.sort_values("school_name").itertuples(index=False):
+        for r in st.sort_values("school_name", key=lambda s: s.map(swedish_key)).itertuples(index=False):
             name = r.school_name if isinstance(r.school_name, str) else r.school_id
             if r.suppressed:
                 lines.append(f"  {name}: .. (för få observationer)")
@@ -356,10 +357,13 @@ class GrowthResult(Result):
             tq["dimension"] = self.dimension
             return plots.quality_over_time(tq, school_id, dimension=self.dimension, ax=ax)
         rows = self.school_trends().rename(columns={"school_id": "unit"})
+        # ordered by trend, each school with how far its place could move
+        rows = pd.concat([rows, rank_intervals(rows["estimate"], rows["se"])
+                          .drop(columns=["rank", "n_ranked"])], axis=1)
         new = ax is None
         ax = plots.caterpillar(rows, self.names, reference=self.municipality_trend["estimate"],
                                ax=ax, title="Skolornas trend i undervisningskvalitet",
-                               xlabel="Förändring i index per läsår")
+                               xlabel="Förändring i index per läsår", order="estimate")
         ax.xaxis.set_major_formatter(plots._sv_formatter(2))
         if new:
             fig: Any = ax.figure

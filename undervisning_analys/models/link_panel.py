@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import schema
 from ..errors import ModelError
+from ..measure.aggregate import yearly_from_terms
 from .adjust import adjusted_results, school_results
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -176,81 +177,12 @@ def yearly_index(index: Any, dimension: str = "overall", shrunken: bool | None =
         if c not in tq.columns:
             raise ModelError(f"Indexet saknar kolumnen `{c}`", table="index", column=c,
                              hint="Indexet behöver en skattning och dess medelfel per rad.")
-    tq["school_id"] = tq["school_id"].astype(str)
-    if "suppressed" not in tq.columns:
-        tq["suppressed"] = False
-    for c in ("reliability", "n_obs"):
-        if c not in tq.columns:
-            tq[c] = np.nan
-    supp = tq["suppressed"].fillna(False).astype(bool)
-    tq["_ok"] = tq["estimate"].notna() & tq["se"].notna() & ~supp
-    tq["_supp"] = supp
-    if "term" in tq.columns:
-        tq["term"] = tq["term"].astype(str)
-        tq["school_year"] = tq["term"].map(
-            {t: schema.term_school_year(t) for t in pd.unique(tq["term"])})
-    elif "school_year" in tq.columns:
-        tq["term"] = tq["school_year"].astype(str)
-    else:
+    if "term" not in tq.columns and "school_year" not in tq.columns:
         raise ModelError("Indexet saknar kolumnen term (eller school_year)", table="index",
                          column="term", hint="Ange termin (HT2023) eller läsår (2023/24).")
-    # one row per (school, school year): means of the published terms, vectorised
-    ok = tq["_ok"].to_numpy(dtype=bool)
-
-    def num(col: str) -> pd.Series:
-        return pd.Series(pd.to_numeric(tq[col], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan), index=tq.index)
-
-    tq["_est"] = num("estimate").where(ok)
-    tq["_var"] = (num("se") ** 2).where(ok, 0.0)
-    tq["_rel"] = num("reliability").where(ok)
-    tq["_nobs"] = pd.to_numeric(tq["n_obs"], errors="coerce").astype(float)
-    g = tq.groupby(["school_id", "school_year"], sort=True)
-    agg = g.agg(k=("_ok", "sum"), est=("_est", "mean"), var=("_var", "sum"),
-                rel=("_rel", "mean"), n_obs=("_nobs", "sum"), supp=("_supp", "any"))
-    k = agg["k"].to_numpy(dtype=int)
-    has = k > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.where(has, np.sqrt(agg["var"].to_numpy(dtype=float)) / np.maximum(k, 1),
-                      np.nan)
-    keys = agg.index
-    table = pd.DataFrame({
-        "school_id": [str(s) for s in keys.get_level_values(0)],
-        "school_year": [str(s) for s in keys.get_level_values(1)],
-        "estimate": np.where(has, agg["est"].to_numpy(dtype=float), np.nan),
-        "se": se,
-        "reliability": np.where(has, agg["rel"].to_numpy(dtype=float), np.nan),
-        "n_terms": k.astype(np.int64),
-        "n_obs": agg["n_obs"].to_numpy(dtype=float),
-        "available": has,
-        "reason": np.where(has, "", np.where(
-            agg["supp"].to_numpy(dtype=bool),
-            "kvalitetsindex undertryckt (för få observerade lektioner eller lärare)",
-            "kvalitetsindex saknas")).tolist()})
-    cov = None
-    if cov_terms is not None and len(table):
-        from scipy import sparse
-
-        avail = table[table["available"]]
-        # A: (available yearly rows) × (index cells), 1/k for each published term
-        okrows = tq[ok]
-        row_of = pd.MultiIndex.from_arrays([avail["school_id"], avail["school_year"]]) \
-            .get_indexer(pd.MultiIndex.from_arrays([okrows["school_id"].astype(str),
-                                                    okrows["school_year"].astype(str)]))
-        cell_of = cov_terms.index.get_indexer(
-            pd.MultiIndex.from_arrays([okrows["school_id"], okrows["term"]]))
-        if (cell_of < 0).any() or (row_of < 0).any():
-            bad = okrows.loc[cell_of < 0, ["school_id", "term"]].head(3)
-            raise KeyError(f"index cells without a covariance: {bad.to_dict('records')}")
-        kk = avail["n_terms"].to_numpy(dtype=float)
-        A = sparse.csr_matrix((1.0 / kk[row_of], (row_of, cell_of)),
-                              shape=(len(avail), len(cov_terms)))
-        AC = np.asarray(A @ cov_terms.to_numpy(dtype=float))
-        joint = np.asarray(A @ AC.T).T
-        joint = (joint + joint.T) / 2
-        keys_avail = pd.MultiIndex.from_arrays([avail["school_id"], avail["school_year"]])
-        cov = pd.DataFrame(joint, index=keys_avail, columns=keys_avail)
-        table.loc[table["available"], "se"] = np.sqrt(np.clip(np.diag(joint), 0, None))
+    # one row per (school, school year): means of the published terms (the same rule
+    # as the teaching-quality model's own yearly aggregation)
+    table, cov = yearly_from_terms(tq, cov_terms)
     return YearlyIndex(table=table, cov=cov, shrunken=kind, source=source)
 
 

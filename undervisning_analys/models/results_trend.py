@@ -60,6 +60,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import swedish_key
 from .._results import Result
 from ..errors import ModelError
 from .adjust import sv_num
@@ -80,14 +81,6 @@ MIN_SCHOOLS = 3
 _TIDY_COLUMNS = ["component", "level", "school_id", "measure", "basis", "estimate", "se",
                  "conf_low", "conf_high", "n_years", "n_years_missing", "first_year",
                  "last_year", "note"]
-
-
-_SV_ORDER = str.maketrans({"å": "{", "ä": "|", "ö": "}", "é": "e", "ü": "y"})
-
-
-def _swedish_key(name: str) -> str:
-    """A sort key that orders names as Swedish does (… x y z å ä ö)."""
-    return str(name).lower().translate(_SV_ORDER)
 
 
 def _year_start(school_year: pd.Series) -> pd.Series:
@@ -308,7 +301,7 @@ class ResultsTrendResult(Result):
             _, ax = plt.subplots(figsize=(6, 0.3 * len(self.school_trends()) + 1.5))
         t = self.school_trends().dropna(subset=["estimate"])
         t = t.assign(name=t["school_id"].map(lambda s: self.names.get(s, s)))
-        t = t.sort_values("name", key=lambda s: s.map(_swedish_key))
+        t = t.sort_values("name", key=lambda s: s.map(swedish_key))
         y = np.arange(len(t))
         ax.errorbar(t["estimate"], y, xerr=[t["estimate"] - t["conf_low"],
                                             t["conf_high"] - t["estimate"]], fmt="o")

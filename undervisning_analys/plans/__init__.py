@@ -60,4 +60,41 @@ def split_actions(actions: object) -> list[str]:
     return [a.strip() for a in str(actions).split(";") if a.strip()]
 
 
-__all__ = ["catalogue", "action_label", "split_actions", "CATALOGUE_FILE"]
+def planned_lessons(plans: pd.DataFrame | None) -> pd.DataFrame:
+    """Lessons per term each school's plan sets out, as a design for the decision study.
+
+    One row per school with observation targets (``kind == "observations"``):
+    ``unit`` (school_id), ``plan_id``, ``n_obs`` (planned lessons per term over
+    the visit types ``spontan``, ``planerad`` and ``kollegial``) and
+    ``paired_share`` (planned paired observations, ``par``, over ``n_obs``,
+    at most 1; NaN without a ``par`` row) and ``years`` (the school years the
+    plan's period spans, its terms halved and rounded, at least 1: the
+    window of the school's trend). Paired observations are lessons of one of
+    the visit types seen by two observers, so they are not added again. A
+    school with more than one plan gets its latest period's.
+    """
+    from ..schema import term_index
+
+    cols = ["unit", "plan_id", "n_obs", "paired_share", "years"]
+    if plans is None or plans.empty:
+        return pd.DataFrame(columns=cols)
+    p = plans[(plans["kind"].astype(str) == "observations") & plans["school_id"].notna()]
+    rows = []
+    for (sid, pid), g in p.groupby([p["school_id"].astype(str), p["plan_id"].astype(str)],
+                                   sort=True):
+        kinds = g["target_of"].astype(str)
+        n = float(g.loc[kinds != "par", "target"].sum())
+        par = g.loc[kinds == "par", "target"]
+        share = min(float(par.sum()) / n, 1.0) if len(par) and n > 0 else float("nan")
+        start, end = str(g["period_start"].iloc[0]), str(g["period_end"].iloc[0])
+        terms = int(round(2 * (term_index(end) - term_index(start)))) + 1
+        rows.append({"unit": sid, "plan_id": pid, "n_obs": n, "paired_share": share,
+                     "years": max(1, int(round(terms / 2 + 1e-9))), "_end": end})
+    out = pd.DataFrame(rows, columns=[*cols, "_end"])
+    if out.empty:
+        return out[cols]
+    out = out.assign(_k=out["_end"].map(term_index)).sort_values(["unit", "_k"])
+    return out.groupby("unit", sort=True).tail(1)[cols].reset_index(drop=True)
+
+
+__all__ = ["catalogue", "action_label", "split_actions", "planned_lessons", "CATALOGUE_FILE"]

@@ -23,7 +23,7 @@ from .context import (
     school_file,
 )
 from .school_view import dialogue_questions as _questions
-from .views import view
+from .views import municipality_chart, municipality_table, published_results, view
 from .write import Written, index, municipality, school, write_all
 
 
@@ -43,4 +43,5 @@ def equity(ds, context: ReportContext | None = None):  # type: ignore[no-untyped
 
 __all__ = ["ReportContext", "Num", "Written", "build_context", "school", "municipality",
            "index", "write_all", "equity", "dialogue_questions", "equity_table", "lookup", "school_file",
-           "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE", "view"]
+           "DEFAULT_MEASURES", "MUNICIPALITY_FILE", "INDEX_FILE", "view",
+           "municipality_table", "municipality_chart", "published_results"]

@@ -85,22 +85,65 @@ def _file_periods(ctx: ReportContext) -> dict[str, str]:
     return out
 
 
-def sources_table(ctx: ReportContext) -> Table:
-    """Provenance of every input file: what it covers, rows read, kept, not kept, sha256."""
+def school_sources(ctx: ReportContext, school_id: str) -> set[str]:
+    """The input files a school's report draws on.
+
+    A results file counts when it holds a row of the school or a row above
+    school level (the municipality or the country the school is shown
+    beside); a results file with only other schools' rows does not (a grade-6
+    file for a 7–9 school, say). Every other input (protocol, register,
+    observations, background, plans) enters the models that every school's
+    figures come from, and counts for all schools.
+    """
+    res = ctx.ds.results
+    used: set[str] = set()
+    if len(res) and "source" in res.columns:
+        mine = (res["school_id"].astype(str) == str(school_id)) | (res["level"] != "school")
+        used = set(res.loc[mine, "source"].dropna().astype(str))
+    out = set()
+    for p in ctx.ds.provenance:
+        if p.table != "results" or p.path in used:
+            out.add(p.path)
+    return out
+
+
+def sources_table(ctx: ReportContext, school_id: str | None = None) -> Table:
+    """Provenance of the input files: what each covers, rows read, kept, not kept, sha256.
+
+    For a school's report (``school_id``) the files its figures draw on
+    (:func:`school_sources`), with a note on how many other files the
+    municipality report lists; otherwise every file.
+    """
     t = Table([Col("Fil och kontrollsumma (sha256)", False), Col("Innehåll", False),
                Col("Period", False), Col("Rader lästa"), Col("Behållna"),
                Col("Ej behållna", False)],
-              caption="Källfiler")
+              caption="Källfiler" if school_id is None else "Skolans källfiler")
     labels = {"schools": "skolregister", "observations": "lektionsobservationer",
               "results": "resultat", "background": "elevsammansättning",
               "pupil_results": "elevers betyg", "instrument": "observationsprotokoll"}
     periods = _file_periods(ctx)
+    keep = None if school_id is None else school_sources(ctx, school_id)
+    if keep is not None:
+        others = sum(p.path not in keep for p in ctx.ds.provenance)
+        if others:
+            t.note = (f"Kommunens övriga {others} källfiler (resultatfiler utan rader för "
+                      "skolan) står i kommunrapporten.")
     for p in ctx.ds.provenance:
+        if keep is not None and p.path not in keep:
+            continue
         dropped = "; ".join(f"{n} ({reason})" for reason, n in p.dropped.items()) or "–"
         t.rows.append([Markup('%s<br><span class="hash">%s</span>') % (p.path, p.sha256),
                        labels.get(p.table, p.table), periods.get(p.path, "–"),
                        plain(p.rows_read, 0), plain(p.rows_kept, 0), dropped])
     return t
+
+
+def period_label(ctx: ReportContext) -> str:
+    """The observation period in a few words for a running head: "HT2020–VT2025"."""
+    terms = list(ctx.ds.terms)
+    if not terms:
+        return "inga observationer"
+    return terms[0] if len(terms) == 1 else f"{terms[0]}–{terms[-1]}"
 
 
 def data_period(ctx: ReportContext) -> list[tuple[str, str]]:

@@ -30,18 +30,25 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy, schema
+from .._format import swedish_key
 from ..dataset import Dataset
 from ..errors import UAError
-from ..measure.agreement import agreement, icc, observer_severity
+from ..measure.calibration import (
+    dimension_agreement,
+    first_pair_icc,
+    paired_lessons,
+    severity_by_role,
+)
 from ..measure.change import DIALOGUE_TARGET, dialogue_goals
 from ..measure.index import coverage, teaching_quality
-from ..measure.reliability import plan_observations
+from ..measure.reliability import ObservationPlan, plan_observations
 from ..models.adjust import adjusted_results
 from ..models.dialogue import Evidence, dialogue_table
 from ..models.equity import school_equity
 from ..models.followup import plan_followup
 from ..models.growth import growth
 from ..models.link import link
+from ..plans import planned_lessons
 from .outcomes_context import TRENDS as OUTCOME_TRENDS
 from .outcomes_context import outcome_tables
 
@@ -268,8 +275,8 @@ class ReportContext:
         return cache[name]
 
     def school_ids(self) -> list[str]:
-        """School codes sorted by school name."""
-        return sorted(self.names, key=lambda s: (self.names[s].lower(), s))
+        """School codes sorted by school name, in Swedish order (å ä ö after z)."""
+        return sorted(self.names, key=lambda s: (swedish_key(self.names[s]), s))
 
 
 def _missing(v: Any) -> bool:
@@ -385,7 +392,13 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
         say("Hur många observationer behövs?")
         plan = timed("plan", lambda: _attempt(notes, "plan", lambda: _plan(ds, tq_res)))
         if plan is not None:
-            tables["plan"] = plan
+            tables["plan"] = plan.tidy()
+            # what the lessons each school's plan sets out give (issue #17)
+            planned = planned_lessons(ds.plans)
+            if len(planned):
+                at = plan.at(planned)
+                if len(at):
+                    tables["plan_planned"] = at.merge(planned[["unit", "plan_id"]], on="unit")
         say("Skolornas trender")
         index = tables.get("quality")
         if index is not None:
@@ -560,7 +573,7 @@ def _dialogue(ds: Dataset, tables: Mapping[str, pd.DataFrame], dims: Mapping[str
     return dialogue_table(ev)
 
 
-def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
+def _plan(ds: Dataset, tq_res: Any) -> ObservationPlan:
     """The decision study per school: lessons per term for reliability 0.7 of a term's
     level and for the school's change (:func:`~undervisning_analys.measure.change.dialogue_goals`).
 
@@ -569,57 +582,29 @@ def _plan(ds: Dataset, tq_res: Any) -> pd.DataFrame:
     the model is not fitted once more.
     """
     if tq_res is None:  # pragma: no cover - the context calls this only after a fit
-        return plan_observations(ds, target=DIALOGUE_TARGET).tidy()
+        return plan_observations(ds, target=DIALOGUE_TARGET)
     comp = tq_res.components(OVERALL)
-    return plan_observations(ds, components=comp, **dialogue_goals(comp)).tidy()
+    return plan_observations(ds, components=comp, **dialogue_goals(comp))
 
 
 def _agreement(ds: Dataset, tables: dict[str, pd.DataFrame], notes: dict[str, str],
                info: dict[str, Any]) -> None:
     """Agreement of paired observations (same lesson, two observers), per dimension."""
-    obs = ds.observations
-    forms = obs.drop_duplicates(["observation_id", "observer_id"])
-    per_lesson = forms.groupby("observation_id").size()
-    paired = per_lesson[per_lesson > 1].index
-    info["paired_lessons"] = int(len(paired))
-    if len(paired) == 0:
+    sub = paired_lessons(ds)
+    info["paired_lessons"] = int(sub["observation_id"].nunique())
+    if len(sub) == 0:
         notes["agreement"] = ("Inga parobservationer (två observatörer på samma lektion) finns, "
                               "så samstämmigheten kan inte beräknas.")
         return
-    # a fresh index: loaded tables keep the source line numbers, which repeat in long format
-    sub = obs[obs["observation_id"].isin(paired)].reset_index(drop=True)
-    dim_of = ds.instrument.dimension_of()
-    names = ds.instrument.dimension_names()
-    items = sub.assign(dimension=sub["item_id"].map(dim_of).map(names))
-    ag = _attempt(notes, "agreement", lambda: agreement(
-        items, targets=["observation_id", "item_id"], raters="observer_id", ratings="score",
-        scale=ds.instrument.scale, by="dimension"))
+    ag = _attempt(notes, "agreement", lambda: dimension_agreement(ds, sub))
     if ag is not None:
         tables["agreement"] = ag.tidy()
-    scored = ds.instrument.score(sub)
-    firsts = scored.sort_values(["observation_id", "observer_id"])
-    firsts = firsts.assign(rater=firsts.groupby("observation_id").cumcount())
-    firsts = firsts[firsts["rater"] < 2]
-    ic = _attempt(notes, "icc", lambda: icc(firsts, targets="observation_id", raters=None,
-                                            ratings=OVERALL))
+    ic = _attempt(notes, "icc", lambda: first_pair_icc(ds, sub))
     if ic is not None:
         tables["icc"] = ic.tidy()
         info["icc_targets"] = ic.n_targets
-    sev = _attempt(notes, "severity", lambda: observer_severity(
-        sub, targets=["observation_id", "item_id"]))
-    if sev is not None:
-        roles = (forms.drop_duplicates("observer_id").set_index("observer_id")["observer_role"]
-                 .astype(str))
-        t = sev.tidy()
-        t["observer_role"] = t["observer"].map(roles)
-        g = t.groupby("observer_role")
-        by_role = pd.DataFrame({
-            "n_observers": g.size(),
-            "n_ratings": g["n_ratings"].sum(),
-            "mean_deviation": g.apply(lambda d: float(np.average(d["mean_deviation"],
-                                                                  weights=d["n_ratings"])),
-                                      include_groups=False),
-        }).reset_index()
+    by_role = _attempt(notes, "severity", lambda: severity_by_role(sub))
+    if by_role is not None:
         # a role with fewer than three observers would describe individuals: not shown
         tables["severity"] = privacy.suppress_observer_roles(by_role)
 

@@ -91,6 +91,10 @@ EXPORTS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "plan": ("observationsplan", "Hur många observerade lektioner som behövs per skola, för "
                                  "en termins nivå och för skolans förändring (trenden)",
              ("unit", "dimension", "goal", "target")),
+    "plan_planned": ("observationsplan_planerad", "Precisionen som skolornas planerade "
+                                                   "lektionsbesök ger: reliabilitet för en "
+                                                   "termins nivå och för förändringen, styrka",
+                     ("unit",)),
     "planuppfoljning": ("planuppfoljning", "Planernas mål per skola (och huvudman): läget nu, "
                                            "det väntade läget vid målterminen, sannolikheten "
                                            "att målet nås, status och lektionsbesök",

@@ -9,6 +9,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from .. import plots, schema
+from .._format import swedish_key
 from . import charts, outcomes_view
 from . import plan_view as _plan_view
 from ._common import (
@@ -21,6 +22,7 @@ from ._common import (
     link_error_sentence,
     link_key,
     models_table,
+    period_label,
     plain,
     sources_table,
     sv,
@@ -42,7 +44,7 @@ class MunicipalityView:
         self.ctx = ctx
         s = ctx.ds.schools
         self.muni_id = str(s["municipality_id"].iloc[0])
-        names = sorted(set(s["municipality_name"].dropna().astype(str)))
+        names = sorted(set(s["municipality_name"].dropna().astype(str)), key=swedish_key)
         self.muni_name = ", ".join(names) if names else "Kommunen"
         self.q = ctx.tables.get("quality")
         self.ids = ctx.school_ids()
@@ -63,12 +65,12 @@ class MunicipalityView:
     def side_by_side(self) -> dict[str, Any]:
         ctx = self.ctx
         out: dict[str, Any] = {"term": None, "caterpillars": [], "table": None,
-                               "funnel": None, "year": None}
+                               "funnel": None, "year": None, "year_note": None}
         term = self.latest_term()
         m0 = ctx.measures[0] if ctx.measures else None
         rname = f"results:{m0}" if m0 else None
         res = ctx.tables.get(rname) if rname else None
-        year = max(res["school_year"].astype(str)) if res is not None and len(res) else None
+        year, out["year_note"] = _comparison_year(res, m0)
         out["term"], out["year"] = term, year
         t = Table([Col("Skola", False), Col("Skolområde", False), Col("Samlat index"),
                    Col("95 % KI", False, nowrap=True), Col("Lektioner"), Col("Reliabilitet")],
@@ -103,7 +105,7 @@ class MunicipalityView:
             # one panel per school area in a large municipality, so each fits a page
             areas = rows["unit"].map(lambda u: ctx.areas.get(str(u), "") or "")
             groups = ([("", rows)] if len(rows) <= MAX_CATERPILLAR or areas.eq("").all()
-                      else sorted(rows.groupby(areas), key=lambda kv: kv[0]))
+                      else sorted(rows.groupby(areas), key=lambda kv: swedish_key(kv[0])))
             out["caterpillars"] = []
             for area, g in groups:
                 ax = plots.new_axes((7.0, 1.0 + 0.24 * len(g)), detached=True)
@@ -116,8 +118,7 @@ class MunicipalityView:
             last = res[res["school_year"].astype(str) == year]
             ax = plots.new_axes((7.0, 3.8), detached=True)
             plots.funnel(last, ctx.names, ax=ax,
-                         title=f"{plots._short_measure(m0)} {year}: resultat minus förväntat "
-                               "mot antal elever")
+                         title=f"{plots._short_measure(m0)} {year}: resultat minus förväntat")
             out["funnel"] = plots.to_data_uri(plots.finish(ax))
         return out
 
@@ -237,11 +238,15 @@ class MunicipalityView:
                                    title="Spridning mellan skolorna i undervisningskvalitet")
             out["figures"].append(plots.to_data_uri(plots.finish(ax)))
         rd = e[e["quantity"] != "quality"]
-        if len(rd):
+        # one chart per unit: meritvärde (points) and shares (percent) never share an axis
+        units = rd["quantity"].map(_unit_of)
+        for unit in sorted(set(units), key=swedish_key):
+            part = rd[units == unit]
             ax = plots.new_axes((7.0, 2.6), detached=True)
             plots.spread_over_time(
-                rd.assign(label=rd["quantity"].map(plots._short_measure)), ax=ax,
-                title="Spridning mellan skolorna i resultat")
+                part.assign(label=part["quantity"].map(plots._short_measure)), ax=ax,
+                title=f"Spridning mellan skolorna i resultat ({unit})")
+            ax.set_ylabel(f"Spridning mellan skolor (sd, {unit})")
             out["figures"].append(plots.to_data_uri(plots.finish(ax)))
         # relation to background, latest period
         bg = ctx.ds.background
@@ -483,6 +488,7 @@ class MunicipalityView:
     def build(self) -> dict[str, Any]:
         return {
             "title": f"Kommunöversikt: {self.muni_name}",
+            "running_head": f"Kommunöversikt: {self.muni_name} · {period_label(self.ctx)}",
             "municipality": self.muni_name,
             "summary": self.summary(),
             "side": self.side_by_side(),
@@ -507,3 +513,39 @@ class MunicipalityView:
 def render_municipality(ctx: ReportContext) -> str:
     """The HTML of the municipality report."""
     return render("municipality.html.j2", **MunicipalityView(ctx).build())
+
+
+def _comparison_year(res: pd.DataFrame | None, measure: str | None
+                     ) -> tuple[str | None, str | None]:
+    """The school year the comparison with the expected result shows, and a note.
+
+    The latest year that has an expected result (a residual) for some school;
+    when the results run further than the background, the note names the
+    year left out and the file that would bring it. Without any expected
+    result, the latest results year (its table then shows ``..``).
+    """
+    if res is None or not len(res):
+        return None, None
+    if "residual" not in res.columns:
+        return max(res["school_year"].astype(str)), None
+    years = sorted(set(res["school_year"].astype(str)))
+    with_expected = sorted(set(res.loc[res["residual"].notna(), "school_year"].astype(str)))
+    if not with_expected:
+        return years[-1], None
+    year = with_expected[-1]
+    if years[-1] == year:
+        return year, None
+    label = schema.measure_label(measure) if measure else "resultaten"
+    return year, (f"{label} finns för {years[-1]}, men elevsammansättningen för det läsåret "
+                  f"saknas, så det förväntade resultatet kan inte beräknas. Jämförelsen "
+                  f"visar därför {year}. Lägg Skolverkets statistik om elever per skolenhet "
+                  f"för {years[-1]} i mappen så tas läsåret med nästa gång.")
+
+
+def _unit_of(measure: str) -> str:
+    """The unit a measure's values are in, for grouping on one axis."""
+    try:
+        unit = schema.measure_info(str(measure)).unit
+    except KeyError:
+        return "enheter"
+    return "procent" if unit == "procentenheter" else unit

@@ -31,6 +31,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from .. import schema
+from .._format import swedish_key
 from ..models.followup import (
     ASSUMPTIONS_SV,
     INTE_PA_VAG,
@@ -47,6 +48,7 @@ from .context import ReportContext
 
 TABLE = "planuppfoljning"
 ADHERENCE = "planuppfoljning_besok"
+PLANNED = "plan_planned"
 OTHERS = "planuppfoljning_dimensioner"
 STATUS_CLASS = {UPPNATT: "ok", PA_VAG: "ok", INTE_PA_VAG: "warn", KAN_EJ: "open"}
 COLOURS = {"now": "#1f4e79", "projection": "#c55a11", "target": "#1d1d1f"}
@@ -109,6 +111,31 @@ def target_sentence(ctx: ReportContext, r: pd.Series) -> Markup:
                   n("projection_low"), n("projection_high"), str(r["target_term"]),
                   n("probability", 0, scale=100))
     return sv("{}{}{} Status: {} – {}.", head, now, proj, _status(r), str(r["status_reason"]))
+
+
+def planned_precision_sentence(ctx: ReportContext, school_id: str) -> Markup | None:
+    """What the plan's lessons per term give (issue #17): the reliability of a term's
+    level and of the school's change over a plan's period, and the power for a change
+    (``plan_planned``, from :meth:`~undervisning_analys.measure.reliability.ObservationPlan.at`
+    with the school's planned lessons)."""
+    if not ctx.has(PLANNED):
+        return None
+    t = ctx.table(PLANNED)
+    mine = t[t["unit"].astype(str) == str(school_id)]
+    if mine.empty or not _finite(mine["reliability"].iloc[0]):
+        return None
+    k = {"unit": str(school_id)}
+    head = sv("Med planens {} lektionsbesök per termin blir reliabiliteten för en termins nivå "
+              "{}", ctx.num(PLANNED, k, "n_obs", 0, status=False),
+              ctx.num(PLANNED, k, "reliability", 2, status=False))
+    if "reliability_change" not in mine.columns or not _finite(mine["power"].iloc[0]):
+        return Markup(head + ".")
+    return sv("{} och för skolans förändring, trenden över {} läsår, {}; en förändring på {} "
+              "poäng per läsår upptäcks då med {} % sannolikhet.", head,
+              ctx.num(PLANNED, k, "years", 0, status=False),
+              ctx.num(PLANNED, k, "reliability_change", 2, status=False),
+              ctx.num(PLANNED, k, "change", 2, status=False),
+              ctx.num(PLANNED, k, "power", 0, scale=100, status=False))
 
 
 def _status(r: pd.Series) -> Markup:
@@ -188,11 +215,6 @@ def targets_chart(rows: pd.DataFrame, labels: list[str], title: str,
     return svg.render()
 
 
-def _swedish_key(s: str) -> tuple[int, ...]:
-    alphabet = "abcdefghijklmnopqrstuvwxyzåäö"
-    return tuple(alphabet.find(ch) if ch in alphabet else 100 + ord(ch) for ch in s.lower())
-
-
 # --------------------------------------------------------------------------
 # The school's section
 # --------------------------------------------------------------------------
@@ -205,6 +227,9 @@ def school_plan(ctx: ReportContext, school_id: str) -> dict[str, Any] | None:
     lessons = rows[rows["kind"] == "observations"]
     sentences = [target_sentence(ctx, r) for _, r in goals.iterrows()]
     sentences += [target_sentence(ctx, r) for _, r in lessons.iterrows()]
+    precision = planned_precision_sentence(ctx, school_id)
+    if precision is not None:
+        sentences.append(precision)
     charts = []
     for kinds, title, scale in (
             (("dimension", "item"), "Undervisningskvalitet: mål, läget nu och det väntade läget "
@@ -382,7 +407,7 @@ def organiser_overview(ctx: ReportContext) -> dict[str, Any] | None:
         org_items.append({"id": str(r["target_id"]), "sentence": target_sentence(ctx, r),
                           "counts": counts})
     schools = t[(t["level"] == "school") & (t["kind"] != "observations")].copy()
-    schools = schools.assign(_k=schools["school_name"].map(_swedish_key)).sort_values(
+    schools = schools.assign(_k=schools["school_name"].map(swedish_key)).sort_values(
         ["_k", "target_id"]).drop(columns="_k")
     charts = []
     for kind, title in (("dimension", "Skolornas mål för undervisningskvaliteten"),
@@ -406,7 +431,8 @@ def organiser_overview(ctx: ReportContext) -> dict[str, Any] | None:
             "n_schools": int(schools["school_id"].nunique()), "assumptions": ASSUMPTIONS_SV}
 
 
-__all__ = ["school_plan", "last_dialogue", "plan_questions", "organiser_overview",
-           "target_sentence", "targets_chart", "TABLE", "ADHERENCE", "OTHERS"]
+__all__ = ["planned_precision_sentence", "school_plan", "last_dialogue", "plan_questions",
+           "organiser_overview", "target_sentence", "targets_chart", "TABLE", "ADHERENCE",
+           "OTHERS", "PLANNED"]
 
 _ = np

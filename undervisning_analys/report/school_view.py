@@ -21,6 +21,7 @@ from ._common import (
     link_error_sentence,
     link_key,
     models_table,
+    period_label,
     plain,
     reliability_words,
     sources_table,
@@ -524,6 +525,7 @@ class SchoolView:
     def build(self) -> dict[str, Any]:
         return {
             "title": f"Kvalitetsdialog: {self.name}",
+            "running_head": f"Kvalitetsdialog: {self.name} · {period_label(self.ctx)}",
             "school": {"name": self.name, "id": self.sid, "area": self.area,
                        "grades": self.grades, "municipality": self.muni_name},
             "summary": self.summary(),
@@ -536,7 +538,7 @@ class SchoolView:
             "questions": self.questions(),
             "plan": _plan_view.school_plan(self.ctx, self.sid),
             "last_dialogue": _plan_view.last_dialogue(self.ctx, self.sid),
-            "sources": self.ctx.cached("sources", lambda: sources_table(self.ctx)),
+            "sources": sources_table(self.ctx, self.sid),
             "period": self.ctx.cached("period", lambda: data_period(self.ctx)),
             "models": self.ctx.cached("models", lambda: models_table(self.ctx)),
             "notes": self.ctx.notes,

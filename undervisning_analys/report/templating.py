@@ -31,9 +31,37 @@ def _css() -> str:
         encoding="utf-8")
 
 
+def css_string(text: str) -> str:
+    """``text`` as the inside of a CSS string literal, safe inside ``<style>``.
+
+    Backslash and double quote are escaped as CSS escapes; ``<``, ``>`` and ``&``
+    too (so no ``</style>`` can close the block), and line breaks become spaces.
+    """
+    out = []
+    for ch in " ".join(str(text).split()):
+        out.append(f"\\{ord(ch):06x}" if ch in '\\"<>&' else ch)
+    return "".join(out)
+
+
+def page_css(running_head: str) -> str:
+    """The print page's margin boxes: a running head and "Sida n av m" at the foot.
+
+    Continuation pages of a printed report then carry the school (or
+    municipality) and period, and every page its number.
+    """
+    head = css_string(running_head)
+    return ("@page { @top-left { content: \"" + head + "\"; font-size: 8pt; color: #555; "
+            "font-family: sans-serif; } @bottom-right { content: \"Sida \" counter(page) "
+            "\" av \" counter(pages); font-size: 8pt; color: #555; font-family: sans-serif; "
+            "} }")
+
+
 def render(template: str, **context: Any) -> str:
-    """Render a template with the inlined CSS."""
-    return _env().get_template(template).render(css=_css(), version=__version__, **context)
+    """Render a template with the inlined CSS (and the page's running head, if given)."""
+    head = context.pop("running_head", None)
+    page = page_css(head) if head else ""
+    return _env().get_template(template).render(css=_css(), page_css=page,
+                                                version=__version__, **context)
 
 
-__all__ = ["render"]
+__all__ = ["css_string", "page_css", "render"]

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .. import privacy, schema
+from .._format import swedish_key
 from ..errors import UAError, UnknownSchoolError
 from .context import ReportContext
 
@@ -114,4 +115,140 @@ def view(ctx: ReportContext, what: str, school_id: str, measure: str | None = No
     raise UAError(f"Okänd vy {what!r}", hint="Välj en av: " + ", ".join(VIEWS))
 
 
-__all__ = ["view", "VIEWS"]
+def published_results(ds: Any, measure: str = "merit_17", school_year: str | None = None
+                      ) -> pd.DataFrame:
+    """The schools' published results of one measure and school year, as Skolverket shows
+    them: Swedish columns, numbers as Swedish text, ``..`` below 10 pupils, ``~100``
+    kept, schools in alphabetical (Swedish) order. No model is fitted.
+
+    ``school_year`` defaults to the latest year the measure has school rows.
+    """
+    r = ds.results
+    r = r[(r["level"] == "school") & (r["group"] == "all") & (r["measure"] == measure)]
+    if not len(r):
+        have = sorted(set(ds.results["measure"].astype(str)))
+        raise UAError(f"Underlaget har inga resultat på skolnivå för måttet {measure!r}",
+                      hint="Välj bland: " + ", ".join(have) if have else
+                      "Lägg Skolverkets resultatfiler i mappen.")
+    years = sorted(set(r["school_year"].astype(str)))
+    year = school_year or years[-1]
+    if year not in years:
+        raise UAError(f"Måttet {measure!r} har inga resultat för läsåret {year}",
+                      hint="Välj bland: " + ", ".join(years))
+    r = r[r["school_year"].astype(str) == year]
+    names = dict(zip(ds.schools["school_id"].astype(str), ds.schools["school_name"]))
+    t = privacy.format_table(r[["school_id", "value", "n", "status"]], kind="results")
+    out = pd.DataFrame({"Skola": r["school_id"].astype(str).map(names).to_numpy(),
+                        "Läsår": year, schema.measure_label(measure): t["value"].to_numpy(),
+                        "Elever": t["n"].to_numpy()})
+    out = out.sort_values("Skola", key=lambda c: c.map(swedish_key), kind="stable")
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------
+# The municipality: the report's own tables and charts, for a notebook
+# --------------------------------------------------------------------------
+MUNICIPALITY_TABLES = ("skolor", "resultat", "dimensioner", "trender", "likvärdighet",
+                       "samstämmighet")
+"""What :func:`municipality_table` can show."""
+
+MUNICIPALITY_CHARTS = ("skolor", "tratt")
+"""What :func:`municipality_chart` can draw."""
+
+
+def _frame(t: Any) -> pd.DataFrame:
+    """A report table (:class:`._common.Table`) as a DataFrame of its cell texts."""
+    from markupsafe import Markup
+
+    def text(cell: Any) -> str:
+        if isinstance(cell, Markup) or hasattr(cell, "__html__"):
+            return Markup(cell.__html__()).striptags()
+        return str(cell)
+
+    out = pd.DataFrame([[text(c) for c in row] for row in t.rows],
+                       columns=[c.label for c in t.columns])
+    out.attrs["title"] = t.caption
+    return out
+
+
+def municipality_table(ctx: ReportContext, what: str) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """One of the municipality report's tables, in Swedish, exactly as the report shows it.
+
+    ``what``: ``skolor`` (the index of every school the latest term, in
+    alphabetical order), ``resultat`` (result, expected and the difference per
+    school, the latest year with an expected result), ``dimensioner`` (each
+    school's index per dimension), ``trender`` (the municipality's trend and
+    the schools' trends), ``likvärdighet`` (spread between schools per period;
+    a dict, one table per quantity) or ``samstämmighet`` (coverage and
+    agreement of paired observations; a dict). ``trender`` is a dict too: the
+    municipality's index per term and the schools' trends. Numbers are Swedish text, ``..`` where not shown.
+    """
+    from .municipality_view import MunicipalityView
+
+    w = str(what).strip().lower()
+    mv = MunicipalityView(ctx)
+    if w in ("skolor", "resultat"):
+        side = mv.side_by_side()
+        t = side["table"] if w == "skolor" else side["results_table"]
+        return _frame(t) if t else pd.DataFrame()
+    if w == "dimensioner":
+        t = mv.dimensions()["table"]
+        return _frame(t) if t else pd.DataFrame()
+    if w == "trender":
+        tr = mv.trends()
+        growth = tr.get("growth") or {}
+        candidates = [tr.get("table"), growth.get("table") if isinstance(growth, dict) else None]
+        tables = [t for t in candidates if t is not None and hasattr(t, "rows") and t]
+        return {t.caption or f"tabell {i + 1}": _frame(t) for i, t in enumerate(tables)}
+    if w == "likvärdighet":
+        return {t.caption: _frame(t) for t in mv.equity()["tables"]}
+    if w == "samstämmighet":
+        found = [v for v in mv.observation().values() if hasattr(v, "rows") and v]
+        return {t.caption or f"tabell {i + 1}": _frame(t) for i, t in enumerate(found)}
+    raise UAError(f"Okänd tabell {what!r}", hint="Välj en av: " + ", ".join(MUNICIPALITY_TABLES))
+
+
+def municipality_chart(ctx: ReportContext, what: str, ax: Any = None) -> Any:
+    """One of the municipality report's charts, drawn for a notebook (returns the axes).
+
+    ``skolor``: every school's index the latest term with its 95 % interval,
+    in alphabetical order, beside the municipality (the report's chart, in one
+    panel); ``tratt``: results minus expected the latest year with an expected
+    result (the funnel against pupils, or against precision without pupil
+    counts).
+    """
+    from .. import plots
+    from .municipality_view import OVERALL, MunicipalityView, _comparison_year
+
+    w = str(what).strip().lower()
+    mv = MunicipalityView(ctx)
+    if w == "skolor":
+        term = mv.latest_term()
+        q = mv.q
+        if term is None or q is None:
+            ax = plots.new_axes((6.5, 3.0)) if ax is None else ax
+            return plots.empty_note(ax, "Inget att visa: ingen termin har ett index för minst "
+                                        "hälften av skolorna.")
+        rows = q[(q["level"] == "school") & (q["dimension"] == OVERALL) & (q["term"] == term)]
+        mref = q[(q["level"] == "municipality") & (q["dimension"] == OVERALL)
+                 & (q["term"] == term)]
+        ref = float(mref["estimate"].iloc[0]) if len(mref) else None
+        return plots.caterpillar(rows, ctx.names, reference=ref, ax=ax,
+                                 title=f"Undervisningskvalitet {term}", xlabel="Samlat index")
+    if w == "tratt":
+        m0 = ctx.measures[0] if ctx.measures else None
+        res = ctx.tables.get(f"results:{m0}") if m0 else None
+        year, _note = _comparison_year(res, m0)
+        if res is None or year is None:
+            ax = plots.new_axes((6.5, 3.0)) if ax is None else ax
+            return plots.empty_note(ax, "Inget att visa: underlaget har inga resultat på "
+                                        "skolnivå.")
+        last = res[res["school_year"].astype(str) == year]
+        return plots.funnel(last, ctx.names, ax=ax,
+                            title=f"{schema.measure_label(str(m0))} {year}: resultat minus "
+                                  "förväntat")
+    raise UAError(f"Okänt diagram {what!r}", hint="Välj ett av: " + ", ".join(MUNICIPALITY_CHARTS))
+
+
+__all__ = ["view", "VIEWS", "published_results", "municipality_table", "municipality_chart", "MUNICIPALITY_TABLES",
+           "MUNICIPALITY_CHARTS"]
