@@ -416,9 +416,10 @@ def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
                          shown["conf_high"] - shown["estimate"]])
         ax.errorbar(shown["estimate"], [y[u] for u in shown["unit"]], xerr=np.nan_to_num(err),
                     fmt="o", color=SCHOOL, ms=4, capsize=2, lw=1)
-    if reference is not None and np.isfinite(reference):
-        ax.axvline(reference, color=MUNICIPALITY, ls="--", lw=1, label="Kommunen")
-        ax.legend(loc="lower right", frameon=False)
+    has_ref = reference is not None and bool(np.isfinite(reference))
+    if has_ref:
+        # named in the axis label, not in a legend box that could cover a school's interval
+        ax.axvline(reference, color=MUNICIPALITY, ls="--", lw=1)
     if len(hidden):
         import matplotlib.transforms as mtransforms
 
@@ -438,7 +439,7 @@ def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
     ax.set_yticklabels([labels[u] for u in order_units])
     ax.set_ylim(-0.7, len(order_units) - 0.3)
     ax.xaxis.set_major_formatter(_sv_formatter(1))
-    ax.set_xlabel(f"{xlabel} ({CI_TEXT})")
+    ax.set_xlabel(f"{xlabel} ({CI_TEXT})" + ("; streckad linje: kommunen" if has_ref else ""))
     ax.grid(axis="y", visible=False)
     ax.set_title(title or "Skolorna sida vid sida")
     return ax
