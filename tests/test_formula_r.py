@@ -189,11 +189,14 @@ def test_predict_newdata_without_a_column_names_it():
 # --------------------------------------------------------------------------- #
 # 3. generalized models: glmer's estimates (Laplace)
 # --------------------------------------------------------------------------- #
-@pytest.mark.parametrize("model", ["binomial", "poisson"])
+@pytest.mark.parametrize("model", ["binomial", "poisson", "binomial_cbind"])
 def test_glmm_equals_glmer(model):
     ref = FITS.set_index("model").loc[model]
-    res = fit_mixed(ref["formula"], _data(), family=ref["family"])
-    assert res.family == model and not res.reml
+    # cbind(passed, failed): successes and failures per school and sex, as glmer reads it
+    data = _csv("counts") if model == "binomial_cbind" else _data()
+    res = fit_mixed(ref["formula"], data, family=ref["family"])
+    assert res.family == ref["family"] and not res.reml and res.formula == ref["formula"]
+    assert res.nobs == ref["nobs"]
     # lme4: -2 logLik; AIC counts the fixed effects and theta (no residual variance)
     assert res.reml_criterion == pytest.approx(ref["criterion"], rel=TOL_CRIT_REL)
     assert res.aic == pytest.approx(ref["AIC"], rel=TOL_CRIT_REL)
@@ -206,6 +209,16 @@ def test_glmm_equals_glmer(model):
     np.testing.assert_allclose(res.varcorr["sd_cor"], vc["sdcor"], rtol=0, atol=TOL_VC)
     text = str(res.summary())
     assert "Generaliserad linjär blandad modell" in text and "z-värde" in text
+
+
+@pytest.mark.parametrize("family, options, pattern", [
+    ("poisson", {}, r"cbind\(passed, failed\).*bara en binomial modell"),
+    ("binomial", {"weights": "passed"}, "weights kan inte anges samtidigt"),
+])
+def test_cbind_outcome_errors(family, options, pattern):
+    with pytest.raises(ModelError, match=pattern):
+        fit_mixed("cbind(passed, failed) ~ sex + (1 | school)", _csv("counts"),
+                  family=family, **options)
 
 
 def test_glmm_predicts_on_link_and_response_scale():
@@ -297,21 +310,21 @@ def test_anova_refuses_models_on_different_rows():
         ua_anova(m0)
 
 
-@pytest.mark.parametrize("model", ["nested", "int_main", "ml"])
-def test_profile_intervals_of_sds_equal_lme4(model):
+@pytest.mark.parametrize("model", ["nested", "int_main", "ml", "corr_slope"])
+def test_profile_intervals_equal_lme4(model):
     ci = _fit(model).confint_varcorr()
     ref = _csv("profile").query("model == @model")
-    names = [("sigma" if g == "Residual" else f"sd_{t}|{g}")
-             for g, t in zip(ci["group"], ci["term"])]
+    names = [("sigma" if g == "Residual" else f"sd_{t1}|{g}" if t2 is None
+              else f"cor_{t2}.{t1}|{g}")
+             for g, t1, t2 in zip(ci["group"], ci["term1"], ci["term2"])]
+    assert sorted(names) == sorted(ref["parm"])
     merged = ref.set_index("parm").loc[names]
     np.testing.assert_allclose(ci["conf_low"], merged["lower"], rtol=0, atol=TOL_VC)
     np.testing.assert_allclose(ci["conf_high"], merged["upper"], rtol=0, atol=TOL_VC)
     assert (ci["conf_low"] <= ci["estimate"]).all() and (ci["estimate"] <= ci["conf_high"]).all()
 
 
-def test_profile_intervals_refused_where_not_implemented():
-    with pytest.raises(ModelError, match="korrelerade slumpeffekter"):
-        _fit("re_interaction").confint_varcorr()
+def test_profile_intervals_refused_for_glmm():
     glmm = fit_mixed("pass ~ x + (1 | school)", _data(), family="binomial")
     with pytest.raises(ModelError, match="bara för linjära modeller"):
         glmm.confint_varcorr()

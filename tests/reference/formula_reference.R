@@ -18,9 +18,11 @@
 #   formula_fixef.csv      model, term, estimate, std_error
 #   formula_varcorr.csv    model, grp, var1, var2, vcov, sdcor (as.data.frame(VarCorr))
 #   formula_ngrps.csv      model, grp, n
+#   formula_counts.csv     passed/failed per school and sex (the cbind() model's data)
 #   formula_anova.csv      anova(m0, m1) of two nested LMMs (refitted with ML by lme4)
 #   formula_profile.csv    model, parm, lower, upper: confint(method = "profile") of the
-#                          standard deviations (REML fits profile the REML criterion)
+#                          SDs and correlations (lme4 profiles the ML deviance, also of
+#                          a REML fit)
 #
 # (sex || school) is lme4's (1 | school) + (0 + sex | school): the intercept's variance
 # and the common part of the sex block are one quantity in two parameters, so only the
@@ -98,6 +100,7 @@ models <- list(
   minus_one = list(f = "y ~ x + f - 1 + (1 | school)"),
   re_interaction = list(f = "y ~ x + (x:sex | school)"),
   re_own_order = list(f = "y ~ sex + x + (0 + x:sex | school)"),
+  corr_slope = list(f = "y ~ x + (1 + x | school)"),
   double_bar_factor = list(f = "y ~ sex + x + (sex || school)"),
   double_bar_mixed = list(f = "y ~ x + sex + (0 + x + sex || school)"),
   names_order = list(f = "y ~ f:x + girl + x + f + (1 | school)"),
@@ -108,8 +111,16 @@ models <- list(
   c_sum = list(f = "y ~ C(f, contr.sum) + x + (1 | school)"),
   ml = list(f = "y ~ sex * x + (1 | school)", reml = FALSE),
   binomial = list(f = "pass ~ x + sex + (1 | school)", family = "binomial"),
+  binomial_cbind = list(f = "cbind(passed, failed) ~ sex + (1 | school)", family = "binomial"),
   poisson = list(f = "count ~ x + sex + (1 | school)", family = "poisson")
 )
+
+# successes and failures per school and sex (glmer's cbind() outcome)
+agg <- aggregate(pass ~ school + sex, d, function(v) c(sum(v), sum(1 - v)))
+counts <- data.frame(school = agg$school, sex = agg$sex, passed = agg$pass[, 1],
+                     failed = agg$pass[, 2])
+write.csv(counts, file.path(out_dir, "formula_counts.csv"), row.names = FALSE)
+counts <- read.csv(file.path(out_dir, "formula_counts.csv"), stringsAsFactors = TRUE)
 
 fit_rows <- list(); fixef_rows <- list(); vc_rows <- list(); ng_rows <- list()
 for (name in names(models)) {
@@ -122,7 +133,7 @@ for (name in names(models)) {
     sig <- sigma(fit)
     fam <- "gaussian"
   } else {
-    fit <- glmer(as.formula(m$f), d, family = m$family)
+    fit <- glmer(as.formula(m$f), if (grepl("cbind", m$f)) counts else d, family = m$family)
     crit <- -2 * as.numeric(logLik(fit))
     sig <- NA
     fam <- m$family
@@ -156,7 +167,7 @@ write.csv(data.frame(model = c("m0", "m1"), npar = a$npar, AIC = a$AIC, BIC = a$
 
 # --- profile confidence intervals of the standard deviations --------------------------
 prof_rows <- list()
-for (name in c("nested", "int_main", "ml")) {
+for (name in c("nested", "int_main", "ml", "corr_slope")) {
   m <- models[[name]]
   reml <- if (is.null(m$reml)) TRUE else m$reml
   fit <- lmer(as.formula(m$f), d, REML = reml)

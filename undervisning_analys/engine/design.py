@@ -799,10 +799,9 @@ def _engine_inputs(parsed: ParsedFormula, y: pd.Series, fixed: _Matrix, blocks: 
                    for j, r in enumerate(b.matrix.names) if r != "(Intercept)"]
         lhs = " + ".join([("1" if "(Intercept)" in b.matrix.names else "0"), *z_names])
         rhs.append(f"({lhs} | {b.bar.group})")
-    engine_frame = pd.DataFrame(np.column_stack(list(out.values())), index=frame.index,
-                                columns=list(out))
     for c in grouping:  # as they are (the engine builds the groups)
-        engine_frame[c] = frame[c].array
+        out[c] = frame[c].array
+    engine_frame = pd.DataFrame(out, index=frame.index, copy=False)
     engine_formula = f"{yname} ~ " + " + ".join(rhs)
     return Design(parsed=parsed, response_name=parsed.response, y=y, fixed=fixed,
                   blocks=blocks, offset=offset, offset_matrices=offset_matrices,

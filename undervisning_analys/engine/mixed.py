@@ -105,8 +105,9 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
         Not used for a generalized model (glmer has no REML).
     family
         ``None`` or ``"gaussian"``: a linear mixed model (``lmer``).
-        ``"binomial"`` (logit link; a 0/1 or true/false outcome, or proportions
-        with the number of trials as ``weights``) or ``"poisson"`` (log link; a
+        ``"binomial"`` (logit link; a 0/1 or true/false outcome, counts of
+        successes and failures as ``cbind(s, f) ~ ...``, or proportions with the
+        number of trials as ``weights``) or ``"poisson"`` (log link; a
         count): a generalized linear mixed model with the Laplace
         approximation, as ``glmer``'s default (``nAGQ = 1``); standard errors
         from the Hessian of the deviance as ``vcov()`` of a glmer fit. Other
@@ -173,7 +174,8 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
             hint="Läs in data med pandas eller med paketets inläsningsfunktioner")
     formula = " ".join(formula.split())
     kind = _family(family)
-    parsed = parse_formula(formula)
+    fit_formula, data = _cbind_outcome(formula, data, kind, engine_options)
+    parsed = parse_formula(fit_formula)
     spec = _parse(parsed, data)
     given = dict(engine_options)
     contrasts = normalise_contrasts(engine_options.pop("contrasts", None))
@@ -212,6 +214,46 @@ def fit_mixed(formula: str, data: pd.DataFrame, reml: bool = True, *,
             fit, formula=formula, reml=reml, n_dropped=n_dropped,
             dropped_by_column=dropped_by_column, engine_warnings=engine_warnings,
             frame=frame, path=path, design=design, family=kind, refit_options=refit)
+
+
+_CBIND = re.compile(r"^\s*cbind\((?P<s>[^,()]+),(?P<f>[^,()]+)\)\s*~(?P<rhs>.*)$")
+#: The columns a cbind(successes, failures) outcome becomes: the share of successes,
+#: fitted with the number of trials as weights (glmer's own reading of cbind()).
+_CBIND_SHARE, _CBIND_TRIALS = "ua_andel_lyckade", "ua_antal_forsok"
+
+
+def _cbind_outcome(formula: str, data: pd.DataFrame, kind: str,
+                   options: dict[str, Any]) -> tuple[str, pd.DataFrame]:
+    """``cbind(s, f) ~ ...`` (binomial): the share s / (s + f) with s + f as weights."""
+    m = _CBIND.match(formula)
+    if m is None:
+        return formula, data
+    s, f = m["s"].strip(), m["f"].strip()
+    if kind != "binomial":
+        raise ModelError(
+            f"Utfallet cbind({s}, {f}) (antal lyckade och misslyckade) passar bara en "
+            "binomial modell", hint='Ange family="binomial"')
+    if "weights" in options:
+        raise ModelError(
+            f"Med utfallet cbind({s}, {f}) är antalet försök ({s} + {f}) vikten; "
+            "weights kan inte anges samtidigt", hint="Ta bort weights")
+    for col in (s, f):
+        if col not in data.columns:
+            raise ModelError(f"Variabeln `{col}` i cbind({s}, {f}) finns inte som kolumn i data",
+                             column=col, hint="Kontrollera stavningen (skiftläget räknas)")
+        v = pd.to_numeric(data[col], errors="coerce")
+        bad = v.notna() & ((v < 0) | (v != np.round(v)))
+        if bad.any():
+            raise ModelError(
+                f"Kolumnen `{col}` i cbind({s}, {f}) måste vara antal (heltal ≥ 0), men har "
+                f"{int(bad.sum())} andra värden (t.ex. {v[bad].iloc[0]:g})", column=col,
+                hint="cbind() tar antal lyckade och antal misslyckade per rad")
+    succ = pd.to_numeric(data[s], errors="coerce")
+    trials = succ + pd.to_numeric(data[f], errors="coerce")
+    share = (succ / trials).where(trials > 0, 0.0)  # no trials: weight 0, as glmer
+    options["weights"] = _CBIND_TRIALS
+    return (f"{_CBIND_SHARE} ~{m['rhs']}",
+            data.assign(**{_CBIND_SHARE: share, _CBIND_TRIALS: trials}))
 
 
 #: The families fit_mixed fits: name -> (engine family class name, link) as glmer's.
@@ -381,8 +423,8 @@ def _parse(parsed: ParsedFormula, data: pd.DataFrame) -> _Spec:
         raise ModelError(
             f"Utfallet {parsed.response!r} i formeln {parsed.formula!r} måste vara en kolumn i "
             "data eller en funktion av en kolumn (t.ex. log(y))",
-            hint=("För en binomial modell med antal lyckade och misslyckade (R:s cbind(s, f)): "
-                  "ge andelen som utfall och antalet försök som weights"))
+            hint=("För en binomial modell med antal lyckade och misslyckade: skriv "
+                  "cbind(lyckade, misslyckade) ~ ... med family=\"binomial\", som i lme4"))
     groupings = [b.grouping for b in parsed.bars]
     with_intercept = {b.grouping for b in parsed.bars if has_intercept(b.lhs)}
     return _Spec(
@@ -823,25 +865,25 @@ class MixedResult(Result):
         return self._reml
 
     def confint_varcorr(self, level: float = 0.95) -> pd.DataFrame:
-        """Profile-likelihood confidence intervals of the standard deviations, as lme4's
+        """Profile-likelihood confidence intervals of the variance components (standard
+        deviations and correlations), as lme4's
         ``confint(fit, parm = "theta_", method = "profile")``.
 
         As lme4, the profile is of the maximum-likelihood deviance (a REML fit is
-        profiled as its ML refit): for each standard deviation (and the residual's),
-        the deviance minimised over the other parameters, and the interval the values
+        profiled as its ML refit) in the SDs, correlations and sigma: for each of
+        them, the deviance minimised over the others, and the interval the values
         whose signed square-root difference from the minimum lies within the normal
-        quantile (±1.96 for 95 %). A lower bound that reaches zero is 0.
+        quantile (±1.96 for 95 %). An SD's lower bound that reaches zero is 0; a
+        correlation's bound that reaches ±1 is ±1 (to 1e-6).
 
-        Returns one row per standard deviation: ``group``, ``term`` (empty for the
-        residual), ``estimate`` (this fit's SD, from ``varcorr``), ``conf_low``,
-        ``conf_high``.
+        Returns one row per row of ``varcorr`` in its order: ``group``, ``term1``,
+        ``term2`` (set for a correlation), ``estimate`` (this fit's SD or
+        correlation, from ``varcorr``), ``conf_low``, ``conf_high``.
 
         Raises
         ------
         ModelError
-            For a generalized model, or a model with correlated random effects
-            (``(1 + x | g)``): profiles of correlations are not implemented here;
-            write ``(1 + x || g)`` or use lme4's ``confint`` in R.
+            For a generalized model (use lme4's ``confint`` in R).
         """
         if self._family != "gaussian":
             raise ModelError(
@@ -851,29 +893,30 @@ class MixedResult(Result):
             raise ModelError(f"level ska ligga mellan 0 och 1, men är {level!r}")
         fit = self._engine_fit
         structures = list(fit.matrices.random_structures)
-        if any(bool(getattr(st, "correlated", True)) and len(st.term_names) > 1
-               for st in structures):
-            raise ModelError(
-                "Profilintervall för modeller med korrelerade slumpeffekter stöds inte här",
-                hint=("Skriv slumpeffekterna okorrelerade, (1 + x || g), eller använd "
-                      "lme4::confint(fit, method = \"profile\") i R"))
         labels = _group_labels(structures)
         vc = self._varcorr
+        rename = self._design.rename
+        names: list[tuple[str, str | None, str | None]] = []
+        for i, st in enumerate(structures):
+            terms = [rename(t) for t in st.term_names]
+            names += [(labels[(i, j)], t, None) for j, t in enumerate(terms)]
+            if bool(getattr(st, "correlated", True)) and len(terms) > 1:
+                names += [(labels[(i, 0)], terms[j], terms[a])
+                          for j in range(len(terms)) for a in range(j + 1, len(terms))]
+        names.append(("Residual", None, None))
         rows = []
-        names = [(labels[(i, j)], self._design.rename(t))
-                 for i, st in enumerate(structures) for j, t in enumerate(st.term_names)]
-        bounds = _profile_bounds(fit, level)
-        for (group, term), (low, high) in zip([*names, ("Residual", None)], bounds):
-            if group == "Residual":
-                est = float(vc.loc[vc["group"] == "Residual", "sd_cor"].iloc[0])
-            else:
-                est = float(vc.loc[(vc["group"] == group) & (vc["term1"] == term)
-                                   & vc["term2"].isna(), "sd_cor"].iloc[0])
-            rows.append({"group": group, "term": term, "estimate": est, "conf_low": low,
-                         "conf_high": high})
+        for (group, t1, t2), (low, high) in zip(names, _profile_bounds(fit, level)):
+            sel = (vc["group"] == group) & (
+                vc["term1"].isna() if t1 is None else (vc["term1"] == t1))
+            sel &= vc["term2"].isna() if t2 is None else (vc["term2"] == t2)
+            est = float(vc.loc[sel, "sd_cor"].iloc[0])
+            rows.append({"group": group, "term1": t1, "term2": t2, "estimate": est,
+                         "conf_low": low, "conf_high": high})
         order = [r for g in dict.fromkeys(vc["group"]) for r in rows if r["group"] == g]
-        out = pd.DataFrame(order, columns=["group", "term", "estimate", "conf_low", "conf_high"])
-        out["term"] = out["term"].astype(object).where(out["term"].notna(), None)
+        out = pd.DataFrame(order, columns=["group", "term1", "term2", "estimate", "conf_low",
+                                           "conf_high"])
+        for c in ("term1", "term2"):
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
         return out
 
     def _response(self) -> np.ndarray:
@@ -1424,9 +1467,11 @@ class AnovaResult(Result):
 # extraction helpers
 # --------------------------------------------------------------------------- #
 def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
-    """Profile-likelihood bounds of (the SDs in the engine's theta order, sigma), as
-    lme4's profile: the ML deviance ``ldL2 + pwrss / s2 + n log(2 pi s2)`` over the
-    SDs ``s_i = sigma * theta_i`` and sigma (lme4's ``devfun2``), beta profiled out."""
+    """Profile-likelihood bounds of lme4's variance parameters, as lme4's profile: per
+    random-effects block (engine order) its SDs then its correlations (lower triangle,
+    column by column), and sigma last. The ML deviance
+    ``ldL2 + pwrss / s2 + n log(2 pi s2)`` in (SDs, correlations, sigma) (lme4's
+    ``devfun2``), beta profiled out, minimised over the other parameters."""
     from mixedlm.estimation.reml import _RustMatrixCache
     from scipy import optimize, stats
 
@@ -1435,6 +1480,8 @@ def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
     z = float(stats.norm.ppf(0.5 + level / 2))
     # the engine's native evaluation (prepared once): deviance components at theta
     response = _RustMatrixCache.from_matrices(matrices).response
+    blocks = [(len(st.term_names), bool(getattr(st, "correlated", True))
+               and len(st.term_names) > 1) for st in matrices.random_structures]
 
     def parts(theta: np.ndarray) -> tuple[float, float]:
         native = response.evaluate(np.asarray(theta, dtype=float), False)
@@ -1442,8 +1489,60 @@ def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
             return math.inf, math.inf
         return float(native[4]), float(native[8])  # ldL2, pwrss
 
-    def dev(sds: np.ndarray, sigma: float) -> float:
-        ld, pw = parts(np.asarray(sds) / sigma)
+    def to_theta(phi: np.ndarray, sigma: float) -> np.ndarray | None:
+        out: list[float] = []
+        pos = 0
+        for k, corr in blocks:
+            sds = phi[pos:pos + k]
+            pos += k
+            if not corr:
+                out.extend(sds / sigma)
+                continue
+            r = np.eye(k)
+            for j in range(k):
+                for i in range(j + 1, k):
+                    r[i, j] = r[j, i] = phi[pos]
+                    pos += 1
+            try:
+                chol = np.linalg.cholesky(r)
+            except np.linalg.LinAlgError:
+                return None
+            lam = np.diag(sds) @ chol / sigma
+            out.extend(lam[i, j] for j in range(k) for i in range(j, k))
+        return np.asarray(out)
+
+    def from_theta(theta: np.ndarray, sigma: float) -> np.ndarray:
+        pos = 0
+        phi: list[float] = []
+        for k, corr in blocks:
+            if not corr:
+                phi.extend(theta[pos:pos + k] * sigma)
+                pos += k
+                continue
+            lam = np.zeros((k, k))
+            for j in range(k):
+                for i in range(j, k):
+                    lam[i, j] = theta[pos]
+                    pos += 1
+            cov = lam @ lam.T * sigma**2
+            sd = np.sqrt(np.diag(cov))
+            phi.extend(sd)
+            for j in range(k):
+                for i in range(j + 1, k):
+                    den = sd[i] * sd[j]
+                    phi.append(cov[i, j] / den if den > 0 else 0.0)
+        return np.asarray(phi)
+
+    is_cor = []
+    for k, corr in blocks:
+        is_cor += [False] * k + ([True] * (k * (k - 1) // 2) if corr else [])
+    m = len(is_cor)
+
+    def dev(phi: np.ndarray, sigma: float) -> float:
+        theta = to_theta(phi, sigma)
+        if theta is None:
+            return math.inf
+        ld, pw = parts(theta)
         return ld + pw / sigma**2 + n * math.log(2 * math.pi * sigma**2)
 
     def dev_theta(theta: np.ndarray) -> float:  # sigma profiled out
@@ -1451,33 +1550,37 @@ def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
         return ld + n * (1 + math.log(2 * math.pi * pw / n))
 
     theta0 = np.atleast_1d(np.asarray(fit.theta, dtype=float))
-    m = len(theta0)
-    opt = optimize.minimize(dev_theta, theta0, method="L-BFGS-B", bounds=[(0, None)] * m,
+    lower: list[float | None] = []  # a diagonal entry of a Cholesky factor is >= 0
+    for k, corr in blocks:
+        lower += ([0.0 if i == j else None for j in range(k) for i in range(j, k)] if corr
+                  else [0.0] * k)
+    opt = optimize.minimize(dev_theta, theta0, method="L-BFGS-B",
+                            bounds=[(lb, None) for lb in lower],
                             options={"ftol": 1e-13, "gtol": 1e-9})
     theta_hat = np.asarray(opt.x)
     sigma_hat = math.sqrt(parts(theta_hat)[1] / n)
-    sds_hat = theta_hat * sigma_hat
-    d_min = dev(sds_hat, sigma_hat)
+    phi_hat = from_theta(theta_hat, sigma_hat)
+    d_min = dev(phi_hat, sigma_hat)
+    limit = 1 - 1e-6
+    box = [(-limit, limit) if c else (0.0, None) for c in is_cor]
 
     def profiled(k: int, v: float) -> float:
-        """Deviance minimised with parameter k (an SD, or sigma when k == m) at v."""
-        if k == m:  # sigma fixed: theta free
-            res = optimize.minimize(lambda th: dev(th * v, v), theta_hat, method="L-BFGS-B",
-                                    bounds=[(0, None)] * m,
-                                    options={"ftol": 1e-13, "gtol": 1e-9})
+        """Deviance minimised with parameter k (sigma when k == m) held at v."""
+        if k == m:
+            res = optimize.minimize(lambda ph: dev(ph, v), phi_hat, method="L-BFGS-B",
+                                    bounds=box, options={"ftol": 1e-13, "gtol": 1e-9})
             return float(res.fun)
         others = [i for i in range(m) if i != k]
 
         def f(x: np.ndarray) -> float:
-            sigma = math.exp(x[-1])
-            sds = np.empty(m)
-            sds[k] = v
-            sds[others] = x[:-1]
-            return dev(sds, sigma)
+            phi = np.empty(m)
+            phi[k] = v
+            phi[others] = x[:-1]
+            return dev(phi, math.exp(x[-1]))
 
-        x0 = np.r_[sds_hat[others], math.log(sigma_hat)]
+        x0 = np.r_[phi_hat[others], math.log(sigma_hat)]
         res = optimize.minimize(f, x0, method="L-BFGS-B",
-                                bounds=[(0, None)] * len(others) + [(None, None)],
+                                bounds=[box[i] for i in others] + [(None, None)],
                                 options={"ftol": 1e-13, "gtol": 1e-9})
         return float(res.fun)
 
@@ -1486,7 +1589,15 @@ def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
         return math.copysign(math.sqrt(d), v - centre)
 
     out = []
-    for k, centre in enumerate([*sds_hat, sigma_hat]):
+    for k, centre in enumerate([*phi_hat, sigma_hat]):
+        if k < m and is_cor[k]:
+            lo_end, hi_end = -limit, limit
+            upper = (hi_end if zeta(k, hi_end, centre) < z else optimize.brentq(
+                lambda v, k=k, c=centre: zeta(k, v, c) - z, centre, hi_end, xtol=1e-6))
+            lower_b = (lo_end if zeta(k, lo_end, centre) > -z else optimize.brentq(
+                lambda v, k=k, c=centre: zeta(k, v, c) + z, lo_end, centre, xtol=1e-6))
+            out.append((float(lower_b), float(upper)))
+            continue
         scale = max(centre, 1e-3 * sigma_hat)
         hi = centre + scale
         while zeta(k, hi, centre) < z:
@@ -1494,14 +1605,14 @@ def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
         upper = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) - z, centre, hi,
                                 xtol=1e-6)
         if k < m and zeta(k, 0.0, centre) >= -z:
-            lower = 0.0
+            lower_b = 0.0
         else:
             lo = centre / 2
             while zeta(k, lo, centre) > -z:
                 lo /= 2
-            lower = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) + z, lo, centre,
-                                    xtol=1e-6)
-        out.append((float(lower), float(upper)))
+            lower_b = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) + z, lo, centre,
+                                      xtol=1e-6)
+        out.append((float(lower_b), float(upper)))
     return out
 
 
