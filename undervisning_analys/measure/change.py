@@ -53,7 +53,15 @@ What this plans for is the plain least-squares trend of a school's term
 means; the index's model-based trend (:func:`~.index.teaching_quality`) also
 removes observers' severities and borrows strength, and is at least as
 precise. Checked by simulation of the linear model with a fixed staff and
-fixed observers (``tests/test_change.py``).
+fixed observers (``tests/test_change.py``, ``benchmarks/sim_change.py``), and
+against the package's own pipeline on synthetic municipalities
+(``benchmarks/sim_change_pipeline.py``, 30 seeds × 20 schools, 4 school
+years): the plain trend's error is 9 % larger than the planner's standard
+error (plain means also carry the changing mix of visit types and observers,
+which the model removes), while the model's school trend (``ua.growth``,
+what the reports show) correlates with the truth at corr² 0.70 against the
+planner's reliability of change 0.65 – the planner errs on the safe side for
+what the reports show.
 
 References
 ----------
@@ -270,6 +278,11 @@ def plan_observations_change(components: VarianceComponents | Mapping[str, float
                              same_observers: bool = True,
                              max_obs: int = 200) -> ChangePlan:
     """Lessons per term needed to detect a school's change, or to measure it reliably.
+
+    For one design given by the arguments. The front door for a Dataset (every
+    school's own design, the level beside the change, one result) is
+    :func:`~.reliability.plan_observations` with ``change=`` /
+    ``change_reliability=``, which calls this for each school.
 
     Parameters
     ----------
