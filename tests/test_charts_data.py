@@ -81,3 +81,27 @@ def test_results_spread_is_drawn_one_unit_per_axis():
     assert _unit_of("pass_all_subjects_pct") == _unit_of("eligible_vocational_pct") == "procent"
     assert _unit_of("np_ma_9_avg_points") == "poäng"
     assert _unit_of("not_a_measure") == "enheter"
+
+
+def test_municipality_results_beside_the_index_and_dimensions_over_all_terms():
+    terms = ["HT2022", "VT2023", "HT2023", "VT2024"]
+    idx = pd.DataFrame({"term": terms, "estimate": [2.6, 2.7, 2.75, 2.8],
+                        "conf_low": [2.5, 2.6, 2.65, 2.7], "conf_high": [2.7, 2.8, 2.85, 2.9]})
+    res = {"merit_17": pd.DataFrame({"school_year": ["2022/23", "2023/24"],
+                                     "value": [230.0, 235.5]}),
+           "pass_all_subjects_pct": pd.DataFrame({"school_year": ["2022/23", "2023/24"],
+                                                  "value": [71.0, np.nan]})}
+    fig = plots.index_beside_results(idx, res, detached=True)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == ["Samlat index per termin",
+                                                "Meritvärde (17 ämnen)",
+                                                "Godkänt i alla ämnen (%)"]
+    # each result on its own axis, in its own unit: the panels do not share a y scale
+    assert shown[1].get_ylim() != shown[2].get_ylim()
+    tq = pd.concat([idx.assign(level="municipality", unit="1", dimension=d,
+                               estimate=idx["estimate"] + k * 0.1)
+                    for k, d in enumerate(["a", "b", "c"])])
+    ax = plots.dimension_trends(tq, {"a": "Klassrumsledning", "b": "Stöd", "c": "Kognitiv"})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Klassrumsledning", "Stöd", "Kognitiv"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == terms

@@ -76,3 +76,11 @@ def test_caterpillar_by_estimate_shows_each_place_with_its_interval():
     assert labels[0].startswith("B (plats ")
     with pytest.raises(ValueError, match="rank_low"):
         plots.caterpillar(_rows(), {}, order="estimate")
+
+
+def test_caterpillar_names_the_municipality_line_without_a_legend_box():
+    ax = plots.caterpillar(_rows(), {"1": "A", "2": "B", "3": "C"}, reference=2.0)
+    assert ax.get_legend() is None
+    assert ax.get_xlabel().endswith("streckad linje: kommunen")
+    ax = plots.caterpillar(_rows(), {"1": "A", "2": "B", "3": "C"})
+    assert "streckad" not in ax.get_xlabel()

@@ -512,7 +512,7 @@ def test_the_link_says_its_index_is_already_calibrated(small, library):
     assert any("Därför visas ingen korrigerad skattning bredvid" in t for t in schools)
 
 
-def _means_link(ds, measure: str) -> pd.DataFrame:
+def _means_link(ds, measure: str, correction: str = "auto") -> pd.DataFrame:
     """link() on the plain-means index (unshrunken): "auto" adds the corrected rows."""
     from undervisning_analys.models.link import link
 
@@ -521,7 +521,8 @@ def _means_link(ds, measure: str) -> pd.DataFrame:
     means = les.groupby(["school_id", "term"])["overall"].agg(["mean", "std", "count"])
     means = means.reset_index().rename(columns={"mean": "estimate"})
     means["se"] = means["std"] / np.sqrt(means["count"])
-    return link(ds, measure=measure, lag=1, index=means, shrunken=False).tidy()
+    return link(ds, measure=measure, lag=1, index=means, shrunken=False,
+                correction=correction).tidy()
 
 
 @pytest.fixture(scope="module")
@@ -578,6 +579,21 @@ def test_the_link_shows_the_corrected_estimate_beside_the_naive(small, library, 
         assert not np.isfinite(c["estimate"])
         assert "kan inte korrigeras (regressionskalibrering)" in text
         assert "Korrigerat för indexets mätfel" not in text
+
+
+def test_an_uncorrected_unshrunken_link_says_it_may_be_underestimated(small, library):
+    import dataclasses
+
+    from undervisning_analys.report.municipality_view import render_municipality
+
+    ds, ctx = small
+    lk = _means_link(ds, ctx.info["link"]["measure"], correction="none")
+    assert set(lk["correction"]) == {"none"} and (lk["attenuation"] < 1).all()
+    ctx2 = dataclasses.replace(ctx, tables={**ctx.tables, "link": lk})
+    text = _text(render_municipality(ctx2))
+    assert "gör att sambandet kan vara underskattat; någon korrigering för mätfelet har inte " \
+           "beräknats" in text
+    assert "Därför visas ingen korrigerad skattning" not in text
 
 
 def test_unknown_school_is_refused_in_swedish(small, tmp_path):

@@ -305,6 +305,78 @@ def trends(tq: pd.DataFrame, *, level: str = "area", dimension: str = "overall",
 
 
 @_styled
+def dimension_trends(tq: pd.DataFrame, dimensions: Mapping[str, str], *,
+                     level: str = "municipality", unit: str | None = None,
+                     title: str | None = None, ax: Any = None) -> Any:
+    """Each dimension's index per term for one unit (default the municipality), with bands.
+
+    ``tq``: the teaching-quality index's ``tidy()`` table; ``dimensions``: id
+    -> Swedish name, in the order to draw (the protocol's). Every term the
+    data hold is on the axis; suppressed terms are marked ``..``.
+    """
+    ax = _axes(ax, (6.5, 3.0))
+    d = tq[tq["level"] == level]
+    if unit is not None:
+        d = d[d["unit"].astype(str) == str(unit)]
+    d = d.assign(x=d["term"].map(schema.term_index))
+    for k, (dim, name) in enumerate(dimensions.items()):
+        g = d[d["dimension"] == dim].sort_values("x")
+        if not len(g):
+            continue
+        col = AREA_COLOURS[k % len(AREA_COLOURS)]
+        ax.fill_between(g["x"], g["conf_low"], g["conf_high"], color=col, alpha=0.10, lw=0)
+        ax.plot(g["x"], g["estimate"], "o-", color=col, ms=3, lw=1.2, label=name)
+    if not len(d):
+        return empty_note(ax, "Inget att visa: inget index per dimension.")
+    _term_axis(ax, list(d["term"]))
+    ax.yaxis.set_major_formatter(_sv_formatter(1))
+    ax.set_ylabel("Index")
+    ax.set_title(title or "Dimensionerna per termin")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
+    return ax
+
+
+@_styled
+def index_beside_results(index_rows: pd.DataFrame, results: Mapping[str, pd.DataFrame],
+                         detached: bool = False) -> Any:
+    """The municipality's index per term beside its results per school year.
+
+    ``index_rows``: term, estimate, conf_low, conf_high (the municipality's
+    overall index); ``results``: measure -> a table with school_year and
+    value (the municipality's published result). One panel each, every panel
+    on its own scale and unit; returns the figure.
+    """
+    n = 1 + len(results)
+    ncol = min(n, 2)
+    nrow = int(np.ceil(n / ncol))
+    axes = new_axes((7.2, 2.7 * nrow + 0.3), detached, nrow, ncol, squeeze=False)
+    fig = axes.flat[0].figure
+    ax0 = axes.flat[0]
+    g = index_rows.assign(x=index_rows["term"].map(schema.term_index)).sort_values("x")
+    ax0.fill_between(g["x"], g["conf_low"], g["conf_high"], color=SCHOOL, alpha=0.12, lw=0)
+    ax0.plot(g["x"], g["estimate"], "o-", color=SCHOOL, ms=3, lw=1.2)
+    _term_axis(ax0, list(g["term"]))
+    ax0.yaxis.set_major_formatter(_sv_formatter(1))
+    ax0.set_title("Samlat index per termin", fontsize=9)
+    for ax, (measure, r) in zip(list(axes.flat)[1:], results.items()):
+        years = sorted(set(r["school_year"].astype(str)))
+        pos = _year_axis(ax, years)
+        rr = r.assign(x=r["school_year"].astype(str).map(pos)).sort_values("x")
+        ok = rr[rr["value"].notna()]
+        ax.plot(ok["x"], ok["value"], "o-", color=MUNICIPALITY, ms=3, lw=1.2)
+        _mark_suppressed(ax, rr.loc[rr["value"].isna(), "x"])
+        big = bool(ok["value"].abs().max() > 50) if len(ok) else False
+        ax.yaxis.set_major_formatter(_sv_formatter(0 if big else 1))
+        ax.tick_params(axis="x", labelrotation=45)
+        ax.set_title(_short_measure(measure), fontsize=9)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fixed_margins(fig, left=0.55, right=0.1, bottom=0.65, top=0.3, hgap=0.95, wgap=0.55)
+    return fig
+
+
+@_styled
 def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
                 reference: float | None = None, title: str | None = None,
                 xlabel: str = "Index", order: str = "name", ax: Any = None) -> Any:
@@ -344,9 +416,10 @@ def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
                          shown["conf_high"] - shown["estimate"]])
         ax.errorbar(shown["estimate"], [y[u] for u in shown["unit"]], xerr=np.nan_to_num(err),
                     fmt="o", color=SCHOOL, ms=4, capsize=2, lw=1)
-    if reference is not None and np.isfinite(reference):
-        ax.axvline(reference, color=MUNICIPALITY, ls="--", lw=1, label="Kommunen")
-        ax.legend(loc="lower right", frameon=False)
+    has_ref = reference is not None and bool(np.isfinite(reference))
+    if has_ref:
+        # named in the axis label, not in a legend box that could cover a school's interval
+        ax.axvline(reference, color=MUNICIPALITY, ls="--", lw=1)
     if len(hidden):
         import matplotlib.transforms as mtransforms
 
@@ -366,7 +439,7 @@ def caterpillar(rows: pd.DataFrame, names: Mapping[str, str], *,
     ax.set_yticklabels([labels[u] for u in order_units])
     ax.set_ylim(-0.7, len(order_units) - 0.3)
     ax.xaxis.set_major_formatter(_sv_formatter(1))
-    ax.set_xlabel(f"{xlabel} ({CI_TEXT})")
+    ax.set_xlabel(f"{xlabel} ({CI_TEXT})" + ("; streckad linje: kommunen" if has_ref else ""))
     ax.grid(axis="y", visible=False)
     ax.set_title(title or "Skolorna sida vid sida")
     return ax
@@ -463,7 +536,8 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
 def _short_measure(measure: str) -> str:
     short = {"merit_17": "Meritvärde (17 ämnen)", "merit_16": "Meritvärde (16 ämnen)",
              "pass_all_subjects_pct": "Godkänt i alla ämnen (%)",
-             "eligible_vocational_pct": "Behöriga till yrkesprogram (%)"}
+             "eligible_vocational_pct": "Behöriga till yrkesprogram (%)",
+             "grade6_pass_all_subjects_pct": "Godkänt i alla ämnen, åk 6 (%)"}
     return short.get(measure, schema.measure_label(measure))
 
 

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from undervisning_analys._format import Z_95
 from undervisning_analys._results import Result
 from undervisning_analys.errors import ScaleError, ValidationError
 
@@ -182,7 +183,7 @@ class AgreementResult(Result):
             )
         kq = tot["kappa_quadratic"]
         se = tot["kappa_quadratic_se"]
-        ci = (f" (95 % konfidensintervall {_fmt(kq - 1.96 * se)} till {_fmt(kq + 1.96 * se)})"
+        ci = (f" (95 % konfidensintervall {_fmt(kq - Z_95 * se)} till {_fmt(kq + Z_95 * se)})"
               if np.isfinite(se) else "")
         lines += [
             "",
@@ -214,7 +215,7 @@ class AgreementResult(Result):
                     capsize=3, label="Kappa, kvadratiskt viktad (95 % KI)")
         ax.set_yticks(y)
         ax.set_yticklabels([str(g) for g in t["group"]])
-        ax.set_xlim(min(0.0, float(np.nanmin(t["kappa_quadratic"] - 1.96 * se)) - 0.05), 1.0)
+        ax.set_xlim(min(0.0, float(np.nanmin(t["kappa_quadratic"] - Z_95 * se)) - 0.05), 1.0)
         ax.set_xlabel("Andel par / kappa")
         ax.set_title(f"Samstämmighet i parobservationer (skala {self.scale[0]}–{self.scale[1]})")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3, fontsize=8,

@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._format import number
 from .._results import Result
 from ..errors import ModelError
 from ..privacy import MIN_OBS
@@ -86,9 +87,8 @@ _ROLE_SV = {"rektor": "rektor", "bitradande_rektor": "biträdande rektor",
 
 
 def _fmt(x: float, digits: int = 2) -> str:
-    if x is None or not np.isfinite(x):
-        return "–"
-    return f"{x:+.{digits}f}".replace(".", ",").replace("-", "−")
+    """A signed Swedish number (the shared format); "–" for a missing figure."""
+    return number(x, digits, sign=True, missing="–")
 
 
 def drift_formula(ds: Dataset, dimension: str = "overall") -> str:

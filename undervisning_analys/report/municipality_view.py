@@ -156,15 +156,45 @@ class MunicipalityView:
                   "Skillnader mellan skolor som är mindre än intervallen är inte säkra.")
         return {"table": t, "term": term}
 
+    def _municipality_results(self) -> dict[str, pd.DataFrame]:
+        """The municipality's published results per school year for the report's measures
+        (all pupils, all principals)."""
+        r = self.ctx.ds.results
+        if not len(r):
+            return {}
+        r = r[(r["level"] == "municipality") & (r["group"] == "all")
+              & (r["municipality_id"].astype(str) == self.muni_id)]
+        if "principal_type" in r.columns:
+            r = r[r["principal_type"].astype(str) == "all"]
+        out = {}
+        for m in self.ctx.measures:
+            part = r[r["measure"] == m]
+            if len(part):
+                out[m] = part[["school_year", "value"]].drop_duplicates("school_year")
+        return out
+
     def trends(self) -> dict[str, Any]:
         ctx = self.ctx
         out: dict[str, Any] = {"municipality": None, "areas": None, "table": None,
-                               "growth": None}
+                               "growth": None, "dimensions": None, "results": None}
         if self.q is None:
             return out
         ax = plots.new_axes((7.0, 2.8), detached=True)
         plots.trends(self.q, level="municipality", ax=ax)
         out["municipality"] = plots.to_data_uri(plots.finish(ax))
+        # every dimension over every term, and the municipality's results beside the index
+        dims = {d: n for d, n in ctx.dimensions.items() if d != OVERALL}
+        if dims:
+            ax = plots.new_axes((7.0, 2.8), detached=True)
+            plots.dimension_trends(self.q, dims, ax=ax,
+                                   title="Kommunens index per dimension och termin")
+            out["dimensions"] = plots.to_data_uri(plots.finish(ax))
+        res = self._municipality_results()
+        muni_index = self.q[(self.q["level"] == "municipality")
+                            & (self.q["dimension"] == OVERALL)]
+        if res and len(muni_index):
+            fig = plots.index_beside_results(muni_index, res, detached=True)
+            out["results"] = plots.to_data_uri(plots.finish(fig))
         if (self.q["level"] == "area").any():
             ax = plots.new_axes((7.0, 3.0), detached=True)
             plots.trends(self.q, level="area", ax=ax)
