@@ -221,3 +221,14 @@ def check_outcome_section(out: Path) -> None:
     muni = u[u["unit"] == "kommun"]
     assert set(zip(schools["measure"], schools["school_year"])) == set(
         zip(muni["measure"], muni["school_year"]))
+    # a school without the surveyed grade (F-6) says so instead of a Skolenkäten table
+    surveyed = set(schools.loc[schools["measure"].str.startswith("skolenkat_"), "unit"])
+    n_without = 0
+    for p in sorted(out.glob("skola_*.html")):
+        html = p.read_text(encoding="utf-8")
+        sid = p.stem.split("_", 1)[1]
+        has_table = "Skolenkäten: elevernas svar" in html
+        assert has_table == (sid in surveyed), p.name
+        assert ("inga värden för skolan" in html) == (sid not in surveyed), p.name
+        n_without += sid not in surveyed
+    assert n_without > 0

@@ -174,7 +174,13 @@ def school_section(ctx: ReportContext, school_id: str, municipality: str) -> dic
                                       "när hela 95 %-intervallet ligger på samma sida om "
                                       "noll.", n_what)] + gaps)
         tables.append(t)
-    return {"title": TITLE, "tables": tables, "text": ""}
+    note = ""
+    surveyed = [m for m in ms if m.startswith("skolenkat_")]
+    if surveyed and not mine["measure"].isin(surveyed).any():
+        groups = sorted({schema.measure_label(m).split(":", 1)[0] for m in surveyed})
+        note = (f"{', '.join(groups)}: inga värden för skolan. Skolenkäten besvaras av "
+                "eleverna i vissa årskurser, och skolan har inga svarande i dem.")
+    return {"title": TITLE, "tables": tables, "text": "", "note": note}
 
 
 def _p(ctx: ReportContext, keys: dict[str, Any], column: str) -> Any:
