@@ -506,3 +506,15 @@ def test_an_overall_outcome_follows_what_the_overall_index_measures():
     resid_target = terms - 5.0 * target
     resid_q = terms - 5.0 * q
     assert resid_target.std() < 0.05 < 0.2 < resid_q.std()
+
+
+def test_a_clear_change_is_never_written_with_a_bound_of_zero():
+    from undervisning_analys._format import number
+    from undervisning_analys.report.outcomes_view import _trend_decimals
+
+    for lo, hi in ((-0.355, -0.0021), (0.004, 0.31), (-0.3, 0.2), (0.05, 0.4)):
+        d = _trend_decimals(lo, hi)
+        clear = lo > 0 or hi < 0
+        shown = {number(lo, d), number(hi, d)}
+        assert not (clear and shown & {"0,00", "−0,00", "0,000"}), (lo, hi, d)
+    assert _trend_decimals(-0.3, 0.2) == 2

@@ -74,6 +74,14 @@ def _short(measure: str) -> str:
     return label.split(": ", 1)[1] if label.startswith("Skolenkäten") else label
 
 
+def _trend_decimals(lo: float, hi: float) -> int:
+    """Two decimals, or three when an interval that excludes zero would be written with a
+    bound of 0,00 (so that '−0,35 till 0,00' never stands beside 'en förbättring')."""
+    if (lo > 0 and lo < 0.005) or (hi < 0 and hi > -0.005):
+        return 3
+    return 2
+
+
 def _trend_words(ctx: ReportContext, unit: str, measure: str) -> Markup | None:
     """'ökat med 0,3 per läsår (95 % KI 0,1 till 0,5): bättre' or None without a trend."""
     k = {"unit": unit, "measure": measure}
@@ -85,8 +93,9 @@ def _trend_words(ctx: ReportContext, unit: str, measure: str) -> Markup | None:
         return None
     lo, hi = float(row["conf_low"].iloc[0]), float(row["conf_high"].iloc[0])
     info = schema.measure_info(measure)
-    est = ctx.num(TRENDS, k, "estimate", 2)
-    interval = ci(ctx, TRENDS, k, 2)
+    d = _trend_decimals(lo, hi)
+    est = ctx.num(TRENDS, k, "estimate", d)
+    interval = ci(ctx, TRENDS, k, d)
     if lo > 0 or hi < 0:
         better = info.better(hi if hi < 0 else lo)
         verdict = ("en förbättring" if better else "en försämring") if better is not None \
@@ -101,7 +110,9 @@ def _trend_cells(ctx: ReportContext, unit: str, measure: str) -> list[Any]:
     if words is None:
         return [Markup("–"), Markup("–"), "för få läsår med värden"]
     k = {"unit": unit, "measure": measure}
-    return [ctx.num(TRENDS, k, "estimate", 2), ci(ctx, TRENDS, k, 2),
+    row = ctx._row(TRENDS, k)
+    d = _trend_decimals(float(row["conf_low"]), float(row["conf_high"])) if row else 2
+    return [ctx.num(TRENDS, k, "estimate", d), ci(ctx, TRENDS, k, d),
             str(words).rsplit(": ", 1)[-1]]
 
 
