@@ -16,13 +16,16 @@ from pathlib import Path
 
 
 def where(file: str | Path | None = None, row: int | None = None,
-          column: str | None = None, table: str | None = None) -> str:
-    """Swedish location phrase: 'i filen x.csv, rad 14, kolumn `poang`'."""
+          column: str | None = None, table: str | None = None,
+          sheet: str | None = None) -> str:
+    """Swedish location phrase: 'i filen x.xlsx, bladet `Svar`, rad 14, kolumn `poang`'."""
     parts: list[str] = []
     if table is not None:
         parts.append(f"i tabellen `{table}`")
     if file is not None:
         parts.append(f"i filen {Path(file).name}")
+    if sheet:
+        parts.append(f"bladet `{sheet}`")
     if row is not None:
         parts.append(f"rad {row}")
     if column is not None:
@@ -35,19 +38,31 @@ class UAError(Exception):
 
     def __init__(self, message: str, *, file: str | Path | None = None,
                  row: int | None = None, column: str | None = None,
-                 table: str | None = None, hint: str | None = None) -> None:
+                 table: str | None = None, hint: str | None = None,
+                 sheet: str | None = None) -> None:
+        self.message = message
         self.file = str(file) if file is not None else None
         self.row = row
         self.column = column
         self.table = table
         self.hint = hint
-        loc = where(file, row, column, table)
-        text = message
+        self.sheet = sheet
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        loc = where(self.file, self.row, self.column, self.table, self.sheet)
+        text = self.message
         if loc:
-            text = f"{message} ({loc})"
-        if hint:
-            text = f"{text}. {hint}"
-        super().__init__(text)
+            text = f"{self.message} ({loc})"
+        if self.hint:
+            text = f"{text}. {self.hint}"
+        return text
+
+    def in_sheet(self, sheet: str) -> UAError:
+        """The same error, its location naming the workbook's sheet (``blad``)."""
+        self.sheet = sheet
+        self.args = (self._text(), *self.args[1:])
+        return self
 
 
 class ValidationError(UAError):
@@ -86,15 +101,7 @@ class PlanError(FileFormatError):
     """
 
     def __init__(self, message: str, *, sheet: str | None = None, **kw) -> None:
-        self.sheet = sheet
-        super().__init__(message, **kw)
-        if sheet:
-            parts = [where(kw.get("file")), f"blad `{sheet}`", where(None, kw.get("row"),
-                                                                    kw.get("column"))]
-            text = f"{message} (" + ", ".join(x for x in parts if x) + ")"
-            if kw.get("hint"):
-                text = f"{text}. {kw['hint']}"
-            self.args = (text,)
+        super().__init__(message, sheet=sheet, **kw)
 
 
 class UnknownItemError(FileFormatError):

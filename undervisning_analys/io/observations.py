@@ -109,6 +109,7 @@ from ..errors import (
     MissingColumnError,
     MissingKeyError,
     ScaleError,
+    UAError,
     UnknownItemError,
     UnknownSchoolError,
     ValueFormatError,
@@ -551,13 +552,30 @@ def _load(path: str | Path, instrument: Instrument | str | Path | None = None, *
           duplicates: str | None = None, key: str | bytes | None = None
           ) -> tuple[pd.DataFrame, ProvenanceRecord, pd.DataFrame]:
     p = c.check_file(path)
+    sheets, info = c.read_rows(p, delimiters=(",", ";", "\t"))
+    sheet, rows = next(((n, r) for n, r in sheets.items() if any(not x.is_blank() for x in r)),
+                       ("", []))
+    try:
+        return _load_rows(p, rows, info, instrument, columns=columns, schools=schools,
+                          duplicates=duplicates, key=key)
+    except UAError as e:
+        # an error in the workbook's cells names the sheet the forms were read from
+        if sheet and e.sheet is None and e.file is not None and Path(e.file) == p:
+            raise e.in_sheet(sheet) from None
+        raise
+
+
+def _load_rows(p: Path, rows: list[Any], info: dict[str, Any],
+               instrument: Instrument | str | Path | None = None, *,
+               columns: Mapping[str, str | None] | ColumnSpec | str | Path | None = None,
+               schools: pd.DataFrame | Iterable[str] | None = None,
+               duplicates: str | None = None, key: str | bytes | None = None
+               ) -> tuple[pd.DataFrame, ProvenanceRecord, pd.DataFrame]:
     inst = load_instrument(instrument)
     spec = as_column_spec(columns)
     if duplicates is None:
         duplicates = spec.duplicates
     map_file = spec.source if spec.source is not None else p
-    sheets, info = c.read_rows(p, delimiters=(",", ";", "\t"))
-    rows = next((r for r in sheets.values() if any(not x.is_blank() for x in r)), [])
     rows = [r for r in rows if not r.is_blank()]
     if not rows:
         raise FileFormatError("Filen är tom", file=p,
