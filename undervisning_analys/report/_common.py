@@ -95,16 +95,28 @@ def school_sources(ctx: ReportContext, school_id: str) -> set[str]:
     observations, background, plans) enters the models that every school's
     figures come from, and counts for all schools.
     """
-    res = ctx.ds.results
-    used: set[str] = set()
-    if len(res) and "source" in res.columns:
-        mine = (res["school_id"].astype(str) == str(school_id)) | (res["level"] != "school")
-        used = set(res.loc[mine, "source"].dropna().astype(str))
+    files_of, shared = ctx.cached("result_files_by_school", lambda: _result_files(ctx))
+    used = shared | files_of.get(str(school_id), set())
     out = set()
     for p in ctx.ds.provenance:
         if p.table != "results" or p.path in used:
             out.add(p.path)
     return out
+
+
+def _result_files(ctx: ReportContext) -> tuple[dict[str, set[str]], set[str]]:
+    """Each school's results files, and the files with rows above school level (once)."""
+    res = ctx.ds.results
+    if not len(res) or "source" not in res.columns:
+        return {}, set()
+    r = res[res["source"].notna()]
+    above = r["level"] != "school"
+    shared = set(r.loc[above, "source"].astype(str))
+    pairs = r.loc[~above, ["school_id", "source"]].astype(str).drop_duplicates()
+    files_of: dict[str, set[str]] = {}
+    for sid, src in pairs.itertuples(index=False):
+        files_of.setdefault(sid, set()).add(src)
+    return files_of, shared
 
 
 def sources_table(ctx: ReportContext, school_id: str | None = None) -> Table:
@@ -121,7 +133,7 @@ def sources_table(ctx: ReportContext, school_id: str | None = None) -> Table:
     labels = {"schools": "skolregister", "observations": "lektionsobservationer",
               "results": "resultat", "background": "elevsammansättning",
               "pupil_results": "elevers betyg", "instrument": "observationsprotokoll"}
-    periods = _file_periods(ctx)
+    periods = ctx.cached("file_periods", lambda: _file_periods(ctx))
     keep = None if school_id is None else school_sources(ctx, school_id)
     if keep is not None:
         others = sum(p.path not in keep for p in ctx.ds.provenance)
@@ -140,7 +152,7 @@ def sources_table(ctx: ReportContext, school_id: str | None = None) -> Table:
 
 def period_label(ctx: ReportContext) -> str:
     """The observation period in a few words for a running head: "HT2020–VT2025"."""
-    terms = list(ctx.ds.terms)
+    terms = ctx.cached("terms", lambda: list(ctx.ds.terms))
     if not terms:
         return "inga observationer"
     return terms[0] if len(terms) == 1 else f"{terms[0]}–{terms[-1]}"
