@@ -627,6 +627,10 @@ def test_charts_ticks_and_svg():
 def test_sample_school_report_shows_provenance(tmp_path):
     ds = ua.load_sample()
     ctx = report.build_context(ds)
+    # every part of the sample's context is computed (none listed as failed)
+    for part in ("agreement", "icc", "severity"):
+        assert part not in ctx.notes, ctx.notes.get(part)
+        assert len(ctx.tables[part]), part
     sid = ctx.school_ids()[0]
     html = report.school(ds, sid, tmp_path, context=ctx).read_text(encoding="utf-8")
     p = parse(html)
@@ -635,7 +639,9 @@ def test_sample_school_report_shows_provenance(tmp_path):
     # (its comparison), every non-results file; results files of other schools only are left
     # to the municipality report, with a note that counts them
     res = ds.results
-    mine = set(res.loc[(res["school_id"] == sid) | (res["level"] != "school"), "source"])
+    school_rows = res[res["school_id"] == sid]
+    above = res[(res["level"] != "school") & res["measure"].isin(set(school_rows["measure"]))]
+    mine = set(school_rows["source"]) | set(above["source"])
     own = [r for r in ds.provenance if r.table != "results" or r.path in mine]
     others = [r for r in ds.provenance if r not in own]
     for rec in own:

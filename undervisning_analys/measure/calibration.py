@@ -21,7 +21,6 @@ import pandas as pd
 
 from undervisning_analys.dataset import Dataset
 
-from ._ratings import OVERALL
 from .agreement import AgreementResult, agreement
 from .intraclass import ICCResult, icc
 from .severity import observer_severity
@@ -57,7 +56,8 @@ def first_pair_icc(ds: Dataset, paired: pd.DataFrame) -> ICCResult:
     firsts = scored.sort_values(["observation_id", "observer_id"])
     firsts = firsts.assign(rater=firsts.groupby("observation_id").cumcount())
     firsts = firsts[firsts["rater"] < 2]
-    return icc(firsts, targets="observation_id", raters=None, ratings=OVERALL)
+    # "overall": the instrument's score of the whole form (Instrument.score)
+    return icc(firsts, targets="observation_id", raters=None, ratings="overall")
 
 
 def severity_by_role(paired: pd.DataFrame) -> pd.DataFrame:

@@ -88,15 +88,19 @@ def _file_periods(ctx: ReportContext) -> dict[str, str]:
 def school_sources(ctx: ReportContext, school_id: str) -> set[str]:
     """The input files a school's report draws on.
 
-    A results file counts when it holds a row of the school or a row above
-    school level (the municipality or the country the school is shown
-    beside); a results file with only other schools' rows does not (a grade-6
-    file for a 7–9 school, say). Every other input (protocol, register,
+    A results file counts when it holds a row of the school, or rows above
+    school level (the municipality or the country the school is shown beside)
+    of a measure the school has; a file with only other schools' rows or other
+    measures does not (grade-6 files for a 7–9 school, grade-9 municipality
+    files for an F–6 school). Every other input (protocol, register,
     observations, background, plans) enters the models that every school's
     figures come from, and counts for all schools.
     """
     files_of, shared = ctx.cached("result_files_by_school", lambda: _result_files(ctx))
-    used = shared | files_of.get(str(school_id), set())
+    own = files_of.get(str(school_id), {})
+    measures = set().union(*own.values()) if own else set()
+    # a file above school level counts when it holds a measure the school is shown with
+    used = set(own) | {src for src, ms in shared.items() if ms & measures}
     out = set()
     for p in ctx.ds.provenance:
         if p.table != "results" or p.path in used:
@@ -104,18 +108,23 @@ def school_sources(ctx: ReportContext, school_id: str) -> set[str]:
     return out
 
 
-def _result_files(ctx: ReportContext) -> tuple[dict[str, set[str]], set[str]]:
-    """Each school's results files, and the files with rows above school level (once)."""
+def _result_files(ctx: ReportContext
+                  ) -> tuple[dict[str, dict[str, set[str]]], dict[str, set[str]]]:
+    """Each school's results files with their measures, and the files with rows above
+    school level with theirs (computed once per context)."""
     res = ctx.ds.results
     if not len(res) or "source" not in res.columns:
-        return {}, set()
+        return {}, {}
     r = res[res["source"].notna()]
     above = r["level"] != "school"
-    shared = set(r.loc[above, "source"].astype(str))
-    pairs = r.loc[~above, ["school_id", "source"]].astype(str).drop_duplicates()
-    files_of: dict[str, set[str]] = {}
-    for sid, src in pairs.itertuples(index=False):
-        files_of.setdefault(sid, set()).add(src)
+    shared: dict[str, set[str]] = {}
+    for src, m in r.loc[above, ["source", "measure"]].astype(str).drop_duplicates() \
+            .itertuples(index=False):
+        shared.setdefault(src, set()).add(m)
+    files_of: dict[str, dict[str, set[str]]] = {}
+    rows = r.loc[~above, ["school_id", "source", "measure"]].astype(str).drop_duplicates()
+    for sid, src, m in rows.itertuples(index=False):
+        files_of.setdefault(sid, {}).setdefault(src, set()).add(m)
     return files_of, shared
 
 
