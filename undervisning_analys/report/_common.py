@@ -116,6 +116,14 @@ def _result_files(ctx: ReportContext
     if not len(res) or "source" not in res.columns:
         return {}, {}
     r = res[res["source"].notna()]
+    # a row's source names its file, sometimes with more (a reader's prefix, a sheet):
+    # each distinct source text maps to the provenance path(s) it names
+    paths = [p.path for p in ctx.ds.provenance if p.table == "results"]
+    file_of = {}
+    for text in pd.unique(r["source"].astype(str)):
+        named = [p for p in paths if p == text] or [p for p in paths if p in text]
+        file_of[text] = max(named, key=len) if named else text
+    r = r.assign(source=r["source"].astype(str).map(file_of))
     above = r["level"] != "school"
     shared: dict[str, set[str]] = {}
     for src, m in r.loc[above, ["source", "measure"]].astype(str).drop_duplicates() \
