@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from ._xlsx import workbook_bytes
 from .dataset import Dataset
 from .instruments import Instrument
 
@@ -366,8 +367,6 @@ def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
     not generated, so the gender sheet has only the ``Totalt`` columns. The
     workbook's timestamps are fixed so that the same data give the same bytes.
     """
-    import datetime as _dt
-    import zipfile
 
     from openpyxl import Workbook
 
@@ -442,26 +441,7 @@ def _skolenkaten_file(ds: Dataset, school_year: str, group: str) -> bytes:
                  "Indexvärdet är ett sammantaget medelvärde på skalan 0–10.",
                  "”-”  betyder att skolenheten inte uppfyller redovisningsprinciperna"):
         f.append([line])
-    fixed = _dt.datetime(2000, 1, 1)
-    wb.properties.created = fixed
-    buf = _io.BytesIO()
-    wb.save(buf)
-    # fixed timestamps (openpyxl stamps the save time): the same data give the same bytes
-    src = zipfile.ZipFile(_io.BytesIO(buf.getvalue()))
-    out = _io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                import re as _re
-
-                data = _re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                               b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
-                               b"2000-01-01T00:00:00Z</dcterms:modified>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(zi, data)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 _LOCAL_NAMES = {"attendance_pct": "Närvaro (%)", "problematic_absence_pct": "Problematisk frånvaro",

@@ -383,23 +383,31 @@ def schools_schema() -> pa.DataFrameSchema:
     )
 
 
+def _lesson_item_columns() -> dict[str, pa.Column]:
+    """The columns of one item answer in one observed lesson (observations and
+    observation_categories share them)."""
+    return {
+        "observation_id": _str_col(),
+        "school_id": _str_col(SCHOOL_ID_RE),
+        "teacher_id": _str_col(),
+        "observer_id": _str_col(),
+        "observer_role": pa.Column(_cat(OBSERVER_ROLES)),
+        "observation_type": pa.Column(_cat(OBSERVATION_TYPES)),
+        "date": pa.Column("datetime64[ns]"),
+        "school_year": _str_col(SCHOOL_YEAR_RE),
+        "term": _str_col(TERM_RE),
+        "subject": _str_col(nullable=True),
+        "grade_level": pa.Column("Int64", checks=[pa.Check.in_range(0, 9)], nullable=True),
+        "instrument_id": _str_col(),
+        "item_id": _str_col(),
+    }
+
+
 def observations_schema(scale: tuple[float, float] | None = None) -> pa.DataFrameSchema:
     score_checks = [pa.Check.in_range(*scale)] if scale else []
     return pa.DataFrameSchema(
         {
-            "observation_id": _str_col(),
-            "school_id": _str_col(SCHOOL_ID_RE),
-            "teacher_id": _str_col(),
-            "observer_id": _str_col(),
-            "observer_role": pa.Column(_cat(OBSERVER_ROLES)),
-            "observation_type": pa.Column(_cat(OBSERVATION_TYPES)),
-            "date": pa.Column("datetime64[ns]"),
-            "school_year": _str_col(SCHOOL_YEAR_RE),
-            "term": _str_col(TERM_RE),
-            "subject": _str_col(nullable=True),
-            "grade_level": pa.Column("Int64", checks=[pa.Check.in_range(0, 9)], nullable=True),
-            "instrument_id": _str_col(),
-            "item_id": _str_col(),
+            **_lesson_item_columns(),
             "score": pa.Column(float, checks=score_checks, nullable=True),
         },
         checks=[
@@ -418,19 +426,7 @@ def observation_categories_schema() -> pa.DataFrameSchema:
     Kept and summarised, never in the teaching-quality index."""
     return pa.DataFrameSchema(
         {
-            "observation_id": _str_col(),
-            "school_id": _str_col(SCHOOL_ID_RE),
-            "teacher_id": _str_col(),
-            "observer_id": _str_col(),
-            "observer_role": pa.Column(_cat(OBSERVER_ROLES)),
-            "observation_type": pa.Column(_cat(OBSERVATION_TYPES)),
-            "date": pa.Column("datetime64[ns]"),
-            "school_year": _str_col(SCHOOL_YEAR_RE),
-            "term": _str_col(TERM_RE),
-            "subject": _str_col(nullable=True),
-            "grade_level": pa.Column("Int64", checks=[pa.Check.in_range(0, 9)], nullable=True),
-            "instrument_id": _str_col(),
-            "item_id": _str_col(),
+            **_lesson_item_columns(),
             "category": _str_col(nullable=True),
         },
         unique=["observation_id", "observer_id", "item_id"],

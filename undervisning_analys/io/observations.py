@@ -622,24 +622,20 @@ def _load_rows(p: Path, rows: list[Any], info: dict[str, Any],
                     hint="Ta bort den ena kolumnen, eller skriv raden \"" + name + "\": null "
                          "i kolumner.yaml i mappen så att den hoppas över")
             canon[j] = m[1]
-        elif m[0] == "item":
+        elif m[0] in ("item", "cat"):
+            # a rated or a categorical item: each item in one column only
             if m[1] in items.values() or m[1] in cats.values():
                 raise FileFormatError(
                     f"Två kolumner är samma påstående ({m[1]}): `{name}` och en tidigare",
                     file=p, row=header.line, column=name,
                     hint="Rätta rubriken, eller mappa kolumnerna till olika påståenden i "
                          "kolumner.yaml")
-            items[j] = m[1]
-            if m[2]:
-                text_differs.append(m[1])
-        elif m[0] == "cat":
-            if m[1] in items.values() or m[1] in cats.values():
-                raise FileFormatError(
-                    f"Två kolumner är samma påstående ({m[1]}): `{name}` och en tidigare",
-                    file=p, row=header.line, column=name,
-                    hint="Rätta rubriken, eller mappa kolumnerna till olika påståenden i "
-                         "kolumner.yaml")
-            cats[j] = m[1]
+            if m[0] == "item":
+                items[j] = m[1]
+                if m[2]:
+                    text_differs.append(m[1])
+            else:
+                cats[j] = m[1]
         else:
             unknown_items.append(name)
     if unknown_items:

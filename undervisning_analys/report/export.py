@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import io
 import json
 import math
 import platform
@@ -49,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__, privacy, schema
+from .._xlsx import workbook_bytes
 from ..errors import SuppressedValueError
 from .context import ReportContext
 
@@ -371,32 +371,10 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> Path:
 
 
 def _save_deterministic(wb: Any, path: Path) -> None:
-    """Save a workbook so that the same tables give the same bytes (fixed document
-    dates and zip entry times instead of the time of saving)."""
-    import datetime as _dtm
-    import zipfile
-
-    from openpyxl.writer.excel import ExcelWriter
-
-    fixed = _dtm.datetime(2000, 1, 1)
-    wb.properties.created = fixed
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
-        writer = ExcelWriter(wb, archive)
-        wb.properties.modified = fixed
-        writer.write_data()
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    """Save a workbook so that the same tables give the same bytes (written to a
+    temporary file first, so a reader never sees half a workbook)."""
     tmp = path.with_suffix(".xlsx.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"<dcterms:modified[^>]*>[^<]*</dcterms:modified>",
-                              b'<dcterms:modified xsi:type="dcterms:W3CDTF">'
-                              b"2000-01-01T00:00:00Z</dcterms:modified>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2000, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            out.writestr(zi, data)
+    tmp.write_bytes(workbook_bytes(wb))
     tmp.replace(path)
 
 
