@@ -61,6 +61,16 @@ class MunicipalityView:
         ok = [t for t, n in shown.items() if n >= max(1, len(self.ids) // 2)]
         return terms_sorted(ok)[-1] if ok else None
 
+    def index_rows(self, term: str) -> tuple[pd.DataFrame, float | None]:
+        """The schools' overall index rows of ``term`` and the municipality's estimate
+        (the side-by-side chart's data)."""
+        q = self.q
+        assert q is not None  # a term implies an index
+        at = (q["dimension"] == OVERALL) & (q["term"] == term)
+        rows = q[at & (q["level"] == "school")]
+        mref = q[at & (q["level"] == "municipality")]
+        return rows, (float(mref["estimate"].iloc[0]) if len(mref) else None)
+
     # ------------------------------------------------------------------ sections
     def side_by_side(self) -> dict[str, Any]:
         ctx = self.ctx
@@ -97,11 +107,7 @@ class MunicipalityView:
         out["table"] = t if term else None
         out["results_table"] = r if year and rname else None
         if term and self.q is not None:
-            rows = self.q[(self.q["level"] == "school") & (self.q["dimension"] == OVERALL)
-                          & (self.q["term"] == term)]
-            mref = self.q[(self.q["level"] == "municipality") & (self.q["dimension"] == OVERALL)
-                          & (self.q["term"] == term)]
-            ref = float(mref["estimate"].iloc[0]) if len(mref) else None
+            rows, ref = self.index_rows(term)
             # one panel per school area in a large municipality, so each fits a page
             areas = rows["unit"].map(lambda u: ctx.areas.get(str(u), "") or "")
             groups = ([("", rows)] if len(rows) <= MAX_CATERPILLAR or areas.eq("").all()

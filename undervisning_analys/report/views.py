@@ -218,21 +218,17 @@ def municipality_chart(ctx: ReportContext, what: str, ax: Any = None) -> Any:
     counts).
     """
     from .. import plots
-    from .municipality_view import OVERALL, MunicipalityView, _comparison_year
+    from .municipality_view import MunicipalityView, _comparison_year
 
     w = str(what).strip().lower()
     mv = MunicipalityView(ctx)
     if w == "skolor":
         term = mv.latest_term()
-        q = mv.q
-        if term is None or q is None:
+        if term is None:
             ax = plots.new_axes((6.5, 3.0)) if ax is None else ax
             return plots.empty_note(ax, "Inget att visa: ingen termin har ett index för minst "
                                         "hälften av skolorna.")
-        rows = q[(q["level"] == "school") & (q["dimension"] == OVERALL) & (q["term"] == term)]
-        mref = q[(q["level"] == "municipality") & (q["dimension"] == OVERALL)
-                 & (q["term"] == term)]
-        ref = float(mref["estimate"].iloc[0]) if len(mref) else None
+        rows, ref = mv.index_rows(term)
         return plots.caterpillar(rows, ctx.names, reference=ref, ax=ax,
                                  title=f"Undervisningskvalitet {term}", xlabel="Samlat index")
     if w == "tratt":
