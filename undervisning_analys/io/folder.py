@@ -411,7 +411,7 @@ def _overlap(r: _Reading, schools: pd.DataFrame, obs: pd.DataFrame,
     observed: dict[str, set[str]] = {}
     if len(obs):
         for sy, g in obs.groupby("school_year", observed=True):
-            observed[str(sy)] = set(g["school_id"])
+            observed[str(sy)] = set(g["school_id"].unique())
     reg_name = ", ".join(sorted({str(df.attrs.get("source", "?"))
                                  for df, _, _ in r.tables["schools"]})) or "skolregistret"
     for df, p, _kind in frames:

@@ -147,8 +147,8 @@ def export_tables(ctx: ReportContext) -> dict[str, pd.DataFrame]:
         d = source["dialogue"]
         source["dialogue"] = pd.concat([d[["school_id"]], d["school_id"].map(ctx.names).rename(
             "school_name"), d.drop(columns=["school_id"])], axis=1)
-    teacher_ids = set(ctx.ds.observations["teacher_id"].astype(str))
-    observer_ids = set(ctx.ds.observations["observer_id"].astype(str))
+    teacher_ids = set(ctx.ds.observations["teacher_id"].astype(str).unique())
+    observer_ids = set(ctx.ds.observations["observer_id"].astype(str).unique())
     for key, (stem, _desc, sort_keys) in EXPORTS.items():
         t = source.get(key)
         if t is None:
@@ -286,13 +286,14 @@ def write_exports(ctx: ReportContext, out_dir: str | Path) -> list[Export]:
     folder.mkdir(parents=True, exist_ok=True)
     descriptions = {stem: desc for stem, desc, _k in EXPORTS.values()}
     written: list[Export] = []
-    for stem, df in export_tables(ctx).items():
+    tables = export_tables(ctx)
+    for stem, df in tables.items():
         csv_path, pq_path = folder / f"{stem}.csv", folder / f"{stem}.parquet"
         _write_csv(df, csv_path)
         _write_parquet(df, pq_path)
         written.append(Export(stem, descriptions[stem], csv_path, pq_path, len(df),
                               tuple(map(str, df.columns))))
-    write_workbook(export_tables(ctx), folder / WORKBOOK_FILE)
+    write_workbook(tables, folder / WORKBOOK_FILE)
     return written
 
 

@@ -114,7 +114,13 @@ def _worker_school(args: tuple[str, str]) -> tuple[str, str]:
     school_id, out_dir = args
     assert _WORKER_CTX is not None
     path = _write(Path(out_dir) / school_file(school_id), render_school(_WORKER_CTX, school_id))
+    _notes_workbook(_WORKER_CTX, Path(out_dir), school_id)
     return school_id, str(path)
+
+
+def _worker_exports(out_dir: str) -> list[Any]:
+    assert _WORKER_CTX is not None
+    return write_exports(_WORKER_CTX, out_dir)
 
 
 def _worker_municipality(out_dir: str) -> str:
@@ -134,9 +140,10 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
     out_dir : the folder written to.
     schools : only these school codes (default all, in school-name order).
     context : a prepared :class:`ReportContext` (default: built here, once).
-    processes : worker processes for the school reports (default: the number
-        of CPUs, at most 4; 1 renders in this process). Workers are forked
-        and share the context, so nothing is fitted twice.
+    processes : worker processes for the school reports, their notes workbooks,
+        the municipality report and the exports (default: the number of CPUs, at
+        most 4; 1 writes everything in this process). Workers are forked and
+        share the context, so nothing is fitted twice.
     progress : show progress bars (tqdm, Swedish labels) on stderr.
     exports : also write every table the reports show to ``data/`` (CSV and
         Parquet) and ``proveniens.json`` (inputs, model specifications, seed,
@@ -168,6 +175,7 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
         wanted = {str(s) for s in schools}
         ids = [s for s in ids if s in wanted]
     written: dict[str, Path] = {}
+    tables: tuple[Any, ...] = ()
     n_proc = processes if processes is not None else min(4, os.cpu_count() or 1)
     bar = tqdm(total=len(ids), desc="Skolrapporter", unit=" skola", disable=not progress)
     if n_proc > 1 and len(ids) > 4 and _can_fork():
@@ -177,50 +185,54 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
         _WORKER_CTX = ctx
         try:
             with mp.get_context("fork").Pool(n_proc) as pool:
-                # the municipality report is the longest task: first, beside the schools'
+                # the longest tasks first, beside the schools: the exports (every
+                # table as CSV, Parquet and one workbook), then the municipality report
+                exports_job = pool.apply_async(_worker_exports, (str(out),)) if exports else None
                 muni_job = pool.apply_async(_worker_municipality, (str(out),))
                 for sid, path in pool.imap_unordered(_worker_school,
                                                      [(s, str(out)) for s in ids]):
                     written[sid] = Path(path)
                     bar.update(1)
                 muni = Path(muni_job.get())
+                if exports_job is not None:
+                    tables = tuple(exports_job.get())
         finally:
             _WORKER_CTX = None
     else:
         for s in ids:
             written[s] = school(ds, s, out, context=ctx)
+            _notes_workbook(ctx, out, s)
             bar.update(1)
         muni = municipality(ds, out, context=ctx)
+        if exports:
+            tables = tuple(write_exports(ctx, out))
     bar.close()
-    _write_notes_workbooks(ctx, out, ids)
     idx = index(ctx, out, schools=ids)
-    tables: tuple[Any, ...] = ()
     prov = None
     if exports:
-        tables = tuple(write_exports(ctx, out))
         prov = write_provenance(ctx, tables, [idx, muni, *written.values()], out)
     return Written(index=idx, municipality=muni, schools={s: written[s] for s in ids},
                    warnings=tuple(ctx.info.get("warnings", ())), notes=dict(ctx.notes),
                    exports=tables, provenance=prov)
 
 
-def _write_notes_workbooks(ctx: ReportContext, out: Path, ids: Sequence[str]) -> None:
-    """Beside each school report: the notes workbook for the dialogue (issue #15),
+def _notes_workbook(ctx: ReportContext, out: Path, school_id: str) -> Path:
+    """Beside a school report: the notes workbook for the dialogue (issue #15),
     pre-filled with the report's questions; placed in the input folder it is read back."""
     from ..plans.mall import notes_file, write_notes_workbook
     from .school_view import SchoolView
 
-    for s in ids:
-        qs = SchoolView(ctx, s).questions()
-        plain = [{"q": _plain(q["q"]), "underlag": str(q.get("underlag", "data"))}
-                 for q in qs]
-        targets: list[str] = []
-        if ctx.has("planuppfoljning"):
-            t = ctx.table("planuppfoljning")
-            targets = [str(x) for x in t.loc[t["school_id"].astype(str) == s, "target_id"]]
-        targets += [d for d in ctx.dimensions if d != "overall"] + list(ctx.measures)
-        write_notes_workbook(out / notes_file(s), school_id=s, school_name=ctx.names[s],
-                             questions=plain, targets=targets)
+    qs = SchoolView(ctx, school_id).questions()
+    plain = [{"q": _plain(q["q"]), "underlag": str(q.get("underlag", "data"))} for q in qs]
+    targets: list[str] = []
+    if ctx.has("planuppfoljning"):
+        t = ctx.table("planuppfoljning")
+        targets = [str(x) for x in t.loc[t["school_id"].astype(str) == school_id, "target_id"]]
+    targets += [d for d in ctx.dimensions if d != "overall"] + list(ctx.measures)
+    path = out / notes_file(school_id)
+    write_notes_workbook(path, school_id=school_id, school_name=ctx.names[school_id],
+                         questions=plain, targets=targets)
+    return path
 
 
 def _plain(m: object) -> str:
