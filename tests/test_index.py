@@ -155,12 +155,51 @@ def test_eliminating_the_lesson_block_is_exact(model):
     from scipy import sparse
 
     rows = sparse.random(6, m.p + m.q, density=0.01, random_state=4, format="csr")
-    cells = sparse.csr_matrix(rows.multiply(np.isin(np.arange(m.p + m.q), m.lu.d,
-                                                    invert=True)))
+    cells = sparse.csr_matrix(rows @ sparse.diags(
+        np.isin(np.arange(m.p + m.q), m.lu.d, invert=True).astype(float)))
+    assert cells.nnz and cells[:, m.lu.d].nnz == 0 and rows[:, m.lu.d].nnz
     for lrows in (rows, cells):
         dense = lrows.toarray()
         expect = dense @ full.solve(dense.T)
         np.testing.assert_allclose(m.cov(lrows) / m.sigma2, expect, rtol=1e-8, atol=1e-12)
+
+
+def test_nested_elimination_and_the_dense_factor_are_exact(model):
+    """Lessons, then teachers (diagonal once the lessons are gone), are eliminated; the
+    rest is factorised densely with the school columns last, and both the solutions and
+    the covariance of combinations of fixed, school and school × term effects (the
+    index's cells) equal those of one sparse factorisation of A."""
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    from undervisning_analys.engine.mme import MixedModelEquations, SchurSolver
+
+    m = MixedModelEquations(model.frame, model.fixed, model.blocks, model.fit.varcorr,
+                            float(model.fit.varcorr["var_cov"].iloc[-1]),
+                            last=("school_id", "school_term"))
+    assert len(m.lu.d) == model.frame["observation_id"].nunique()
+    assert len(m.lu.inner.d) == model.frame["teacher_id"].nunique()
+    assert m.lu.inner.inner.chol is not None  # the small remainder, densely
+    full = SchurSolver(m.a, np.zeros(0, dtype=np.int64), splu, dense_max=0)
+    assert full.inner.chol is None and full.inner.lu is not None
+    rng = np.random.default_rng(5)
+    rhs = rng.standard_normal((m.p + m.q, 2))
+    np.testing.assert_allclose(m.lu.solve(rhs), full.solve(rhs), rtol=1e-8, atol=1e-10)
+    wanted = np.zeros(m.p + m.q, dtype=bool)
+    wanted[: m.p] = True
+    for i, g in enumerate(m.index["group"]):
+        wanted[m.p + i] = g in ("school_id", "school_term")
+    rows = sparse.random(8, m.p + m.q, density=0.05, random_state=6, format="csr")
+    rows = sparse.csr_matrix(rows @ sparse.diags(wanted.astype(float)))
+    assert rows.nnz > 20
+    quad = m.lu.quadratic(rows)
+    assert quad is not None
+    dense = rows.toarray()
+    np.testing.assert_allclose(quad, dense @ full.solve(dense.T), rtol=1e-8, atol=1e-12)
+    # a combination with a teacher column is not the dense path's: solved instead
+    teacher = np.flatnonzero(m.index["group"].to_numpy() == "teacher_id")[0] + m.p
+    assert m.lu.quadratic(sparse.csr_matrix(([1.0], ([0], [teacher])),
+                                            shape=(1, m.p + m.q))) is None
 
 
 def test_fixed_effects_recover_truth(tq, ds):

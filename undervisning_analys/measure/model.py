@@ -358,7 +358,10 @@ class TeachingQualityModel:
         blocks = spec.equation_blocks
         vc = fit.varcorr
         sigma2 = float(vc.loc[vc["group"] == "Residual", "var_cov"].iloc[0])
-        mme = MixedModelEquations(frame, fixed, blocks, vc, sigma2)
+        # the cells and trends combine the fixed effects with the school and school × term
+        # effects: those columns are kept to the end of the elimination (engine.mme)
+        mme = MixedModelEquations(frame, fixed, blocks, vc, sigma2,
+                                  last=("school_id", "school_term"))
         beta = pd.Series(mme.beta, index=mme.fixed_names)
         b = mme.index.assign(estimate=mme.b)
 
