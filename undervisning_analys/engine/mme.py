@@ -30,8 +30,8 @@ user of these equations; they know nothing of schools or terms.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
