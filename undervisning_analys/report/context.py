@@ -345,7 +345,9 @@ def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: in
             seen.setdefault(str(w.message).split(" (Motorns meddelande")[0], None)
         else:  # not ours: pass it on unchanged
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    ctx.info["warnings"] = list(seen)
+    # sorted: two threads compute the context (_build_context), so the order in which
+    # warnings arrive is not fixed, and reruns must give the same reports
+    ctx.info["warnings"] = sorted(seen)
     return ctx
 
 
@@ -374,42 +376,61 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
              if "area" in sch.columns else {s: "" for s in names})
     ms = _measures_of(ds, measures)
 
-    # ---- teaching quality -------------------------------------------------
-    tq_res = None
-    if len(ds.observations):
-        say("Undervisningskvalitet (index per termin och dimension)")
-        tq_res = timed("quality", lambda: _attempt(notes, "quality", lambda: teaching_quality(
-            ds, by=_quality_levels(ds), dimension="all")))
-        if tq_res is not None:
-            tables["quality"] = privacy.suppress_quality(tq_res.tidy())
-            models["quality"] = _quality_spec(tq_res)
-        say("Täckning av observationerna")
-        cov = timed("coverage", lambda: _attempt(notes, "coverage", lambda: coverage(ds)))
+    # Parts that need no teaching-quality model (coverage, agreement, results) are
+    # computed in a second thread while the models are fitted: the first model's fit
+    # leaves one core free. Each part writes to its own dictionaries, merged below
+    # in the order of the steps, so the context is the same as when computed in turn.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def observed_parts() -> _Part:
+        part = _Part()
+        cov = part.timed("coverage", lambda: _attempt(part.notes, "coverage",
+                                                     lambda: coverage(ds)))
         if cov is not None:
-            tables["coverage"] = cov.reset_index(drop=True)
-        say("Samstämmighet mellan observatörer")
-        timed("agreement", lambda: _agreement(ds, tables, notes, info))
-        say("Hur många observationer behövs?")
-        plan = timed("plan", lambda: _attempt(notes, "plan", lambda: _plan(ds, tq_res)))
-        if plan is not None:
-            tables["plan"] = plan.tidy()
-            # what the lessons each school's plan sets out give (issue #17)
-            planned = planned_lessons(ds.plans)
-            if len(planned):
-                at = plan.at(planned)
-                if len(at):
-                    tables["plan_planned"] = at.merge(planned[["unit", "plan_id"]], on="unit")
-        say("Skolornas trender")
-        index = tables.get("quality")
-        if index is not None:
-            index = index[index["dimension"] == OVERALL]
-        gr = timed("growth", lambda: _attempt(notes, "growth", lambda: growth(ds, index=index,
-                                                                            quality=tq_res)))
-        if gr is not None:
-            tables["growth"] = gr.tidy()
-            models["growth"] = _growth_spec(gr)
-    else:
-        notes["quality"] = "Datamängden har inga lektionsobservationer."
+            part.tables["coverage"] = cov.reset_index(drop=True)
+        part.timed("agreement", lambda: _agreement(ds, part.tables, part.notes, part.info))
+        return part
+
+    with ThreadPoolExecutor(1) as background:
+        observed = background.submit(observed_parts) if len(ds.observations) else None
+        results = background.submit(_results_parts, ds, ms)
+
+        # ---- teaching quality ---------------------------------------------------
+        tq_res = None
+        if len(ds.observations):
+            say("Undervisningskvalitet (index per termin och dimension)")
+            tq_res = timed("quality", lambda: _attempt(notes, "quality", lambda: teaching_quality(
+                ds, by=_quality_levels(ds), dimension="all")))
+            if tq_res is not None:
+                tables["quality"] = privacy.suppress_quality(tq_res.tidy())
+                models["quality"] = _quality_spec(tq_res)
+            say("Täckning av observationerna")
+            assert observed is not None
+            observed.result().merge_into(tables, notes, info, models, timings)
+            say("Samstämmighet mellan observatörer")
+            say("Hur många observationer behövs?")
+            plan = timed("plan", lambda: _attempt(notes, "plan", lambda: _plan(ds, tq_res)))
+            if plan is not None:
+                tables["plan"] = plan.tidy()
+                # what the lessons each school's plan sets out give (issue #17)
+                planned = planned_lessons(ds.plans)
+                if len(planned):
+                    at = plan.at(planned)
+                    if len(at):
+                        tables["plan_planned"] = at.merge(planned[["unit", "plan_id"]],
+                                                          on="unit")
+            say("Skolornas trender")
+            index = tables.get("quality")
+            if index is not None:
+                index = index[index["dimension"] == OVERALL]
+            gr = timed("growth", lambda: _attempt(notes, "growth", lambda: growth(
+                ds, index=index, quality=tq_res)))
+            if gr is not None:
+                tables["growth"] = gr.tidy()
+                models["growth"] = _growth_spec(gr)
+        else:
+            notes["quality"] = "Datamängden har inga lektionsobservationer."
+        results_part = results.result()
 
     # ---- plans and their targets (issue #15) ----------------------------------
     if ds.plans is not None and len(ds.plans):
@@ -421,44 +442,9 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
             tables["planuppfoljning_besok"] = pf.adherence()
             tables["planuppfoljning_dimensioner"] = pf.other_dimensions()
 
-    # ---- results -----------------------------------------------------------
+    # ---- results (computed beside the models, above) -------------------------
     say("Resultat jämförda med förväntat utifrån bakgrund")
-    for m in ms:
-        def adjust(m: str = m) -> Any:
-            return _attempt(notes, f"results:{m}", lambda: adjusted_results(ds, measure=m))
-
-        res = timed(f"results:{m}", adjust)
-        if res is None:
-            continue
-        t = res.tidy()
-        tables[f"results:{m}"] = privacy.suppress_results(
-            t, value_cols=["observed", "residual", "se", "conf_low", "conf_high"],
-            partitions={}, hierarchy=False)
-        info[f"results:{m}"] = res.reference_info
-        models[f"results:{m}"] = _adjust_spec(m, res.reference_info)
-
-        def trend(m: str = m, res: Any = res) -> Any:
-            from ..models.results_trend import results_trend
-
-            return _attempt(notes, f"results_trend:{m}",
-                            lambda: results_trend(ds, m, adjusted_result=res))
-
-        rt = timed(f"results_trend:{m}", trend)
-        if rt is not None:
-            tables[f"results_trend:{m}"] = rt.tidy()
-            models[f"results_trend:{m}"] = {
-                "namn": f"Skolornas nivå och trend mot förväntat: {schema.measure_label(m)}",
-                "formel": str(rt.info.get("formula", "")),
-                "skattning": "linjär blandad modell, REML, på skillnaden mot förväntat; "
-                             "slumpmässig nivå och trend per skola (krympta skattningar)"
-                             + ("; viktad med antalet elever" if rt.info.get("weighted")
-                                else "")}
-    r = ds.results
-    mres = r[(r["level"].astype(str) == "municipality") & (r["group"].astype(str) == "all")
-             & (r["principal_type"].astype(str) == "all") & r["measure"].isin(ms)]
-    tables["municipality_results"] = privacy.suppress_results(
-        mres[["municipality_id", "school_year", "measure", "value", "n", "status"]]
-        .reset_index(drop=True), partitions={}, hierarchy=False)
+    results_part.merge_into(tables, notes, info, models, timings)
 
     # ---- the link -----------------------------------------------------------
     lm = link_measure or (ms[0] if ms else None)
@@ -488,6 +474,76 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     return ReportContext(ds=ds, tables=tables, measures=ms, dimensions=dims, names=names,
                          areas=areas, info=info, notes=notes,
                          created=_dt.date.today().isoformat(), timings=timings)
+
+
+@dataclass
+class _Part:
+    """What one part of the context computed, kept apart until it is merged in order."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, name: str, func: Callable[[], Any]) -> Any:
+        t0 = time.perf_counter()
+        out = func()
+        self.timings[name] = time.perf_counter() - t0
+        return out
+
+    def merge_into(self, tables: dict[str, pd.DataFrame], notes: dict[str, str],
+                   info: dict[str, Any], models: dict[str, dict[str, Any]],
+                   timings: dict[str, float]) -> None:
+        tables.update(self.tables)
+        notes.update(self.notes)
+        info.update(self.info)
+        models.update(self.models)
+        timings.update(self.timings)
+
+
+def _results_parts(ds: Dataset, ms: Sequence[str]) -> _Part:
+    """Each measure's results against the expected and their trends, and the
+    municipality's results (no teaching-quality model needed)."""
+    part = _Part()
+    tables, notes, info, models = part.tables, part.notes, part.info, part.models
+    for m in ms:
+        def adjust(m: str = m) -> Any:
+            return _attempt(notes, f"results:{m}", lambda: adjusted_results(ds, measure=m))
+
+        res = part.timed(f"results:{m}", adjust)
+        if res is None:
+            continue
+        t = res.tidy()
+        tables[f"results:{m}"] = privacy.suppress_results(
+            t, value_cols=["observed", "residual", "se", "conf_low", "conf_high"],
+            partitions={}, hierarchy=False)
+        info[f"results:{m}"] = res.reference_info
+        models[f"results:{m}"] = _adjust_spec(m, res.reference_info)
+
+        def trend(m: str = m, res: Any = res) -> Any:
+            from ..models.results_trend import results_trend
+
+            return _attempt(notes, f"results_trend:{m}",
+                            lambda: results_trend(ds, m, adjusted_result=res))
+
+        rt = part.timed(f"results_trend:{m}", trend)
+        if rt is not None:
+            tables[f"results_trend:{m}"] = rt.tidy()
+            models[f"results_trend:{m}"] = {
+                "namn": f"Skolornas nivå och trend mot förväntat: {schema.measure_label(m)}",
+                "formel": str(rt.info.get("formula", "")),
+                "skattning": "linjär blandad modell, REML, på skillnaden mot förväntat; "
+                             "slumpmässig nivå och trend per skola (krympta skattningar)"
+                             + ("; viktad med antalet elever" if rt.info.get("weighted")
+                                else "")}
+    r = ds.results
+    mres = r[(r["level"].astype(str) == "municipality") & (r["group"].astype(str) == "all")
+             & (r["principal_type"].astype(str) == "all") & r["measure"].isin(ms)]
+    tables["municipality_results"] = privacy.suppress_results(
+        mres[["municipality_id", "school_year", "measure", "value", "n", "status"]]
+        .reset_index(drop=True), partitions={}, hierarchy=False)
+    return part
 
 
 # --------------------------------------------------------------------------
