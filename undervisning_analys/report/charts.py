@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -250,6 +251,30 @@ def _suppressed(d: pd.DataFrame) -> np.ndarray:
     return np.zeros(len(d), dtype=bool)
 
 
+def _records(d: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a (small) table as dicts, with a ``suppressed`` flag as
+    :func:`_suppressed` reads it."""
+    recs = d.to_dict("records")
+    flags = _suppressed(d)
+    for r, f in zip(recs, flags):
+        r["_suppressed"] = bool(f)
+    return recs
+
+
+def _row_suppressed(r: Mapping[str, Any]) -> bool:
+    return bool(r["_suppressed"])
+
+
+def _fl(v: Any) -> float:
+    """A value as a float (NaN when missing)."""
+    if v is None or v is pd.NA:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 # --------------------------------------------------------------------------
 # Teaching quality per dimension
 # --------------------------------------------------------------------------
@@ -263,18 +288,25 @@ def quality_panels(tq: pd.DataFrame, school_id: str, dimensions: Mapping[str, st
     pw, ph, left, gapx, top, gapy, bottom = 300.0, 150.0, 52.0, 40.0, 48.0, 74.0, 52.0
     svg = Svg(left + ncol * pw + (ncol - 1) * gapx + 12, top + nrow * ph + (nrow - 1) * gapy
               + bottom, title or "Undervisningskvalitet per termin och dimension")
-    d = tq[tq["dimension"].isin(dims)]
-    sch = d[(d["level"] == "school") & (d["unit"].astype(str) == school_id)]
-    mun = d[d["level"] == "municipality"]
-    if municipality_unit is not None:
-        mun = mun[mun["unit"].astype(str) == municipality_unit]
-    terms = sorted(set(sch["term"]) | set(mun["term"]), key=schema.term_index)
+    # plain rows, not DataFrame filters: a few dozen rows per report, 200 reports a run
+    wanted = set(dims)
+    sch: list[dict[str, Any]] = []
+    mun: list[dict[str, Any]] = []
+    for rec in _records(tq):
+        if rec["dimension"] not in wanted:
+            continue
+        if rec["level"] == "school" and str(rec["unit"]) == school_id:
+            sch.append(rec)
+        elif rec["level"] == "municipality" and (municipality_unit is None
+                                                 or str(rec["unit"]) == municipality_unit):
+            mun.append(rec)
+    terms = sorted({x["term"] for x in sch} | {x["term"] for x in mun}, key=schema.term_index)
     if not terms:
         return ""
     xs_of = {t: schema.term_index(t) for t in terms}
     xlim = (xs_of[terms[0]] - 0.3, xs_of[terms[-1]] + 0.3)
-    ylo, yhi = _limits(list(sch["conf_low"]) + list(sch["conf_high"]) + list(mun["conf_low"])
-                       + list(mun["conf_high"]))
+    ylo, yhi = _limits([_fl(x["conf_low"]) for x in sch] + [_fl(x["conf_high"]) for x in sch]
+                       + [_fl(x["conf_low"]) for x in mun] + [_fl(x["conf_high"]) for x in mun])
     yticks, ydec = nice_ticks(ylo, yhi, 5)
     ylim = (min(ylo, yticks[0]), max(yhi, yticks[-1]))
     for k, dim in enumerate(dims):
@@ -282,22 +314,25 @@ def quality_panels(tq: pd.DataFrame, school_id: str, dimensions: Mapping[str, st
         p = Panel(svg, left + c * (pw + gapx), top + r * (ph + gapy), pw, ph, xlim, ylim)
         p.frame([(xs_of[t], t) for t in terms], yticks, ydec, title=dimensions[dim], xrot=45,
                 ylabel="Index" if c == 0 else "")
-        m = mun[mun["dimension"] == dim].assign(x=lambda f: f["term"].map(xs_of)).sort_values("x")
-        p.band(m["x"].to_numpy(), m["conf_low"].to_numpy(float), m["conf_high"].to_numpy(float),
+        m = sorted((x for x in mun if x["dimension"] == dim), key=lambda x: xs_of[x["term"]])
+        mx = [float(xs_of[x["term"]]) for x in m]
+        p.band(mx, [_fl(x["conf_low"]) for x in m], [_fl(x["conf_high"]) for x in m],
                MUNICIPALITY, 0.18)
-        p.path(m["x"].to_numpy(), m["estimate"].to_numpy(float), MUNICIPALITY, 1.5, "5 3")
-        s = sch[sch["dimension"] == dim].assign(x=lambda f: f["term"].map(xs_of)).sort_values("x")
-        sup = _suppressed(s) | s["estimate"].isna().to_numpy()
-        shown = s[~sup]
-        p.path(shown["x"].to_numpy(), shown["estimate"].to_numpy(float), SCHOOL, 1.3)
-        for row in shown.itertuples(index=False):
-            xx = p.sx(row.x)
-            if np.isfinite(row.conf_low) and np.isfinite(row.conf_high):
-                svg.seg(xx, p.sy(row.conf_low), xx, p.sy(row.conf_high), SCHOOL, 1.2)
-                svg.seg(xx - 3, p.sy(row.conf_low), xx + 3, p.sy(row.conf_low), SCHOOL, 1.2)
-                svg.seg(xx - 3, p.sy(row.conf_high), xx + 3, p.sy(row.conf_high), SCHOOL, 1.2)
-            svg.circle(xx, p.sy(row.estimate), 3.2, SCHOOL)
-        p.mark(s.loc[sup, "x"].to_numpy())
+        p.path(mx, [_fl(x["estimate"]) for x in m], MUNICIPALITY, 1.5, "5 3")
+        rows = sorted((x for x in sch if x["dimension"] == dim), key=lambda x: xs_of[x["term"]])
+        hidden = [_row_suppressed(x) or not math.isfinite(_fl(x["estimate"])) for x in rows]
+        shown = [x for x, h in zip(rows, hidden) if not h]
+        p.path([float(xs_of[x["term"]]) for x in shown], [_fl(x["estimate"]) for x in shown],
+               SCHOOL, 1.3)
+        for x in shown:
+            xx = p.sx(xs_of[x["term"]])
+            lo, hi = _fl(x["conf_low"]), _fl(x["conf_high"])
+            if math.isfinite(lo) and math.isfinite(hi):
+                svg.seg(xx, p.sy(lo), xx, p.sy(hi), SCHOOL, 1.2)
+                svg.seg(xx - 3, p.sy(lo), xx + 3, p.sy(lo), SCHOOL, 1.2)
+                svg.seg(xx - 3, p.sy(hi), xx + 3, p.sy(hi), SCHOOL, 1.2)
+            svg.circle(xx, p.sy(_fl(x["estimate"])), 3.2, SCHOOL)
+        p.mark([float(xs_of[x["term"]]) for x, h in zip(rows, hidden) if h])
     _legend(svg, left, 12, [("circle", SCHOOL, "Skolan (95 % konfidensintervall)")])
     _legend(svg, left + 250, 12, [("band", MUNICIPALITY, "Kommunen (95 % konfidensintervall)")])
     return svg.render()
@@ -408,8 +443,8 @@ def coverage_bars(cov: pd.DataFrame, school_id: str) -> str:
     terms = sorted(set(d["term"]), key=schema.term_index)
     if not terms:
         return ""
-    g = d.set_index("term")
-    totals = [float(sum(g.loc[t, f"n_{ty}"] for ty in types)) for t in terms]
+    g = {r["term"]: r for r in d.to_dict("records")}
+    totals = [float(sum(g[t][f"n_{ty}"] for ty in types)) for t in terms]
     yticks, ydec = nice_ticks(0.0, max(totals + [1.0]), 5)
     svg = Svg(690, 250, "Observerade lektioner per termin och typ av besök")
     p = Panel(svg, 52, 34, 470, 160, (-0.6, len(terms) - 0.4), (0.0, yticks[-1]))
@@ -419,7 +454,7 @@ def coverage_bars(cov: pd.DataFrame, school_id: str) -> str:
     for i, t in enumerate(terms):
         base = 0.0
         for ty, colour in zip(types, TYPE_COLOURS):
-            v = float(g.loc[t, f"n_{ty}"])
+            v = float(g[t][f"n_{ty}"])
             if v > 0:
                 svg.rect(p.sx(i) - bw / 2, p.sy(base + v), bw, p.sy(base) - p.sy(base + v),
                          colour)

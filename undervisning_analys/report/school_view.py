@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,19 @@ from ._common import (
 )
 from .context import INDEX_DECIMALS, MUNICIPALITY_FILE, OVERALL, Num, ReportContext
 from .templating import render
+
+
+def _measure_rows(mres: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """The municipality's results of one measure (school year, value)."""
+    return mres[mres["measure"] == measure][["school_year", "value"]]
+
+
+def _link_within(lk: pd.DataFrame | None) -> pd.DataFrame:
+    """The link's within-school row without correction (empty without a link)."""
+    w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
+    if len(w) and "correction" in w.columns:
+        w = w[w["correction"].astype(str) == "none"]
+    return w
 
 
 class SchoolView:
@@ -207,7 +221,8 @@ class SchoolView:
                 t.note = "Anmärkningar: " + "; ".join(notes) + "."
             blocks.append({"title": schema.measure_label(m), "table": t, "text": ""})
             panels[m] = mine
-            munis[m] = mres[mres["measure"] == m][["school_year", "value"]]
+            munis[m] = ctx.cached(f"municipality_results:{m}",
+                                  partial(_measure_rows, mres, m))
         fig = None
         if panels:
             fig = Markup(charts.results_panels(panels, sid, munis))
@@ -240,7 +255,9 @@ class SchoolView:
         out["available"] = True
         out["measure_label"] = schema.measure_label(measure)
         gt = ctx.tables["growth"]
-        terms = terms_sorted(gt["term"].dropna().astype(str))
+        # the same for every school: computed once per context
+        terms = ctx.cached("growth_terms",
+                           lambda: terms_sorted(gt["term"].dropna().astype(str)))
         r = rt.iloc[0]
         gk = {"component": "school_trend", "school_id": sid}
         rk = {"component": "school_trend", "school_id": sid}
@@ -261,19 +278,18 @@ class SchoolView:
                   "elevsammansättningen.")
         out["table"] = t
         # every school's two trends, this school with its interval
-        both = (gt[gt["component"] == "school_trend"][["school_id", "estimate", "se"]]
-                .rename(columns={"estimate": "x", "se": "x_se"})
-                .merge(ctx.tables[rname].query("component == 'school_trend'")
-                       [["school_id", "estimate"]].rename(columns={"estimate": "y"}),
-                       on="school_id"))
+        both = ctx.cached(f"two_trends:{rname}", lambda: (
+            gt[gt["component"] == "school_trend"][["school_id", "estimate", "se"]]
+            .rename(columns={"estimate": "x", "se": "x_se"})
+            .merge(ctx.tables[rname].query("component == 'school_trend'")
+                   [["school_id", "estimate"]].rename(columns={"estimate": "y"}),
+                   on="school_id")))
         out["figure"] = Markup(charts.progressions(
             both, sid, x="x", y="y", x_se="x_se",
             xlabel="Trend i undervisningskvalitet (indexpoäng per läsår)",
             ylabel="Trend i resultat mot förväntat (per läsår)"))
         lk = ctx.tables.get("link")
-        w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
-        if len(w) and "correction" in w.columns:
-            w = w[w["correction"].astype(str) == "none"]
+        w = ctx.cached("link_within", lambda: _link_within(lk))
         if lk is not None and len(w):
             wk = link_key(lk, "within")
             lo, hi = float(w["conf_low"].iloc[0]), float(w["conf_high"].iloc[0])
