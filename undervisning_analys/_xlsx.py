@@ -2,8 +2,10 @@
 
 openpyxl stamps the time of saving into ``docProps/core.xml`` and into every
 zip entry, so two runs on the same data would give different files. The
-package's reruns are byte-identical: every workbook it writes (the sample's
-Skolenkäten workbooks, ``tabeller.xlsx``) goes through :func:`workbook_bytes`.
+package's reruns are byte-identical: every workbook it writes with openpyxl (the
+sample's Skolenkäten workbooks) goes through :func:`workbook_bytes`; the workbooks
+the main job writes in bulk (``tabeller.xlsx``, the dialogue notes) are written
+with XlsxWriter and :data:`FIXED_TIME` as their date.
 This module imports nothing from the package.
 """
 
