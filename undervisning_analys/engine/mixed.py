@@ -3,9 +3,10 @@
 Linear mixed models in lme4's formula syntax, with estimates that equal
 lme4's (see ``tests/reference/lme4_reference.R`` and ``tests/test_mixed.py``).
 The engine is the PyPI package ``mixedlm`` (a port of lme4 with a Rust core);
-it is imported lazily inside the functions below, and nothing else in the
-package imports it, so the engine can be swapped behind this module without
-touching any caller. ``benchmarks/bench_engine.py`` measures the choice
+it is imported lazily inside the functions below and in :mod:`.profile` (the
+profile intervals, which need its native deviance), and nothing else in the
+package imports it, so the engine can be swapped behind these two modules
+without touching any caller. Likelihood-ratio tests are in :mod:`.anova`. ``benchmarks/bench_engine.py`` measures the choice
 against R's lme4 and statsmodels (``benchmarks/ENGINE.md``).
 
 Everything the engine returns is copied into plain pandas/numpy objects when
@@ -39,12 +40,13 @@ from .design import (
     parse_formula,
     required_columns,
 )
+from .profile import profile_bounds
 from .threads import one_blas_thread
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["fit_mixed", "anova", "AnovaResult", "MixedResult", "VarCorrTable"]
+__all__ = ["fit_mixed", "MixedResult", "VarCorrTable"]
 
 
 #: ``fit_mixed`` options that go to the engine's ``lmer`` call itself; every
@@ -905,7 +907,7 @@ class MixedResult(Result):
                           for j in range(len(terms)) for a in range(j + 1, len(terms))]
         names.append(("Residual", None, None))
         rows = []
-        for (group, t1, t2), (low, high) in zip(names, _profile_bounds(fit, level)):
+        for (group, t1, t2), (low, high) in zip(names, profile_bounds(fit, level)):
             sel = (vc["group"] == group) & (
                 vc["term1"].isna() if t1 is None else (vc["term1"] == t1))
             sel &= vc["term2"].isna() if t2 is None else (vc["term2"] == t2)
@@ -1349,273 +1351,8 @@ class VarCorrTable(pd.DataFrame):
 
 
 # --------------------------------------------------------------------------- #
-# likelihood-ratio tests between nested models
-# --------------------------------------------------------------------------- #
-_ANOVA_COLUMNS = ["model", "formula", "npar", "aic", "bic", "loglik", "deviance", "chisq",
-                  "df", "p_value"]
-
-
-def anova(*models: MixedResult) -> AnovaResult:
-    """Likelihood-ratio tests between nested mixed models, as lme4's ``anova(m0, m1)``.
-
-    REML fits are refitted with maximum likelihood first (as lme4 does: REML
-    criteria of models with different fixed effects are not comparable). The
-    models are ordered by their number of parameters; each row after the first
-    tests it against the row before: ``chisq`` = the drop in deviance, ``df`` =
-    the extra parameters, ``p_value`` from the chi-square distribution. All
-    models must be fitted to the same rows with the same outcome and family.
-
-    Raises
-    ------
-    ModelError
-        Fewer than two models, a model that is not a ``MixedResult``, or models
-        fitted to different data, outcomes or families.
-    """
-    from scipy import stats
-
-    if len(models) < 2:
-        raise ModelError("anova behöver minst två modeller att jämföra",
-                         hint="Exempel: ua.anova(m0, m1) med m0 nästlad i m1")
-    for k, m in enumerate(models, 1):
-        if not isinstance(m, MixedResult):
-            raise ModelError(f"Argument {k} till anova är inte en modell från fit_mixed "
-                             f"(det är {type(m).__name__})")
-    first = models[0]
-    for k, m in enumerate(models[1:], 2):
-        same_rows = (m.nobs == first.nobs and m._row_index.equals(first._row_index))
-        same_y = same_rows and np.allclose(m._response(), first._response(), equal_nan=True)
-        if not same_rows or not same_y or m.family != first.family:
-            what = ("olika familjer" if m.family != first.family else
-                    "olika rader" if not same_rows else "olika utfall")
-            raise ModelError(
-                f"Modell 1 och modell {k} kan inte jämföras: de är anpassade till {what} "
-                f"({first.formula!r}: {first.nobs} rader; {m.formula!r}: {m.nobs} rader)",
-                hint=("Anpassa modellerna till samma data: saknade värden i en variabel som "
-                      "bara den större modellen har tar bort rader; ta bort dem ur data först"))
-    fitted = [m._as_ml() for m in models]
-    order = sorted(range(len(models)), key=lambda i: fitted[i]._npar)
-    rows = []
-    prev: MixedResult | None = None
-    for i in order:
-        m = fitted[i]
-        row = {"model": f"modell {i + 1}", "formula": m.formula, "npar": m._npar,
-               "aic": m.aic, "bic": m.bic, "loglik": m.loglik, "deviance": m.deviance,
-               "chisq": np.nan, "df": np.nan, "p_value": np.nan}
-        if prev is not None:
-            df = m._npar - prev._npar
-            chisq = prev.deviance - m.deviance
-            row.update({"chisq": chisq, "df": df,
-                        "p_value": float(stats.chi2.sf(chisq, df)) if df > 0 else np.nan})
-        rows.append(row)
-        prev = m
-    refitted = any(m.reml for m in models)
-    return AnovaResult(pd.DataFrame(rows, columns=_ANOVA_COLUMNS), refitted=refitted)
-
-
-class AnovaResult(Result):
-    """Likelihood-ratio tests between nested mixed models (made by :func:`anova`)."""
-
-    def __init__(self, table: pd.DataFrame, refitted: bool) -> None:
-        self._table = table
-        self._refitted = bool(refitted)
-
-    @property
-    def refitted(self) -> bool:
-        """True when REML fits were refitted with maximum likelihood for the test."""
-        return self._refitted
-
-    def _tidy(self) -> pd.DataFrame:
-        return self._table.copy()
-
-    def _summary_text(self) -> str:
-        t = self.tidy()
-        lines = ["Likelihoodkvottest mellan nästlade modeller",
-                 "Varje rad efter den första prövar om modellen förklarar data bättre än "
-                 "raden före: chi2 är minskningen i devians (−2 log-likelihood), df antalet "
-                 "extra parametrar och p sannolikheten för en minst så stor minskning om "
-                 "de extra parametrarna vore noll. Lägre AIC och BIC är bättre."]
-        if self._refitted:
-            lines.append("REML-anpassade modeller anpassades om med maximum likelihood före "
-                         "jämförelsen (som lme4:s anova).")
-        lines.append("")
-        header = ["modell", "parametrar", "AIC", "BIC", "log-likelihood", "devians", "chi2",
-                  "df", "p"]
-        body = [[r.model, str(r.npar), number(r.aic, 1), number(r.bic, 1), number(r.loglik, 2),
-                 number(r.deviance, 2), number(r.chisq, 2),
-                 "" if pd.isna(r.df) else str(int(r.df)),
-                 "" if pd.isna(r.p_value) else ("< 0,0001" if r.p_value < 1e-4
-                                                else number(r.p_value, 4))]
-                for r in t.itertuples(index=False)]
-        lines += text_table(header, body)
-        lines += [""] + [f"{r.model}: {r.formula}" for r in t.itertuples(index=False)]
-        return "\n".join(lines)
-
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """The models' AIC (lower is better), one bar per model."""
-        import matplotlib.pyplot as plt
-
-        t = self.tidy()
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.0, 0.5 * len(t) + 1.5))
-        ax.barh(t["model"], t["aic"], color="C0")
-        ax.set_xlabel("AIC (lägre är bättre)")
-        ax.set_title("Jämförelse av modeller")
-        return ax
-
-
-# --------------------------------------------------------------------------- #
 # extraction helpers
 # --------------------------------------------------------------------------- #
-def _profile_bounds(fit: Any, level: float) -> list[tuple[float, float]]:
-    """Profile-likelihood bounds of lme4's variance parameters, as lme4's profile: per
-    random-effects block (engine order) its SDs then its correlations (lower triangle,
-    column by column), and sigma last. The ML deviance
-    ``ldL2 + pwrss / s2 + n log(2 pi s2)`` in (SDs, correlations, sigma) (lme4's
-    ``devfun2``), beta profiled out, minimised over the other parameters."""
-    from mixedlm.estimation.reml import _RustMatrixCache
-    from scipy import optimize, stats
-
-    matrices = fit.matrices
-    n = int(matrices.n_obs)
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    # the engine's native evaluation (prepared once): deviance components at theta
-    response = _RustMatrixCache.from_matrices(matrices).response
-    blocks = [(len(st.term_names), bool(getattr(st, "correlated", True))
-               and len(st.term_names) > 1) for st in matrices.random_structures]
-
-    def parts(theta: np.ndarray) -> tuple[float, float]:
-        native = response.evaluate(np.asarray(theta, dtype=float), False)
-        if native is None:  # pragma: no cover - a failed factorisation
-            return math.inf, math.inf
-        return float(native[4]), float(native[8])  # ldL2, pwrss
-
-    def to_theta(phi: np.ndarray, sigma: float) -> np.ndarray | None:
-        out: list[float] = []
-        pos = 0
-        for k, corr in blocks:
-            sds = phi[pos:pos + k]
-            pos += k
-            if not corr:
-                out.extend(sds / sigma)
-                continue
-            r = np.eye(k)
-            for j in range(k):
-                for i in range(j + 1, k):
-                    r[i, j] = r[j, i] = phi[pos]
-                    pos += 1
-            try:
-                chol = np.linalg.cholesky(r)
-            except np.linalg.LinAlgError:
-                return None
-            lam = np.diag(sds) @ chol / sigma
-            out.extend(lam[i, j] for j in range(k) for i in range(j, k))
-        return np.asarray(out)
-
-    def from_theta(theta: np.ndarray, sigma: float) -> np.ndarray:
-        pos = 0
-        phi: list[float] = []
-        for k, corr in blocks:
-            if not corr:
-                phi.extend(theta[pos:pos + k] * sigma)
-                pos += k
-                continue
-            lam = np.zeros((k, k))
-            for j in range(k):
-                for i in range(j, k):
-                    lam[i, j] = theta[pos]
-                    pos += 1
-            cov = lam @ lam.T * sigma**2
-            sd = np.sqrt(np.diag(cov))
-            phi.extend(sd)
-            for j in range(k):
-                for i in range(j + 1, k):
-                    den = sd[i] * sd[j]
-                    phi.append(cov[i, j] / den if den > 0 else 0.0)
-        return np.asarray(phi)
-
-    is_cor = []
-    for k, corr in blocks:
-        is_cor += [False] * k + ([True] * (k * (k - 1) // 2) if corr else [])
-    m = len(is_cor)
-
-    def dev(phi: np.ndarray, sigma: float) -> float:
-        theta = to_theta(phi, sigma)
-        if theta is None:
-            return math.inf
-        ld, pw = parts(theta)
-        return ld + pw / sigma**2 + n * math.log(2 * math.pi * sigma**2)
-
-    def dev_theta(theta: np.ndarray) -> float:  # sigma profiled out
-        ld, pw = parts(theta)
-        return ld + n * (1 + math.log(2 * math.pi * pw / n))
-
-    theta0 = np.atleast_1d(np.asarray(fit.theta, dtype=float))
-    lower: list[float | None] = []  # a diagonal entry of a Cholesky factor is >= 0
-    for k, corr in blocks:
-        lower += ([0.0 if i == j else None for j in range(k) for i in range(j, k)] if corr
-                  else [0.0] * k)
-    opt = optimize.minimize(dev_theta, theta0, method="L-BFGS-B",
-                            bounds=[(lb, None) for lb in lower],
-                            options={"ftol": 1e-13, "gtol": 1e-9})
-    theta_hat = np.asarray(opt.x)
-    sigma_hat = math.sqrt(parts(theta_hat)[1] / n)
-    phi_hat = from_theta(theta_hat, sigma_hat)
-    d_min = dev(phi_hat, sigma_hat)
-    limit = 1 - 1e-6
-    box = [(-limit, limit) if c else (0.0, None) for c in is_cor]
-
-    def profiled(k: int, v: float) -> float:
-        """Deviance minimised with parameter k (sigma when k == m) held at v."""
-        if k == m:
-            res = optimize.minimize(lambda ph: dev(ph, v), phi_hat, method="L-BFGS-B",
-                                    bounds=box, options={"ftol": 1e-13, "gtol": 1e-9})
-            return float(res.fun)
-        others = [i for i in range(m) if i != k]
-
-        def f(x: np.ndarray) -> float:
-            phi = np.empty(m)
-            phi[k] = v
-            phi[others] = x[:-1]
-            return dev(phi, math.exp(x[-1]))
-
-        x0 = np.r_[phi_hat[others], math.log(sigma_hat)]
-        res = optimize.minimize(f, x0, method="L-BFGS-B",
-                                bounds=[box[i] for i in others] + [(None, None)],
-                                options={"ftol": 1e-13, "gtol": 1e-9})
-        return float(res.fun)
-
-    def zeta(k: int, v: float, centre: float) -> float:
-        d = max(profiled(k, v) - d_min, 0.0)
-        return math.copysign(math.sqrt(d), v - centre)
-
-    out = []
-    for k, centre in enumerate([*phi_hat, sigma_hat]):
-        if k < m and is_cor[k]:
-            lo_end, hi_end = -limit, limit
-            upper = (hi_end if zeta(k, hi_end, centre) < z else optimize.brentq(
-                lambda v, k=k, c=centre: zeta(k, v, c) - z, centre, hi_end, xtol=1e-6))
-            lower_b = (lo_end if zeta(k, lo_end, centre) > -z else optimize.brentq(
-                lambda v, k=k, c=centre: zeta(k, v, c) + z, lo_end, centre, xtol=1e-6))
-            out.append((float(lower_b), float(upper)))
-            continue
-        scale = max(centre, 1e-3 * sigma_hat)
-        hi = centre + scale
-        while zeta(k, hi, centre) < z:
-            hi = centre + 2 * (hi - centre)
-        upper = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) - z, centre, hi,
-                                xtol=1e-6)
-        if k < m and zeta(k, 0.0, centre) >= -z:
-            lower_b = 0.0
-        else:
-            lo = centre / 2
-            while zeta(k, lo, centre) > -z:
-                lo /= 2
-            lower_b = optimize.brentq(lambda v, k=k, c=centre: zeta(k, v, c) + z, lo, centre,
-                                      xtol=1e-6)
-        out.append((float(lower_b), float(upper)))
-    return out
-
-
 def _lme4_order(structures: list[Any]) -> list[int]:
     """lme4's order of the random-effects terms: grouping factors by decreasing number
     of levels (mkReTrms), ties as written; the engine keeps the written order."""

@@ -7,6 +7,7 @@ fit_mixed`` and ``ua.fit_mixed`` keep working.
 
 from __future__ import annotations
 
-from ..engine.mixed import Z_95, AnovaResult, MixedResult, VarCorrTable, anova, fit_mixed
+from ..engine.anova import AnovaResult, anova
+from ..engine.mixed import Z_95, MixedResult, VarCorrTable, fit_mixed
 
 __all__ = ["fit_mixed", "anova", "AnovaResult", "MixedResult", "VarCorrTable", "Z_95"]
