@@ -254,7 +254,9 @@ def _suppressed(d: pd.DataFrame) -> np.ndarray:
 def _records(d: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of a (small) table as dicts, with a ``suppressed`` flag as
     :func:`_suppressed` reads it."""
-    recs = d.to_dict("records")
+    cols = [str(c) for c in d.columns]
+    recs = [dict(zip(cols, v, strict=True))
+            for v in zip(*(d[c].to_numpy() for c in d.columns), strict=True)]
     flags = _suppressed(d)
     for r, f in zip(recs, flags):
         r["_suppressed"] = bool(f)
@@ -355,14 +357,6 @@ def short_measure(measure: str) -> str:
                                                              "provbetygspoäng")
 
 
-def _expected_band(d: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    exp = d["expected"].to_numpy(dtype=float)
-    res = d["residual"].to_numpy(dtype=float)
-    lo = exp - (d["conf_high"].to_numpy(dtype=float) - res)
-    hi = exp + (res - d["conf_low"].to_numpy(dtype=float))
-    return lo, hi
-
-
 def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
                    municipality: Mapping[str, pd.DataFrame] | None = None) -> str:
     """Per measure: the school's result per school year (line with points), the result
@@ -379,23 +373,28 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
     svg = Svg(left + ncol * pw + (ncol - 1) * gapx + 12, top + nrow * ph + (nrow - 1) * gapy
               + bottom, "Resultat och förväntade resultat per läsår")
     for k, m in enumerate(measures):
+        # plain rows, not DataFrame filters (a few per school and measure)
         adj = adj_by_measure[m]
-        d = adj[adj["school_id"].astype(str) == school_id]
         mm = municipality.get(m) if municipality else None
-        years = sorted(set(d["school_year"].astype(str))
-                       | (set(mm["school_year"].astype(str)) if mm is not None else set()))
+        mrows = mm.to_dict("records") if mm is not None else []
+        d = [r for r in _records(adj) if str(r["school_id"]) == school_id]
+        years = sorted({str(r["school_year"]) for r in d}
+                       | {str(r["school_year"]) for r in mrows})
         pos = {y: i for i, y in enumerate(years)}
-        d = d.assign(x=d["school_year"].astype(str).map(pos)).sort_values("x")
-        status = d["status"].astype(str).to_numpy() if "status" in d.columns else \
-            np.array([""] * len(d))
-        ok = d["observed"].notna().to_numpy() & ~_suppressed(d)
-        lo_b, hi_b = _expected_band(d)
+        d.sort(key=lambda r: pos[str(r["school_year"])])
+        status = np.array([str(r["status"]) if "status" in r else "" for r in d], dtype=object)
+        observed = np.array([_fl(r["observed"]) for r in d], dtype=float)
+        exp = np.array([_fl(r["expected"]) for r in d], dtype=float)
+        res = np.array([_fl(r["residual"]) for r in d], dtype=float)
+        ok = ~np.isnan(observed) & ~np.array([_row_suppressed(r) for r in d], dtype=bool)
+        lo_b = exp - (np.array([_fl(r["conf_high"]) for r in d], dtype=float) - res)
+        hi_b = exp + (res - np.array([_fl(r["conf_low"]) for r in d], dtype=float))
         pct = m.endswith("_pct")
         if pct:
             lo_b, hi_b = np.clip(lo_b, 0, 100), np.clip(hi_b, 0, 100)
-        vals = list(d["observed"]) + list(d["expected"]) + list(lo_b[ok]) + list(hi_b[ok])
+        vals = list(observed) + list(exp) + list(lo_b[ok]) + list(hi_b[ok])
         if mm is not None:
-            vals += list(mm["value"])
+            vals += [_fl(r["value"]) for r in mrows]
         approx = ~ok & (status == "approx_100")
         if pct and approx.any():
             vals.append(100.0)
@@ -408,18 +407,18 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
         p = Panel(svg, left + c * (pw + gapx), top + r * (ph + gapy), pw, ph,
                   (-0.5, len(years) - 0.5), (ylo, yhi))
         p.frame([(pos[y], y) for y in years], yticks, ydec, title=short_measure(m))
-        xs = d["x"].to_numpy(dtype=float)
+        xs = np.array([pos[str(r["school_year"])] for r in d], dtype=float)
         p.band(np.where(ok, xs, np.nan), lo_b, hi_b, EXPECTED, 0.15)
         if mm is not None and len(mm):
-            q = mm.assign(x=mm["school_year"].astype(str).map(pos)).sort_values("x")
-            p.path(q["x"].to_numpy(float), q["value"].to_numpy(float), MUNICIPALITY, 1.2,
+            q = sorted(mrows, key=lambda r: pos[str(r["school_year"])])
+            p.path(np.array([pos[str(r["school_year"])] for r in q], dtype=float),
+                   np.array([_fl(r["value"]) for r in q], dtype=float), MUNICIPALITY, 1.2,
                    "1.5 2.5")
-        exp = d["expected"].to_numpy(dtype=float)
         p.path(xs, exp, EXPECTED, 1.4, "5 3")
         for x, e in zip(xs, exp):
             if np.isfinite(e):
                 svg.square(p.sx(x), p.sy(e), 2.6, EXPECTED)
-        obs = np.where(ok, d["observed"].to_numpy(dtype=float), np.nan)
+        obs = np.where(ok, observed, np.nan)
         p.path(xs, obs, SCHOOL, 1.7)
         for x, o in zip(xs, obs):
             if np.isfinite(o):

@@ -135,6 +135,10 @@ class SchoolView:
                                                  False)],
                       caption="Vem observerade?",
                       note="Observatörer redovisas bara efter roll, aldrig med namn eller kod.")
+        role_of: dict[str, str] = {}
+        if "roles" in self.cov.columns:
+            for tm, rl in zip(self.cov["term"], self.cov["roles"], strict=True):
+                role_of.setdefault(tm, str(rl))
         for term in terms_sorted(self.cov["term"]):
             k = {"school_id": sid, "term": term}
             row: list[Any] = [term, ctx.num("coverage", k, "n_obs", 0)]
@@ -144,8 +148,7 @@ class SchoolView:
                     ctx.num("coverage", k, "n_observers", 0)]
             t.rows.append(row)
             if "roles" in self.cov.columns:
-                r = self.cov[self.cov["term"] == term]["roles"]
-                roles.rows.append([term, str(r.iloc[0]) if len(r) else ""])
+                roles.rows.append([term, role_of.get(term, "")])
         out["table"] = t
         out["roles"] = roles if roles.rows else None
         out["figure"] = Markup(charts.coverage_bars(self.cov, sid))
