@@ -309,8 +309,8 @@ def _quality_levels(ds: Dataset) -> list[str]:
 
 
 def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: int = 1,
-                  link_measure: str | None = None, progress: Callable[[str], None] | None = None
-                  ) -> ReportContext:
+                  link_measure: str | None = None, progress: Callable[[str], None] | None = None,
+                  processes: int | None = None) -> ReportContext:
     """Compute everything the reports need, once for the whole dataset.
 
     Parameters
@@ -321,6 +321,10 @@ def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: in
     lag : school years between teaching quality and results in the link.
     link_measure : the measure of the link (default the first of ``measures``).
     progress : called with a Swedish description before each step.
+    processes : 1 computes everything in this process; otherwise (default) the parts
+        that need no teaching-quality model (coverage, agreement, results) are computed
+        in one forked process while the models are fitted, where processes can be
+        forked. The context is the same either way.
 
     Notes
     -----
@@ -338,7 +342,7 @@ def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: in
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UAWarning)
         ctx = _build_context(ds, measures=measures, lag=lag, link_measure=link_measure,
-                             progress=progress)
+                             progress=progress, fork=processes != 1)
     seen: dict[str, None] = {}
     for w in caught:
         if issubclass(w.category, UAWarning):
@@ -352,8 +356,8 @@ def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: in
 
 
 def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
-                   link_measure: str | None, progress: Callable[[str], None] | None
-                   ) -> ReportContext:
+                   link_measure: str | None, progress: Callable[[str], None] | None,
+                   fork: bool = True) -> ReportContext:
     say = progress or (lambda _msg: None)
     notes: dict[str, str] = {}
     timings: dict[str, float] = {}
@@ -377,24 +381,14 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     ms = _measures_of(ds, measures)
 
     # Parts that need no teaching-quality model (coverage, agreement, results) are
-    # computed in a second thread while the models are fitted: the first model's fit
-    # leaves one core free. Each part writes to its own dictionaries, merged below
-    # in the order of the steps, so the context is the same as when computed in turn.
-    from concurrent.futures import ThreadPoolExecutor
-
-    def observed_parts() -> _Part:
-        part = _Part()
-        cov = part.timed("coverage", lambda: _attempt(part.notes, "coverage",
-                                                     lambda: coverage(ds)))
-        if cov is not None:
-            part.tables["coverage"] = cov.reset_index(drop=True)
-        part.timed("agreement", lambda: _agreement(ds, part.tables, part.notes, part.info))
-        return part
-
-    with ThreadPoolExecutor(1) as background:
-        observed = background.submit(observed_parts) if len(ds.observations) else None
-        results = background.submit(_results_parts, ds, ms)
-
+    # computed in a forked process while the models are fitted here: the first model's
+    # fit leaves one core free. A process, not a thread: the engine records its
+    # warnings with warnings.catch_warnings, which is process-wide state, so two
+    # threads fitting at once can lose each other's warnings. The side's warnings
+    # are passed back and raised here; its parts are merged below in the order of
+    # the steps, so the context is the same as when computed in turn.
+    side = _SideParts(ds, ms, fork=fork)
+    with side:
         # ---- teaching quality ---------------------------------------------------
         tq_res = None
         if len(ds.observations):
@@ -405,8 +399,9 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
                 tables["quality"] = privacy.suppress_quality(tq_res.tidy())
                 models["quality"] = _quality_spec(tq_res)
             say("Täckning av observationerna")
+            observed, _ = side.result()
             assert observed is not None
-            observed.result().merge_into(tables, notes, info, models, timings)
+            observed.merge_into(tables, notes, info, models, timings)
             say("Samstämmighet mellan observatörer")
             say("Hur många observationer behövs?")
             plan = timed("plan", lambda: _attempt(notes, "plan", lambda: _plan(ds, tq_res)))
@@ -430,7 +425,7 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
                 models["growth"] = _growth_spec(gr)
         else:
             notes["quality"] = "Datamängden har inga lektionsobservationer."
-        results_part = results.result()
+        _, results_part = side.result()
 
     # ---- plans and their targets (issue #15) ----------------------------------
     if ds.plans is not None and len(ds.plans):
@@ -500,6 +495,88 @@ class _Part:
         info.update(self.info)
         models.update(self.models)
         timings.update(self.timings)
+
+
+def _observed_parts(ds: Dataset) -> _Part:
+    """Coverage of the observations and agreement between observers."""
+    part = _Part()
+    cov = part.timed("coverage", lambda: _attempt(part.notes, "coverage", lambda: coverage(ds)))
+    if cov is not None:
+        part.tables["coverage"] = cov.reset_index(drop=True)
+    part.timed("agreement", lambda: _agreement(ds, part.tables, part.notes, part.info))
+    return part
+
+
+_SideOut = tuple[_Part | None, _Part, list[tuple[str, type[Warning], str, int]]]
+_SIDE: tuple[Dataset, Sequence[str]] | None = None
+
+
+def _side_parts() -> _SideOut:
+    """The parts of the context that need no teaching-quality model, with the warnings
+    they raised (run in a forked process by :class:`_SideParts`, or in turn)."""
+    import warnings
+
+    assert _SIDE is not None
+    ds, ms = _SIDE
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        observed = _observed_parts(ds) if len(ds.observations) else None
+        results = _results_parts(ds, ms)
+    return observed, results, [(str(w.message), w.category, w.filename, w.lineno)
+                               for w in caught]
+
+
+class _Done:
+    """A finished job (the interface of ``AsyncResult.get``)."""
+
+    def __init__(self, out: _SideOut) -> None:
+        self._value = out
+
+    def get(self) -> _SideOut:
+        return self._value
+
+
+class _SideParts:
+    """:func:`_side_parts` in one forked process, started on entering the ``with`` block
+    (computed in this process instead where processes cannot be forked). ``result()``
+    waits for it once and raises its warnings here, where the context records them."""
+
+    def __init__(self, ds: Dataset, ms: Sequence[str], fork: bool = True) -> None:
+        self._args = (ds, ms)
+        self._fork = fork
+        self._pool: Any = None
+        self._job: Any = None
+        self._out: _SideOut | None = None
+
+    def __enter__(self) -> _SideParts:
+        import multiprocessing as mp
+
+        global _SIDE
+        _SIDE = self._args  # read by the forked process (copied at the fork)
+        if (self._fork and "fork" in mp.get_all_start_methods()
+                and not mp.current_process().daemon):
+            self._pool = mp.get_context("fork").Pool(1)
+            self._job = self._pool.apply_async(_side_parts)
+        else:  # one process asked for, no fork here, or inside a worker process: in turn
+            out = _side_parts()
+            self._job = _Done(out)
+        return self
+
+    def result(self) -> tuple[_Part | None, _Part]:
+        import warnings
+
+        if self._out is None:
+            self._out = self._job.get()
+            for message, category, filename, lineno in self._out[2]:
+                warnings.warn_explicit(message, category, filename, lineno)
+        return self._out[0], self._out[1]
+
+    def __exit__(self, *exc: Any) -> None:
+        global _SIDE
+        if self._pool is not None:
+            self._pool.terminate() if any(exc) else self._pool.close()
+            self._pool.join()
+        _SIDE = None
 
 
 def _results_parts(ds: Dataset, ms: Sequence[str]) -> _Part:

@@ -142,8 +142,9 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
     context : a prepared :class:`ReportContext` (default: built here, once).
     processes : worker processes for the school reports, their notes workbooks,
         the municipality report and the exports (default: the number of CPUs, at
-        most 4; 1 writes everything in this process). Workers are forked and
-        share the context, so nothing is fitted twice.
+        most 4; 1 writes everything in this process, and builds the context in it
+        too: see :func:`~undervisning_analys.report.context.build_context`). Workers
+        are forked and share the context, so nothing is fitted twice.
     progress : show progress bars (tqdm, Swedish labels) on stderr.
     exports : also write every table the reports show to ``data/`` (CSV and
         Parquet) and ``proveniens.json`` (inputs, model specifications, seed,
@@ -164,7 +165,7 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
             steps.set_postfix_str(msg, refresh=False)
             steps.update(1)
 
-        ctx = build_context(ds, progress=say, measures=measures)
+        ctx = build_context(ds, progress=say, measures=measures, processes=processes)
         steps.close()
     else:
         ctx = context
