@@ -158,8 +158,9 @@ def write_all(ds: Dataset, out_dir: str | Path, *, schools: Sequence[str] | None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if context is None:
-        steps = tqdm(total=7, desc="Modeller", unit=" steg", disable=not progress,
-                     leave=False, bar_format="{desc}: {n_fmt}/{total_fmt} {postfix}")
+        # the number of steps depends on the data (plans, outcomes): counted, not a total
+        steps = tqdm(desc="Modeller", unit=" steg", disable=not progress,
+                     leave=False, bar_format="{desc}, steg {n_fmt}{postfix}")
 
         def say(msg: str) -> None:
             steps.set_postfix_str(msg, refresh=False)
