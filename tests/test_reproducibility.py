@@ -72,6 +72,11 @@ def assert_reproduced(a: Path, b: Path) -> dict:
     for f in data:
         assert f.endswith((".csv", ".parquet", ".xlsx"))
         assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between runs"
+    # the notes workbooks beside the reports (XlsxWriter, a fixed document date)
+    notes = [f for f in files(a) if Path(f).name.startswith("dialog_")]
+    assert notes and all(f.endswith(".xlsx") for f in notes)
+    for f in notes:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f"{f} differs between runs"
     pa_doc = json.loads((a / "proveniens.json").read_text(encoding="utf-8"))
     pb_doc = json.loads((b / "proveniens.json").read_text(encoding="utf-8"))
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", pa_doc["skapad"])

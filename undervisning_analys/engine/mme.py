@@ -14,7 +14,8 @@ when a variance is estimated at zero.
 :class:`SchurSolver` eliminates the block of the largest single-intercept
 factor exactly (it is diagonal in ``A``), then any other factor whose block has
 become diagonal (one nested in the first), so that only the remaining columns
-are factorised (densely, when they are few). :meth:`MixedModelEquations.kackar_harville` adds the uncertainty of
+are factorised (densely, when they are few).
+:meth:`MixedModelEquations.kackar_harville` adds the uncertainty of
 the variance parameters (Kackar & Harville 1984; Prasad & Rao 1990; Datta &
 Lahiri 2000) from REML's average information (Gilmour, Thompson & Cullis 1995):
 ``g3 = D I⁻¹ D'`` with ``D`` the derivatives of the estimates with respect to
@@ -117,9 +118,10 @@ class MixedModelEquations:
                          [self.zt.T @ xs, self.zt.T @ self.zt + sparse.identity(q)]]).tocsc()
         self.p, self.q, self.sigma2 = x.shape[1], q, sigma2
         self.a = a
-        first, *then = self._diagonal_blocks(set(last)) or [np.zeros(0, dtype=np.int64)]
+        kept = set(last)
+        first, *then = self._diagonal_blocks(kept) or [np.zeros(0, dtype=np.int64)]
         tail = [np.arange(self.p)] + [self.p + off + np.arange(m * len(blk.terms))
-                                      for blk, off, m in self.layout if blk.group in set(last)]
+                                      for blk, off, m in self.layout if blk.group in kept]
         self.lu = SchurSolver(a, first, splu, then=then, last=np.concatenate(tail))
         self.y = frame[response].to_numpy(float)
         self.beta, self.b = self.solve_data(self.y)
@@ -384,7 +386,6 @@ class _Factor:
         from scipy.linalg import LinAlgError, cholesky
 
         n = s.shape[0]
-        self.n = n
         self.chol: np.ndarray | None = None
         self.lu: Any = None
         if n <= dense_max:

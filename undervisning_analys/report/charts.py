@@ -263,10 +263,6 @@ def _records(d: pd.DataFrame) -> list[dict[str, Any]]:
     return recs
 
 
-def _row_suppressed(r: Mapping[str, Any]) -> bool:
-    return bool(r["_suppressed"])
-
-
 def _fl(v: Any) -> float:
     """A value as a float (NaN when missing)."""
     if v is None or v is pd.NA:
@@ -322,7 +318,7 @@ def quality_panels(tq: pd.DataFrame, school_id: str, dimensions: Mapping[str, st
                MUNICIPALITY, 0.18)
         p.path(mx, [_fl(x["estimate"]) for x in m], MUNICIPALITY, 1.5, "5 3")
         rows = sorted((x for x in sch if x["dimension"] == dim), key=lambda x: xs_of[x["term"]])
-        hidden = [_row_suppressed(x) or not math.isfinite(_fl(x["estimate"])) for x in rows]
+        hidden = [x["_suppressed"] or not math.isfinite(_fl(x["estimate"])) for x in rows]
         shown = [x for x, h in zip(rows, hidden) if not h]
         p.path([float(xs_of[x["term"]]) for x in shown], [_fl(x["estimate"]) for x in shown],
                SCHOOL, 1.3)
@@ -386,7 +382,7 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
         observed = np.array([_fl(r["observed"]) for r in d], dtype=float)
         exp = np.array([_fl(r["expected"]) for r in d], dtype=float)
         res = np.array([_fl(r["residual"]) for r in d], dtype=float)
-        ok = ~np.isnan(observed) & ~np.array([_row_suppressed(r) for r in d], dtype=bool)
+        ok = ~np.isnan(observed) & ~np.array([r["_suppressed"] for r in d], dtype=bool)
         lo_b = exp - (np.array([_fl(r["conf_high"]) for r in d], dtype=float) - res)
         hi_b = exp + (res - np.array([_fl(r["conf_low"]) for r in d], dtype=float))
         pct = m.endswith("_pct")

@@ -349,8 +349,9 @@ def build_context(ds: Dataset, *, measures: Sequence[str] | None = None, lag: in
             seen.setdefault(str(w.message).split(" (Motorns meddelande")[0], None)
         else:  # not ours: pass it on unchanged
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    # sorted: two threads compute the context (_build_context), so the order in which
-    # warnings arrive is not fixed, and reruns must give the same reports
+    # sorted: the side parts' warnings are raised when they are merged, the models'
+    # when they are fitted, so their order depends on the path (processes=1 or not);
+    # the reports must not
     ctx.info["warnings"] = sorted(seen)
     return ctx
 
@@ -574,7 +575,10 @@ class _SideParts:
     def __exit__(self, *exc: Any) -> None:
         global _SIDE
         if self._pool is not None:
-            self._pool.terminate() if any(exc) else self._pool.close()
+            if any(exc):
+                self._pool.terminate()
+            else:
+                self._pool.close()
             self._pool.join()
         _SIDE = None
 
