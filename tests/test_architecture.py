@@ -10,8 +10,8 @@ also those inside functions and under ``TYPE_CHECKING``:
    to right: ``io`` -> ``measure`` -> ``models`` -> ``report`` -> ``cli``, with
    ``engine`` beneath ``measure`` and ``models``, ``plots`` and ``privacy``
    beside them, the data model (``schema``, ``instruments``, ``dataset``)
-   beneath the stages and the foundation (``_format``, ``errors``,
-   ``_results``) beneath everything.
+   beneath the stages and the foundation (``_format``, ``_xlsx``, ``_beside``,
+   ``errors``, ``_results``) beneath everything.
 3. No private name (``_x``) imported from a module of another subpackage
    (``from ..measure.reliability import _school_designs``), and no private
    module of another subpackage imported at all (``from ..io import _common``).
@@ -41,7 +41,7 @@ import pytest
 PACKAGE = "undervisning_analys"
 ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 
-FOUNDATION = frozenset({"_format", "_xlsx", "errors", "_results"})
+FOUNDATION = frozenset({"_format", "_xlsx", "_beside", "errors", "_results"})
 """Modules every layer may import, also their private names."""
 
 _STAGES = frozenset({"io", "engine", "measure", "models", "plots", "privacy", "report", "cli",
@@ -51,6 +51,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "_format": frozenset({"*"}),
     "_results": frozenset({"*"}),
     "_xlsx": frozenset({"*"}),
+    "_beside": frozenset({"*"}),
     "errors": frozenset({"*"}),
     # the data model beneath the stages
     "schema": _STAGES | {"dataset", "instruments"},

@@ -153,6 +153,57 @@ def test_own_files_still_stop_with_their_row(small, tmp_path):
         load_folder(d)
 
 
+class _Spy(folder_mod.Beside):
+    """Beside, remembering whether it forked."""
+
+    forked_any: list[bool] = []
+
+    def __enter__(self):
+        out = super().__enter__()
+        _Spy.forked_any.append(self.forked)
+        return out
+
+
+def test_files_read_beside_the_export_give_the_same_dataset(small, tmp_path, monkeypatch):
+    d = copy(small, tmp_path / "mapp")
+    f = sorted(d.glob("slutbetyg_ak9_skolenhet_*.csv"))[0]  # a file that is not read, too
+    f.write_text(f.read_text(encoding="utf-8").replace("Valt läsår:", "Valt:"),
+                 encoding="utf-8")
+    in_turn = load_folder(d)
+    monkeypatch.setattr(folder_mod, "_FORK_BYTES", 0)
+    monkeypatch.setattr(folder_mod, "Beside", _Spy)
+    _Spy.forked_any.clear()
+    beside = load_folder(d)
+    assert _Spy.forked_any == [True]
+    for table in ("schools", "observations", "results", "background",
+                  "observation_categories"):
+        a, b = getattr(in_turn, table), getattr(beside, table)
+        assert (a is None) == (b is None), table
+        if a is not None:
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert in_turn.provenance == beside.provenance
+    assert in_turn.checks == beside.checks
+    assert f.name in not_read(beside)
+
+
+def test_an_error_in_the_export_is_raised_while_the_rest_is_read_beside(small, tmp_path,
+                                                                         monkeypatch):
+    d = copy(small, tmp_path / "mapp")
+    p = d / "observationer.csv"
+    lines = p.read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[2].split(",")
+    cells[3] = "99999999"
+    lines[2] = ",".join(cells)
+    p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(folder_mod, "_FORK_BYTES", 0)
+    monkeypatch.setattr(folder_mod, "Beside", _Spy)
+    _Spy.forked_any.clear()
+    with pytest.raises(UnknownSchoolError, match="99999999") as err:
+        load_folder(d)
+    assert _Spy.forked_any == [True]
+    assert err.value.file and Path(err.value.file).name == "observationer.csv"
+
+
 def test_readers_table_routes_a_new_kind(small, tmp_path, monkeypatch):
     d = copy(small, tmp_path / "mapp")
     (d / "eget.dat").write_text("x", encoding="utf-8")

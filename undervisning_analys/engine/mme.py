@@ -106,8 +106,10 @@ class MixedModelEquations:
             self.layout.append((blk, offset, len(levels)))
             offset += len(levels) * k
         self.index = pd.concat(index, ignore_index=True)
-        self.position = {key: i for i, key in enumerate(
-            zip(self.index["group"], self.index["level"], self.index["term"]))}
+        # from plain lists: iterating the table's (Arrow) string columns is slow
+        self.position = {key: i for i, key in enumerate(zip(
+            self.index["group"].tolist(), self.index["level"].tolist(),
+            self.index["term"].tolist()))}
         self.x = x
         self.z = sparse.hstack(z_parts).tocsc()
         self.t = sparse.block_diag(t_parts).tocsc()

@@ -194,7 +194,8 @@ class Instrument:
         means = work.groupby(keys + ["dimension"], observed=True, sort=True)["score"].agg(
             ["mean", "count"])
         n_items = {d.id: len(d.items) for d in self.dimensions}
-        means["need"] = [np.ceil(n_items[d] / 2) for d in means.index.get_level_values(-1)]
+        means["need"] = np.ceil(means.index.get_level_values(-1).map(n_items)
+                                .to_numpy(dtype=float) / 2)
         means.loc[means["count"] < means["need"], "mean"] = np.nan
         wide = means["mean"].unstack("dimension")
         dims = [d.id for d in self.dimensions]

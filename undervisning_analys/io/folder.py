@@ -73,6 +73,7 @@ Decisions
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -87,6 +88,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._beside import Beside
 from ..dataset import Dataset, ProvenanceRecord, sha256_of
 from ..errors import FileFormatError, UAError
 from ..instruments import Instrument, load_instrument
@@ -535,34 +537,49 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
                                "key": key}
     json_files: list[Path] = []
     categories: list[pd.DataFrame] = []
-    for p in files:
-        name = p.name.lower()
-        if p in yaml_files or p in registers or name.endswith(".md"):
-            continue
-        if name.startswith("observation"):
-            export = _obs.read_observation_export(p, inst, columns=spec, schools=known,
-                                                  key=key)
+    wanted = [p for p in files
+              if not (p in yaml_files or p in registers or p.name.lower().endswith(".md"))]
+    obs_files = [p for p in wanted if p.name.lower().startswith("observation")]
+    other_files = [p for p in wanted
+                   if p not in obs_files and p.suffix.lower() != ".json"]
+
+    def read_others() -> dict[Path, Any]:
+        out: dict[Path, Any] = {}
+        for p in other_files:
+            try:
+                out[p] = _read_other(p, context, key, _pupils)
+            except Exception:  # noqa: BLE001 - read again below, where it raises as usual
+                out[p] = None
+        return out
+
+    # Beside a large observation export, the other files are read in a forked process
+    # (their tables are small to send back); what each file gave is then taken in the
+    # folder's order, so the Dataset is the same as when read in turn.
+    fork = bool(other_files) and sum(p.stat().st_size for p in obs_files) >= _FORK_BYTES
+    with Beside(read_others) if fork else contextlib.nullcontext() as beside:
+        exports = {p: _obs.read_observation_export(p, inst, columns=spec, schools=known,
+                                                   key=key) for p in obs_files}
+        outcomes: dict[Path, Any] = beside.get() if beside is not None else {}
+    for p in wanted:
+        if p in obs_files:
+            export = exports[p]
             r.add(export.observations, p, "observations")
             if len(export.categories):
                 categories.append(export.categories)
-            continue
-        if p.suffix.lower() == ".json":
+        elif p.suffix.lower() == ".json":
             json_files.append(p)
-            continue
-        try:
-            if is_pupil_grades(p):
-                r.add(_pupils.read_pupil_grades(p, key=key), p, "pupils")
+        else:
+            got = outcomes.get(p)
+            if got is None:
+                got = _read_other(p, context, key, _pupils)
+            if isinstance(got, str):
+                r.skip(p, got)
                 continue
-            for detect, read, _label in READERS:
-                if detect(p):
-                    got = _call_reader(read, p, context)
-                    for df in (got if isinstance(got, (list, tuple)) else [got]):
-                        r.add(df, p, "export" if read is _read_skolverket else "other")
-                    break
-            else:
-                r.skip(p, _unknown_reason(p))
-        except UAError as exc:
-            r.skip(p, str(exc))
+            try:
+                for df, kind in got:
+                    r.add(df, p, kind)
+            except UAError as exc:
+                r.skip(p, str(exc))
     _read_json(r, json_files, _api, _kolada)
     _drop_duplicate_sources(r, "results", _RESULT_KEYS)
     _drop_duplicate_sources(r, "background", _BACKGROUND_KEYS)
@@ -619,6 +636,28 @@ def load_folder(path: str | Path, *, instrument: Instrument | str | Path | None 
         checks=tuple(r.checks),
         observation_categories=_concat(categories, "observation_categories")
         if categories else None)
+
+
+#: Beside observation exports of at least this many bytes in all, the other files are
+#: read in a forked process (below it, reading in turn is faster than starting one).
+_FORK_BYTES = 1_000_000
+
+
+def _read_other(p: Path, context: dict[str, Any], key: str | None, pupils: Any
+                ) -> str | list[tuple[pd.DataFrame, str]]:
+    """What a file other than an observation export or a JSON response gives: its tables
+    with their kinds, or why it was not read."""
+    try:
+        if is_pupil_grades(p):
+            return [(pupils.read_pupil_grades(p, key=key), "pupils")]
+        for detect, read, _label in READERS:
+            if detect(p):
+                got = _call_reader(read, p, context)
+                kind = "export" if read is _read_skolverket else "other"
+                return [(df, kind) for df in (got if isinstance(got, (list, tuple)) else [got])]
+        return _unknown_reason(p)
+    except UAError as exc:
+        return str(exc)
 
 
 def _is_plan_file(p: Path) -> bool:
