@@ -568,14 +568,14 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
             now_c = (change_precision(comp, d.n_obs_now, change=change, alpha=alpha, **design)
                      if np.isfinite(d.n_obs_now) and d.n_obs_now >= 1 else None)
             ceiling_c = change_precision(comp, 1e12, change=change, alpha=alpha, **design)
-            for goal, target, needed in zip(cp.rows["goal"].tolist(), cp.rows["target"].tolist(),
+            for goal, aim, needed in zip(cp.rows["goal"].tolist(), cp.rows["target"].tolist(),
                                             cp.rows["n_obs_needed"].tolist(), strict=True):
                 need_c = int(needed) if np.isfinite(needed) else None
                 at = (None if need_c is None else
                       change_precision(comp, need_c, change=change, alpha=alpha, **design))
                 rows.append({
                     "unit": d.unit, "school_name": d.school_name, "dimension": comp.dimension,
-                    "goal": f"change_{goal}", "target": float(target),
+                    "goal": f"change_{goal}", "target": float(aim),
                     "change": float(change) if change is not None else np.nan,
                     "years": int(years), "n_obs_needed": need_c,
                     "reliability_at_needed": np.nan if at is None else float(at["reliability"]),
