@@ -569,7 +569,7 @@ def plan_observations(source: Dataset | VarianceComponents | Mapping[str, float]
                      if np.isfinite(d.n_obs_now) and d.n_obs_now >= 1 else None)
             ceiling_c = change_precision(comp, 1e12, change=change, alpha=alpha, **design)
             for goal, aim, needed in zip(cp.rows["goal"].tolist(), cp.rows["target"].tolist(),
-                                            cp.rows["n_obs_needed"].tolist(), strict=True):
+                                         cp.rows["n_obs_needed"].tolist(), strict=True):
                 need_c = int(needed) if np.isfinite(needed) else None
                 at = (None if need_c is None else
                       change_precision(comp, need_c, change=change, alpha=alpha, **design))
