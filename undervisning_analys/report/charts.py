@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -251,9 +252,26 @@ def _suppressed(d: pd.DataFrame) -> np.ndarray:
     return np.zeros(len(d), dtype=bool)
 
 
-def _records(d: pd.DataFrame) -> list[dict[str, Any]]:
+#: A table as a DataFrame or as its rows (dicts, as ``ReportContext.records`` gives them).
+Rows: TypeAlias = "pd.DataFrame | Sequence[Mapping[str, Any]]"
+
+
+def _flag(rec: Mapping[str, Any]) -> bool:
+    """Whether a row is suppressed, as :func:`_suppressed` reads a table."""
+    if "suppressed" in rec:
+        v = rec["suppressed"]
+        return False if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) \
+            else bool(v)
+    if "status" in rec:
+        return str(rec["status"]) == "suppressed"
+    return False
+
+
+def _records(d: Rows) -> list[dict[str, Any]]:
     """The rows of a (small) table as dicts, with a ``suppressed`` flag as
-    :func:`_suppressed` reads it."""
+    :func:`_suppressed` reads it (rows given as dicts are copied, not changed)."""
+    if not isinstance(d, pd.DataFrame):
+        return [{**r, "_suppressed": _flag(r)} for r in d]
     cols = [str(c) for c in d.columns]
     recs = [dict(zip(cols, v, strict=True))
             for v in zip(*(d[c].to_numpy() for c in d.columns), strict=True)]
@@ -276,7 +294,7 @@ def _fl(v: Any) -> float:
 # --------------------------------------------------------------------------
 # Teaching quality per dimension
 # --------------------------------------------------------------------------
-def quality_panels(tq: pd.DataFrame, school_id: str, dimensions: Mapping[str, str],
+def quality_panels(tq: Rows, school_id: str, dimensions: Mapping[str, str],
                    municipality_unit: str | None = None, title: str = "") -> str:
     """Small multiples: the school's index per term (points, 95 % intervals) beside the
     municipality's (dashed line with band), one panel per dimension, shared y axis."""
@@ -353,8 +371,8 @@ def short_measure(measure: str) -> str:
                                                              "provbetygspoäng")
 
 
-def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
-                   municipality: Mapping[str, pd.DataFrame] | None = None) -> str:
+def results_panels(adj_by_measure: Mapping[str, Rows], school_id: str,
+                   municipality: Mapping[str, Rows] | None = None) -> str:
     """Per measure: the school's result per school year (line with points), the result
     expected from background (dashed, with the band outside which the difference's 95 %
     interval excludes zero) and the municipality (dotted). ``..``: fewer than 10 pupils."""
@@ -372,7 +390,8 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
         # plain rows, not DataFrame filters (a few per school and measure)
         adj = adj_by_measure[m]
         mm = municipality.get(m) if municipality else None
-        mrows = mm.to_dict("records") if mm is not None else []
+        mrows: list[Mapping[str, Any]] = ([] if mm is None else mm.to_dict("records") if isinstance(mm, pd.DataFrame)
+                 else list(mm))
         d = [r for r in _records(adj) if str(r["school_id"]) == school_id]
         years = sorted({str(r["school_year"]) for r in d}
                        | {str(r["school_year"]) for r in mrows})
@@ -431,14 +450,18 @@ def results_panels(adj_by_measure: Mapping[str, pd.DataFrame], school_id: str,
 # --------------------------------------------------------------------------
 # Coverage and the two progressions
 # --------------------------------------------------------------------------
-def coverage_bars(cov: pd.DataFrame, school_id: str) -> str:
+def coverage_bars(cov: Rows, school_id: str) -> str:
     """Observed lessons per term, stacked by type of visit."""
-    d = cov[cov["school_id"].astype(str) == school_id]
-    types = [t for t in schema.OBSERVATION_TYPES if f"n_{t}" in d.columns]
-    terms = sorted(set(d["term"]), key=schema.term_index)
+    rows = (cov[cov["school_id"].astype(str) == school_id].to_dict("records")
+            if isinstance(cov, pd.DataFrame)
+            else [r for r in cov if str(r["school_id"]) == school_id])
+    columns = list(cov.columns) if isinstance(cov, pd.DataFrame) else (
+        list(rows[0]) if rows else [])
+    types = [t for t in schema.OBSERVATION_TYPES if f"n_{t}" in columns]
+    terms = sorted({r["term"] for r in rows}, key=schema.term_index)
     if not terms:
         return ""
-    g = {r["term"]: r for r in d.to_dict("records")}
+    g = {r["term"]: r for r in rows}
     totals = [float(sum(g[t][f"n_{ty}"] for ty in types)) for t in terms]
     yticks, ydec = nice_ticks(0.0, max(totals + [1.0]), 5)
     svg = Svg(690, 250, "Observerade lektioner per termin och typ av besök")
@@ -461,24 +484,45 @@ def coverage_bars(cov: pd.DataFrame, school_id: str) -> str:
     return svg.render()
 
 
-def progressions(changes: pd.DataFrame, school_id: str | None, *,
+@dataclass(frozen=True)
+class Points:
+    """The schools of a scatter of two changes (see :func:`progressions`), read once."""
+
+    school_id: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    x_se: np.ndarray | None
+
+
+def points(changes: pd.DataFrame, *, x: str = "quality_change_per_year",
+           y: str = "results_change_per_year",
+           x_se: str = "quality_change_per_year_se") -> Points:
+    """The schools with both changes, not suppressed: what every school's scatter draws
+    (read once, then drawn for each school's report)."""
+    d = changes[changes[x].notna() & changes[y].notna()]
+    if "suppressed" in d.columns:
+        d = d[~d["suppressed"].fillna(False).astype(bool)]
+    return Points(d["school_id"].astype(str).to_numpy(dtype=object), d[x].to_numpy(float),
+                  d[y].to_numpy(float), d[x_se].to_numpy(float) if x_se in d.columns else None)
+
+
+def progressions(changes: pd.DataFrame | Points, school_id: str | None, *,
                  x: str = "quality_change_per_year", y: str = "results_change_per_year",
                  x_se: str = "quality_change_per_year_se", xlabel: str = "",
                  ylabel: str = "") -> str:
     """Every school's change in teaching quality against its change in results (per
-    school year); this school highlighted with its 95 % interval, the others grey."""
-    d = changes[changes[x].notna() & changes[y].notna()]
-    if "suppressed" in d.columns:
-        d = d[~d["suppressed"].fillna(False).astype(bool)]
-    if not len(d):
+    school year); this school highlighted with its 95 % interval, the others grey.
+    ``changes``: a table with columns ``school_id``, ``x``, ``y`` and ``x_se``, or its
+    :func:`points`."""
+    pts = changes if isinstance(changes, Points) else points(changes, x=x, y=y, x_se=x_se)
+    if not len(pts.school_id):
         return ""
-    me = d[d["school_id"].astype(str) == str(school_id)]
-    half = (Z_95 * me[x_se]).to_numpy(dtype=float) if x_se in me.columns \
-        else np.zeros(len(me))
-    xv = list(d[x]) + [0.0] + list(me[x].to_numpy(float) - half) + list(me[x].to_numpy(float)
-                                                                         + half)
+    mine = pts.school_id == str(school_id)
+    me_x = pts.x[mine]
+    half = Z_95 * pts.x_se[mine] if pts.x_se is not None else np.zeros(len(me_x))
+    xv = list(pts.x) + [0.0] + list(me_x - half) + list(me_x + half)
     xlo, xhi = _limits(xv)
-    ylo, yhi = _limits(list(d[y]) + [0.0])
+    ylo, yhi = _limits(list(pts.y) + [0.0])
     xt, xdec = nice_ticks(xlo, xhi, 6)
     yt, ydec = nice_ticks(ylo, yhi, 5)
     xlim = (min(xlo, xt[0]), max(xhi, xt[-1]))
@@ -492,13 +536,12 @@ def progressions(changes: pd.DataFrame, school_id: str | None, *,
              AXIS, rotate=-90)
     svg.seg(p.sx(0), p.y, p.sx(0), p.y + p.h, "#888888", 0.9)
     svg.seg(p.x, p.sy(0), p.x + p.w, p.sy(0), "#888888", 0.9)
-    for r in d[d["school_id"].astype(str) != str(school_id)].itertuples(index=False):
-        svg.circle(p.sx(getattr(r, x)), p.sy(getattr(r, y)), 3.6,
-                   OTHERS if school_id is not None else SCHOOL)
-    for r, h in zip(me.itertuples(index=False), half):
-        cx, cy = p.sx(getattr(r, x)), p.sy(getattr(r, y))
+    for xo, yo in zip(pts.x[~mine].tolist(), pts.y[~mine].tolist()):
+        svg.circle(p.sx(xo), p.sy(yo), 3.6, OTHERS if school_id is not None else SCHOOL)
+    for xm, ym, h in zip(me_x.tolist(), pts.y[mine].tolist(), half):
+        cx, cy = p.sx(xm), p.sy(ym)
         if np.isfinite(h) and h > 0:
-            lo, hi = p.sx(getattr(r, x) - h), p.sx(getattr(r, x) + h)
+            lo, hi = p.sx(xm - h), p.sx(xm + h)
             svg.seg(lo, cy, hi, cy, SCHOOL, 1.5)
             svg.seg(lo, cy - 4, lo, cy + 4, SCHOOL, 1.5)
             svg.seg(hi, cy - 4, hi, cy + 4, SCHOOL, 1.5)
@@ -509,5 +552,6 @@ def progressions(changes: pd.DataFrame, school_id: str | None, *,
     return svg.render()
 
 
-__all__ = ["quality_panels", "results_panels", "coverage_bars", "progressions", "nice_ticks",
+__all__ = ["quality_panels", "results_panels", "coverage_bars", "progressions", "points",
+           "Points", "Rows", "nice_ticks",
            "short_measure", "Svg", "Panel"]

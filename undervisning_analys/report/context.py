@@ -267,6 +267,26 @@ class ReportContext:
                 keys, sort=False, observed=True)}
         return groups.get(str(value), frame.iloc[0:0])
 
+    def records(self, table: str, **keys: Any) -> list[dict[str, Any]]:
+        """The rows of a table whose columns equal ``keys`` (compared as strings), as
+        plain dicts in the table's order (grouped once per table and key columns, cached):
+        the per-school lookups of the reports, without filtering a DataFrame each time."""
+        frame = self.tables.get(table)
+        if frame is None or not len(frame):
+            return []
+        cols = tuple(keys)
+        if any(c not in frame.columns for c in cols):
+            return []
+        cache = self.__dict__.setdefault("_records", {})
+        groups = cache.get((table, cols))
+        if groups is None:
+            groups = {}
+            values = [frame[c].astype(str).tolist() for c in cols]
+            for key, rec in zip(zip(*values), frame.to_dict("records"), strict=True):
+                groups.setdefault(key, []).append(rec)
+            cache[(table, cols)] = groups
+        return groups.get(tuple(str(v) for v in keys.values()), [])
+
     def cached(self, name: str, func: Callable[[], Any]) -> Any:
         """A value computed once per context (e.g. the sources table every report shows)."""
         cache = self.__dict__.setdefault("_cached", {})

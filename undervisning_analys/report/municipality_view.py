@@ -141,15 +141,20 @@ class MunicipalityView:
         sub = q[(q["level"] == "school") & (q["term"] == term)]
         vals = sub["estimate"].dropna()
         lo, hi = (float(vals.min()), float(vals.max())) if len(vals) else (0.0, 1.0)
+        # each school's first row per dimension, looked up (not filtered) per cell
+        first: dict[tuple[str, Any], Any] = {}
+        for u, dim, est in zip(sub["unit"].astype(str).tolist(), sub["dimension"].tolist(),
+                               sub["estimate"].tolist(), strict=True):
+            first.setdefault((u, dim), est)
         for sid in self.ids:
             row: list[Any] = [self._school_link(sid)]
             for d in dims:
                 n = ctx.num("quality", {"level": "school", "unit": sid, "term": term,
                                         "dimension": d}, "estimate", INDEX_DECIMALS)
-                v = sub[(sub["unit"].astype(str) == sid) & (sub["dimension"] == d)]["estimate"]
+                v = first.get((sid, d))
                 colour = "#ffffff"
-                if len(v) and pd.notna(v.iloc[0]) and hi > lo:
-                    k = int(min(len(HEAT) - 1, (float(v.iloc[0]) - lo) / (hi - lo) * len(HEAT)))
+                if v is not None and pd.notna(v) and hi > lo:
+                    k = int(min(len(HEAT) - 1, (float(v) - lo) / (hi - lo) * len(HEAT)))
                     colour = HEAT[k]
                 row.append(Markup('<span class="cell" style="display:block;background:%s">%s'
                                   '</span>') % (colour, n))

@@ -38,6 +38,11 @@ def _measure_rows(mres: pd.DataFrame, measure: str) -> pd.DataFrame:
     return mres[mres["measure"] == measure][["school_year", "value"]]
 
 
+def _measure_records(mres: pd.DataFrame, measure: str) -> list[dict[str, Any]]:
+    """:func:`_measure_rows` as dicts (the results chart's municipality line)."""
+    return _measure_rows(mres, measure).to_dict("records")
+
+
 def _link_within(lk: pd.DataFrame | None) -> pd.DataFrame:
     """The link's within-school row without correction (empty without a link)."""
     w = lk[lk["term"] == "within"] if lk is not None else pd.DataFrame()
@@ -53,7 +58,8 @@ class SchoolView:
         self.ctx = ctx
         self.sid = school_id
         self.name = ctx.names[school_id]
-        row = ctx.ds.schools[ctx.ds.schools["school_id"].astype(str) == school_id].iloc[0]
+        row = ctx.cached("school_rows", lambda: {
+            str(r["school_id"]): r for r in ctx.ds.schools.to_dict("records")})[school_id]
         self.muni_id = str(row["municipality_id"])
         self.muni_name = str(row["municipality_name"]) if pd.notna(row["municipality_name"]) \
             else "kommunen"
@@ -65,6 +71,8 @@ class SchoolView:
             self.q_muni = ctx.part("quality", "unit", self.muni_id)
         else:
             self.q = self.q_muni = None
+        # the same rows as plain dicts, for the lookups of the sections
+        self.q_rows = ctx.records("quality", unit=school_id, level="school")
         self.cov = ctx.part("coverage", "school_id", school_id) if "coverage" in ctx.tables \
             else None
 
@@ -99,8 +107,8 @@ class SchoolView:
     def qrow(self, term: str, dim: str = OVERALL) -> dict[str, Any] | None:
         if self.q is None:
             return None
-        d = self.q[(self.q["term"] == term) & (self.q["dimension"] == dim)]
-        return d.iloc[0].to_dict() if len(d) else None
+        return next((dict(r) for r in self.q_rows
+                     if r["term"] == term and r["dimension"] == dim), None)
 
     def terms(self) -> list[str]:
         if self.q is None or not len(self.q):
@@ -110,8 +118,8 @@ class SchoolView:
     def shown_terms(self, dim: str = OVERALL) -> list[str]:
         if self.q is None:
             return []
-        d = self.q[(self.q["dimension"] == dim) & ~self.q["suppressed"].astype(bool)]
-        return terms_sorted(d["term"])
+        return terms_sorted([r["term"] for r in self.q_rows
+                             if r["dimension"] == dim and not bool(r["suppressed"])])
 
     # ------------------------------------------------------------------ sections
     def coverage(self) -> dict[str, Any]:
@@ -151,7 +159,7 @@ class SchoolView:
                 roles.rows.append([term, role_of.get(term, "")])
         out["table"] = t
         out["roles"] = roles if roles.rows else None
-        out["figure"] = Markup(charts.coverage_bars(self.cov, sid))
+        out["figure"] = Markup(charts.coverage_bars(ctx.records("coverage", school_id=sid), sid))
         return out
 
     def quality(self) -> dict[str, Any]:
@@ -181,20 +189,21 @@ class SchoolView:
             k = {"level": "school", "unit": self.sid, "term": term, "dimension": OVERALL}
             row.append(ctx.num("quality", k, "reliability", 2))
             t.rows.append(row)
-        if self.q["suppressed"].astype(bool).any():
+        if any(bool(r["suppressed"]) for r in self.q_rows):
             t.note = ("Två prickar (..) betyder att indexet inte visas den terminen: för få "
                       "observerade lektioner eller lärare (minst 5 lektioner och 3 lärare "
                       "behövs). Antalen står i tabellen i avsnitt 1.")
         out["table"] = t
-        out["figure"] = Markup(charts.quality_panels(pd.concat([self.q, self.q_muni]), self.sid,
-                                                     dims, municipality_unit=self.muni_id))
+        out["figure"] = Markup(charts.quality_panels(
+            self.q_rows + ctx.records("quality", unit=self.muni_id), self.sid, dims,
+            municipality_unit=self.muni_id))
         return out
 
     def results(self) -> dict[str, Any]:
         ctx, sid = self.ctx, self.sid
         blocks: list[dict[str, Any]] = []
-        panels: dict[str, pd.DataFrame] = {}
-        munis: dict[str, pd.DataFrame] = {}
+        panels: dict[str, charts.Rows] = {}
+        munis: dict[str, charts.Rows] = {}
         mres = ctx.tables["municipality_results"]
         for m in ctx.measures:
             name = f"results:{m}"
@@ -223,9 +232,9 @@ class SchoolView:
             if notes:
                 t.note = "Anmärkningar: " + "; ".join(notes) + "."
             blocks.append({"title": schema.measure_label(m), "table": t, "text": ""})
-            panels[m] = mine
+            panels[m] = ctx.records(name, school_id=sid)
             munis[m] = ctx.cached(f"municipality_results:{m}",
-                                  partial(_measure_rows, mres, m))
+                                  partial(_measure_records, mres, m))
         fig = None
         if panels:
             fig = Markup(charts.results_panels(panels, sid, munis))
@@ -240,16 +249,15 @@ class SchoolView:
         measure = ctx.info.get("link", {}).get("measure") or (
             ctx.measures[0] if ctx.measures else "")
         # the school's own measure when the link's is not one it has (an F–6 school)
-        mine_rt = {m: ctx.part(f"results_trend:{m}", "school_id", sid) for m in ctx.measures
-                   if f"results_trend:{m}" in ctx.tables}
-        mine_rt = {m: t[(t["component"] == "school_trend") & t["estimate"].notna()]
-                   for m, t in mine_rt.items()}
-        if measure not in mine_rt or not len(mine_rt[measure]):
-            measure = next((m for m, t in mine_rt.items() if len(t)), measure)
-        g = ctx.part("growth", "school_id", sid) if "growth" in ctx.tables else pd.DataFrame()
-        gq = g[g["component"] == "school_trend"] if len(g) else g
-        rt = mine_rt.get(measure, pd.DataFrame())
-        if not len(gq) or not len(rt) or pd.isna(gq["estimate"].iloc[0]):
+        mine_rt = {m: [r for r in ctx.records(f"results_trend:{m}", school_id=sid,
+                                              component="school_trend")
+                       if pd.notna(r["estimate"])]
+                   for m in ctx.measures if f"results_trend:{m}" in ctx.tables}
+        if measure not in mine_rt or not mine_rt[measure]:
+            measure = next((m for m, t in mine_rt.items() if t), measure)
+        gq = ctx.records("growth", school_id=sid, component="school_trend")
+        rt = mine_rt.get(measure, [])
+        if not gq or not rt or pd.isna(gq[0]["estimate"]):
             out["text"] = ("Skolan har inte både en trend i undervisningskvaliteten och en "
                            "trend i resultaten (minst 3 läsår med resultat och tillräckligt "
                            "många observerade lektioner), så dess två utvecklingar kan inte "
@@ -261,7 +269,7 @@ class SchoolView:
         # the same for every school: computed once per context
         terms = ctx.cached("growth_terms",
                            lambda: terms_sorted(gt["term"].dropna().astype(str)))
-        r = rt.iloc[0]
+        r = rt[0]
         gk = {"component": "school_trend", "school_id": sid}
         rk = {"component": "school_trend", "school_id": sid}
         rname = f"results_trend:{measure}"
@@ -281,12 +289,12 @@ class SchoolView:
                   "elevsammansättningen.")
         out["table"] = t
         # every school's two trends, this school with its interval
-        both = ctx.cached(f"two_trends:{rname}", lambda: (
+        both = ctx.cached(f"two_trends:{rname}", lambda: charts.points(
             gt[gt["component"] == "school_trend"][["school_id", "estimate", "se"]]
             .rename(columns={"estimate": "x", "se": "x_se"})
             .merge(ctx.tables[rname].query("component == 'school_trend'")
                    [["school_id", "estimate"]].rename(columns={"estimate": "y"}),
-                   on="school_id")))
+                   on="school_id"), x="x", y="y", x_se="x_se"))
         out["figure"] = Markup(charts.progressions(
             both, sid, x="x", y="y", x_se="x_se",
             xlabel="Trend i undervisningskvalitet (indexpoäng per läsår)",
@@ -344,12 +352,11 @@ class SchoolView:
                 "indexet skulle kunna variera om andra lektioner hade observerats. Två "
                 "terminer vars intervall överlappar mycket kan inte sägas skilja sig åt."))
         if "plan" in ctx.tables:
-            mine = ctx.part("plan", "unit", self.sid)
-            goal = mine["goal"] if "goal" in mine else pd.Series("level", index=mine.index)
-            level = mine[goal == "level"]
-            if len(level):
-                k = {"unit": self.sid, "goal": "level", "target": level["target"].iloc[0]}
-                needed = level["n_obs_needed"].iloc[0]
+            mine = ctx.records("plan", unit=self.sid)
+            level = [r for r in mine if r.get("goal", "level") == "level"]
+            if level:
+                k = {"unit": self.sid, "goal": "level", "target": level[0]["target"]}
+                needed = level[0]["n_obs_needed"]
                 if pd.notna(needed):
                     out["sentences"].append(sv(
                         "För att en termins lektioner ensamma, utan stöd från skolans trend och "
@@ -366,13 +373,12 @@ class SchoolView:
                         "kollegor från andra skolor, behövs.",
                         ctx.num("plan", k, "target", 1),
                         ctx.num("plan", k, "max_reliability", 2)))
-            change = self._change_sentence(mine, goal)
+            change = self._change_sentence(mine)
             if change is not None:
                 out["sentences"].append(change)
         if "agreement" in ctx.tables:
-            a = ctx.tables["agreement"]
-            tot = a[a["group"] == "Totalt"]
-            if len(tot):
+            tot = ctx.records("agreement", group="Totalt")
+            if tot:
                 kk = {"group": "Totalt"}
                 out["sentences"].append(sv(
                     "I kommunens parobservationer (två observatörer på samma lektion) gav "
@@ -381,27 +387,27 @@ class SchoolView:
                     ctx.num("agreement", kk, "exact", 0, scale=100),
                     ctx.num("agreement", kk, "adjacent", 0, scale=100),
                     ctx.num("agreement", kk, "kappa_quadratic", 2),
-                    kappa_words(float(tot["kappa_quadratic"].iloc[0]))))
+                    kappa_words(float(tot[0]["kappa_quadratic"]))))
         return out
 
-    def _change_sentence(self, mine: pd.DataFrame, goal: pd.Series) -> Markup | None:
+    def _change_sentence(self, mine: list[dict[str, Any]]) -> Markup | None:
         """How many lessons the school's change needs (the plan's change rows), one sentence.
 
         The reliability of the change is the same notion as the level's: the
         share of the differences between schools' estimated trends that is
         real (:mod:`undervisning_analys.measure.change`)."""
         ctx = self.ctx
-        rel = mine[goal == "change_reliability"]
-        pw = mine[goal == "change_power"]
-        if not len(rel) and not len(pw):
+        rel = next((r for r in mine if r.get("goal", "level") == "change_reliability"), None)
+        pw = next((r for r in mine if r.get("goal", "level") == "change_power"), None)
+        if rel is None and pw is None:
             return None
         parts: list[Markup] = []
-        years_row = rel if len(rel) else pw
-        ky = {"unit": self.sid, "goal": str(years_row["goal"].iloc[0]),
-              "target": years_row["target"].iloc[0]}
-        if len(rel):
-            k = {"unit": self.sid, "goal": "change_reliability", "target": rel["target"].iloc[0]}
-            if pd.notna(rel["n_obs_needed"].iloc[0]):
+        years_row = rel if rel is not None else pw
+        assert years_row is not None
+        ky = {"unit": self.sid, "goal": str(years_row["goal"]), "target": years_row["target"]}
+        if rel is not None:
+            k = {"unit": self.sid, "goal": "change_reliability", "target": rel["target"]}
+            if pd.notna(rel["n_obs_needed"]):
                 parts.append(sv("reliabiliteten {} för förändringen kräver omkring {} "
                                 "observerade lektioner per termin",
                                 ctx.num("plan", k, "target", 1),
@@ -415,9 +421,9 @@ class SchoolView:
             parts.append(sv("med senaste läsårets {} lektioner per termin är den {}",
                             ctx.num("plan", k, "n_obs_now", 1),
                             ctx.num("plan", k, "reliability_now", 2)))
-        if len(pw):
-            k = {"unit": self.sid, "goal": "change_power", "target": pw["target"].iloc[0]}
-            if pd.notna(pw["n_obs_needed"].iloc[0]):
+        if pw is not None:
+            k = {"unit": self.sid, "goal": "change_power", "target": pw["target"]}
+            if pd.notna(pw["n_obs_needed"]):
                 parts.append(sv("en förändring på {} poäng per läsår upptäcks med {} % "
                                 "sannolikhet med omkring {} lektioner per termin",
                                 ctx.num("plan", k, "change", 2),
@@ -441,16 +447,25 @@ class SchoolView:
         table = self.ctx.tables.get("dialogue")
         if table is None or not len(table):
             return pd.DataFrame()
-        return select_questions(table, self.sid, k=5)
+        return select_questions(self.ctx.part("dialogue", "school_id", self.sid), self.sid, k=5)
 
     def questions(self) -> list[dict[str, Any]]:
         """Three to five questions for the dialogue: the rows the estimates support
         (``models.dialogue``), then general questions up to three."""
         chosen: list[dict[str, Any]] = []
-        for r in self.question_rows().itertuples(index=False):
-            chosen.append({"q": r.text, "why": r.why, "underlag": r.underlag, "rule": r.rule,
-                           "estimate": r.estimate, "conf_low": r.conf_low,
-                           "conf_high": r.conf_high, "unit": r.unit, "period": r.period})
+        # the rows of question_rows(), read as dicts: at most five, one per rule
+        seen: set[tuple[Any, ...]] = set()
+        for r in self.ctx.records("dialogue", school_id=self.sid):
+            key = tuple(None if pd.isna(r[c]) else r[c] for c in ("underlag", "rule"))
+            if key in seen:
+                continue
+            seen.add(key)
+            chosen.append({"q": r["text"], "why": r["why"], "underlag": r["underlag"],
+                           "rule": r["rule"], "estimate": r["estimate"],
+                           "conf_low": r["conf_low"], "conf_high": r["conf_high"],
+                           "unit": r["unit"], "period": r["period"]})
+            if len(chosen) == 5:
+                break
         generic = [
             {"q": "Vilka av skolans egna iakttagelser bekräftar eller utmanar bilden i den här "
                   "rapporten?",
@@ -495,37 +510,35 @@ class SchoolView:
                                 "termin (för få observerade lektioner eller lärare)."))
         if "growth" in ctx.tables:
             k = {"component": "school_trend", "school_id": self.sid}
-            mine = ctx.part("growth", "school_id", self.sid)
-            if len(mine[mine["component"] == "school_trend"]):
+            if ctx.records("growth", school_id=self.sid, component="school_trend"):
                 items.append(sv("Skolans trend i samlat index: {} per läsår (95 % KI {}).",
                                 ctx.num("growth", k, "estimate", 2),
                                 ci(ctx, "growth", k, 2)))
         for m in ctx.measures:
             name = f"results:{m}"
-            mine = ctx.part(name, "school_id", self.sid) if name in ctx.tables else pd.DataFrame()
-            if not len(mine):
+            mine = ctx.records(name, school_id=self.sid)
+            if not mine:
                 continue  # a measure the school does not have (grade 9 at an F–6 school)
-            both = mine[mine["observed"].notna() & mine["expected"].notna()]
-            if len(both):
+            both = [r for r in mine if pd.notna(r["observed"]) and pd.notna(r["expected"])]
+            if both:
                 # the latest year with both the result and its expectation
-                sy = max(both["school_year"].astype(str))
+                sy = max(str(r["school_year"]) for r in both)
                 k = {"school_id": self.sid, "school_year": sy}
                 items.append(sv("{} {}: {} mot förväntat {} (skillnad {}, 95 % KI {}).",
                                 schema.measure_label(m), sy, ctx.num(name, k, "observed"),
                                 ctx.num(name, k, "expected", status="suppressed"),
                                 ctx.num(name, k, "residual", status="suppressed"),
                                 ci(ctx, name, k, 1, status="suppressed")))
-                newest = max(mine["school_year"].astype(str))
+                newest = max(str(r["school_year"]) for r in mine)
                 if newest != sy:
                     items.append(sv("Förväntat resultat saknas för {}: läs in Skolverkets fil "
                                     "om elevsammansättningen (Antal elever per årskurs, "
                                     "skolenhet) för det läsåret.", newest))
             tname = f"results_trend:{m}"
-            lv = ctx.part(tname, "school_id", self.sid) if tname in ctx.tables else pd.DataFrame()
-            lv = lv[lv["component"] == "school_level"] if len(lv) else lv
-            if len(lv) and pd.notna(lv["estimate"].iloc[0]):
+            lv = ctx.records(tname, school_id=self.sid, component="school_level")
+            if lv and pd.notna(lv[0]["estimate"]):
                 k = {"component": "school_level", "school_id": self.sid}
-                r = lv.iloc[0]
+                r = lv[0]
                 items.append(sv("{}, i genomsnitt {} ({} läsår sammanvägda): avståndet till det "
                                 "förväntade är {} {} (95 % KI {}).", schema.measure_label(m),
                                 f"{r['first_year']}–{r['last_year']}", str(int(r["n_years"])),
