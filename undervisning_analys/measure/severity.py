@@ -203,17 +203,28 @@ def observer_severity(
     from scipy import stats
 
     alpha = 1 - conf_level
+    # counted and looked up once for all observers (a loop over hundreds of observers
+    # spent its time in these)
+    n_targets_of = d.drop_duplicates(["__obs__", *tcols]).groupby(
+        "__obs__", sort=True, observed=True).size()
+    quantiles: dict[int, float] = {}
+
+    def t_quantile(df: int) -> float:
+        if df not in quantiles:
+            quantiles[df] = stats.t.ppf(1 - alpha / 2, df)
+        return quantiles[df]
+
     rows = []
     for obs, o in d.groupby("__obs__", sort=True, observed=True):
         dev = o["__dev__"].to_numpy()
         n = len(dev)
         mean = float(dev.mean())
         se = float(dev.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-        tq = stats.t.ppf(1 - alpha / 2, n - 1) if n > 1 else np.nan
+        tq = t_quantile(n - 1) if n > 1 else np.nan
         row: dict[str, Any] = {
             "observer": obs,
             "n_ratings": n,
-            "n_targets": int(len(o[tcols].drop_duplicates())),
+            "n_targets": int(n_targets_of[obs]),
             "mean_deviation": mean,
             "se": se,
             "conf_low": mean - tq * se,
@@ -232,7 +243,7 @@ def observer_severity(
                 slope_se = float(np.sqrt((resid**2).sum() / (len(tt) - 2) / sxx))
             elif len(np.unique(tt)) >= 2:
                 slope = float((dv[1] - dv[0]) / (tt[1] - tt[0]))
-            tq2 = stats.t.ppf(1 - alpha / 2, len(tt) - 2) if len(tt) > 2 else np.nan
+            tq2 = t_quantile(len(tt) - 2) if len(tt) > 2 else np.nan
             row.update({"slope": slope, "slope_se": slope_se,
                         "slope_conf_low": slope - tq2 * slope_se,
                         "slope_conf_high": slope + tq2 * slope_se})
