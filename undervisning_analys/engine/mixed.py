@@ -592,8 +592,11 @@ _OPTIMISER_OPTIONS = frozenset({"control", "optimizer", "use_analytic_gradient",
 #: criterion by less than this share of it (far above rounding, so the stop does
 #: not depend on the processor's floating-point details) ...
 _FTOL = 1e-12
-#: ... or when the projected gradient is below this many units per observation.
-_GTOL_PER_OBS = 1e-8
+#: ... or when the projected gradient is below this many units per observation. Near
+#: the optimum the criterion's last changes reach its rounding (at 59,382 forms a
+#: line search stalled for 9 evaluations at a gradient of 1e-3 before the function
+#: tolerance stopped it); this gradient rule stops first, on the analytic gradient.
+_GTOL_PER_OBS = 1e-7
 #: It is accepted when the gradient's norm is below this many units per observation
 #: (the engine's own acceptance rule for its gradient stage).
 _ACCEPT_PER_OBS = 1e-6

@@ -71,6 +71,40 @@ def sqrt_factor(cov: np.ndarray) -> np.ndarray:
     return np.asarray(vecs * np.sqrt(np.clip(vals, 0.0, None)))
 
 
+class _Positions:
+    """Column of each (group, level, term) of the random effects: ``get(key)`` as a dict's.
+
+    Built one group at a time, on its first lookup: the callers look up schools and
+    school × term cells, never the tens of thousands of lessons and teachers."""
+
+    def __init__(self, index: pd.DataFrame) -> None:
+        self._index = index
+        self._groups: dict[str, dict[tuple[str, str], int]] = {}
+
+    def _group(self, group: str) -> dict[tuple[str, str], int]:
+        found = self._groups.get(group)
+        if found is None:
+            rows = np.flatnonzero((self._index["group"] == group).to_numpy())
+            found = dict(zip(zip(self._index["level"].iloc[rows].tolist(),
+                                 self._index["term"].iloc[rows].tolist()),
+                             rows.tolist()))
+            self._groups[group] = found
+        return found
+
+    def get(self, key: tuple[str, str, str], default: int | None = None) -> int | None:
+        group, level, term = key
+        return self._group(group).get((level, term), default)
+
+    def __getitem__(self, key: tuple[str, str, str]) -> int:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and len(key) == 3 and self.get(key) is not None
+
+
 class MixedModelEquations:
     """Henderson's mixed-model equations in the relative-factor form (module doc)."""
 
@@ -106,10 +140,7 @@ class MixedModelEquations:
             self.layout.append((blk, offset, len(levels)))
             offset += len(levels) * k
         self.index = pd.concat(index, ignore_index=True)
-        # from plain lists: iterating the table's (Arrow) string columns is slow
-        self.position = {key: i for i, key in enumerate(zip(
-            self.index["group"].tolist(), self.index["level"].tolist(),
-            self.index["term"].tolist()))}
+        self.position = _Positions(self.index)
         self.x = x
         self.z = sparse.hstack(z_parts).tocsc()
         self.t = sparse.block_diag(t_parts).tocsc()

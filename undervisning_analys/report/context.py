@@ -42,6 +42,7 @@ from ..measure.calibration import (
 from ..measure.change import DIALOGUE_TARGET, dialogue_goals
 from ..measure.index import coverage, teaching_quality
 from ..measure.reliability import ObservationPlan, plan_observations
+from ..measure.scoring import score_forms
 from ..models.adjust import adjusted_results
 from ..models.dialogue import Evidence, dialogue_table
 from ..models.equity import school_equity
@@ -408,6 +409,10 @@ def _build_context(ds: Dataset, *, measures: Sequence[str] | None, lag: int,
     # threads fitting at once can lose each other's warnings. The side's warnings
     # are passed back and raised here; its parts are merged below in the order of
     # the steps, so the context is the same as when computed in turn.
+    if len(ds.observations):
+        # the scored forms, which both the models and the side's coverage read: scored
+        # once here, before the side is forked, not once in each process
+        score_forms(ds)
     side = _SideParts(ds, ms, fork=fork)
     with side:
         # ---- teaching quality ---------------------------------------------------
