@@ -754,11 +754,12 @@ def _fit_models(forms: pd.DataFrame, dims: list[str], names: dict[str, str],
 
     The other dimensions start from the first model's variance parameters
     (:func:`_warm_start`), which finds the same optimum sooner. Once the first
-    model's engine fit is done, its
-    mixed-model equations and the other dimensions' fits run side by side in
-    two threads (the engine's likelihood evaluations and SuperLU release the
-    GIL, so two threads use two cores without copying the data). Each fit is
-    a full REML fit to its own optimum.
+    model's engine fit is done, the other dimensions' fits and every model's
+    mixed-model equations run in two threads (the engine's likelihood
+    evaluations and the dense factorisations release the GIL, so two threads
+    use two cores without copying the data): the fits first, each model's
+    equations queued as its fit ends. Each fit is a full REML fit to its own
+    optimum.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -773,15 +774,16 @@ def _fit_models(forms: pd.DataFrame, dims: list[str], names: dict[str, str],
             out.update({d: _finish(forms, _engine_fit(forms, specs[d], start), names)
                         for d in rest})
             return {d: out[d] for d in dims}
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        def one(dim: str) -> TeachingQualityModel:
-            return _finish(forms, _engine_fit(forms, specs[dim], start), names)
-
+        # the fits first (the longest pieces), then each model's equations as its fit
+        # ends: a fit left to the end would leave the other thread idle
         with one_blas_thread(), ThreadPoolExecutor(workers) as pool:
-            futures = {dim: pool.submit(one, dim) for dim in rest}
-            for dim, f in out_first.items():
-                futures[dim] = pool.submit(_finish, forms, f, names)
+            fits = {pool.submit(_engine_fit, forms, specs[dim], start): dim for dim in rest}
+            futures = {dim: pool.submit(_finish, forms, f, names)
+                       for dim, f in out_first.items()}
+            for done in as_completed(fits):
+                futures[fits[done]] = pool.submit(_finish, forms, done.result(), names)
             return {dim: futures[dim].result() for dim in dims}
 
 
