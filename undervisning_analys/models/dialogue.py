@@ -173,12 +173,12 @@ def rules_undervisning(ev: Evidence) -> list[dict[str, Any]]:
                     & ~idx["suppressed"].astype(bool)]
         last_term = shown.groupby("unit")["term"].agg(
             lambda s: max(s, key=schema.term_index))
-        for sid, part in school.groupby("unit"):
-            if sid not in last_term.index:
-                continue
+        # each school's rows of its latest shown term, selected once for all schools
+        latest = school[(school["term"] == school["unit"].map(last_term)).to_numpy(bool)]
+        for sid, part in latest.groupby("unit"):
             t1 = last_term[sid]
             gaps = []
-            for r in part[part["term"] == t1].itertuples(index=False):
+            for r in part.itertuples(index=False):
                 m = muni.get((t1, r.dimension))
                 if m is None or not np.isfinite(m) or not r.conf_high < m:
                     continue
@@ -254,15 +254,17 @@ def rules_samband(ev: Evidence) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if ev.quality_trends is None:
         return out
-    q = ev.quality_trends.set_index(ev.quality_trends["school_id"].astype(str))
+    # each school's quality trend as a dict, looked up per results row
+    q = dict(zip(ev.quality_trends["school_id"].astype(str).tolist(),
+                 ev.quality_trends.to_dict("records"), strict=True))
     for measure, tab in ev.results.items():
         unit, dec = result_unit(measure)
         name = _measure_name(measure)
         for r in tab[tab["component"] == "school_trend"].itertuples(index=False):
             sid = str(r.school_id)
-            if sid not in q.index or bool(q.loc[sid].get("suppressed", False)):
+            if sid not in q or bool(q[sid].get("suppressed", False)):
                 continue
-            qr = q.loc[sid]
+            qr = q[sid]
             sq = _excludes_zero(qr["conf_low"], qr["conf_high"])
             sr = _excludes_zero(r.conf_low, r.conf_high)
             if sq == 0 or sr == 0:
@@ -303,9 +305,15 @@ def rules_underlag_tunt(ev: Evidence) -> list[dict[str, Any]]:
     overall = idx[idx["level"] == "school"]
     if "dimension" in overall.columns:
         overall = overall[overall["dimension"] == "overall"]
-    for sid, part in overall.groupby("unit"):
-        shown = part[~part["suppressed"].astype(bool)]
-        if not len(shown):
+    # plain rows per school, in the order groupby("unit") gives them
+    by_unit: dict[Any, list[dict[str, Any]]] = {}
+    for rec in overall.to_dict("records"):
+        if not pd.isna(rec["unit"]):
+            by_unit.setdefault(rec["unit"], []).append(rec)
+    for sid in sorted(by_unit):
+        part = by_unit[sid]
+        shown = [rec for rec in part if not bool(rec["suppressed"])]
+        if not shown:
             out.append(_row(sid, "underlag_tunt", "index_saknas", 6,
                             "Underlaget räcker inte för att visa skolans index. Hur kan "
                             "lektionsbesöken planeras så att underlaget räcker för en egen "
@@ -315,13 +323,14 @@ def rules_underlag_tunt(ev: Evidence) -> list[dict[str, Any]]:
                             np.nan, "", ""))
             continue
         # a term of the newest school year below the floors
-        year_of = {t: schema.term_school_year(str(t)) for t in part["term"]}
+        year_of = {rec["term"]: schema.term_school_year(str(rec["term"])) for rec in part}
         last_year = max(year_of.values())
-        thin_terms = sorted((t for t in part.loc[part["suppressed"].astype(bool), "term"]
-                             if year_of[t] == last_year), key=schema.term_index)
+        thin_terms = sorted((rec["term"] for rec in part
+                             if bool(rec["suppressed"]) and year_of[rec["term"]] == last_year),
+                            key=schema.term_index)
         if thin_terms:
             newest = thin_terms[0]
-            nr = part[part["term"] == newest].iloc[0]
+            nr = next(rec for rec in part if rec["term"] == newest)
             n_obs = float(nr.get("n_obs", np.nan))
             out.append(_row(sid, "underlag_tunt", "termin_under_golv", 7,
                             "Hur kan lektionsbesöken planeras så att underlaget räcker för "
@@ -329,8 +338,8 @@ def rules_underlag_tunt(ev: Evidence) -> list[dict[str, Any]]:
                             f"Under {newest} observerades för få lektioner eller lärare för att "
                             "visa ett index (minst 5 lektioner hos minst 3 lärare).", "overall",
                             n_obs, np.nan, np.nan, "observerade lektioner", str(newest)))
-        last = max(shown["term"], key=schema.term_index)
-        r = shown[shown["term"] == last].iloc[0]
+        last = max((rec["term"] for rec in shown), key=schema.term_index)
+        r = next(rec for rec in shown if rec["term"] == last)
         rel = float(r.get("reliability", np.nan))
         if np.isfinite(rel) and rel < LOW_RELIABILITY:
             out.append(_row(sid, "underlag_tunt", "reliabilitet_lag", 5,
