@@ -310,20 +310,37 @@ def _result_kind(df: pd.DataFrame, kind: str) -> np.ndarray:
     return np.full(len(df), _RANK.get(kind, _RANK["other"]))
 
 
-def _same_report(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> bool:
-    ka = a[keys].astype(str).drop_duplicates()
-    kb = b[keys].astype(str).drop_duplicates()
-    return len(ka) == len(kb) and ka.merge(kb, how="inner").shape[0] == len(ka)
+class _Keys:
+    """A table's distinct key rows (as text), and each key column's set of values."""
+
+    def __init__(self, df: pd.DataFrame, keys: list[str]) -> None:
+        self.rows = df[keys].astype(str).drop_duplicates()
+        self.values = [frozenset(self.rows[k].tolist()) for k in keys]
+
+
+def _same_report(a: _Keys, b: _Keys) -> bool:
+    """The same distinct key rows: compared column by column first (a table of other
+    school years differs there at once), then row by row."""
+    if len(a.rows) != len(b.rows) or a.values != b.values:
+        return False
+    return a.rows.merge(b.rows, how="inner").shape[0] == len(a.rows)
 
 
 def _drop_duplicate_sources(r: _Reading, table: str, keys: list[str]) -> None:
     """The same report as CSV and XLSX (or saved twice under other names): keep one."""
     items = r.tables[table]
     keep: list[tuple[pd.DataFrame, Path | None, str]] = []
+    key_of: dict[int, _Keys] = {}  # by id(): every table here is alive until the end
+
+    def keyset(df: pd.DataFrame) -> _Keys:
+        if id(df) not in key_of:
+            key_of[id(df)] = _Keys(df, keys)
+        return key_of[id(df)]
+
     for df, p, kind in items:
         twin = next((k for k in keep if len(df) and k[2] == kind
                      and k[0].attrs.get("report") == df.attrs.get("report")
-                     and _same_report(k[0], df, keys)), None)
+                     and _same_report(keyset(k[0]), keyset(df))), None)
         if twin is not None:
             src, kept = (r.rel(p) if p else "?"), (r.rel(twin[1]) if twin[1] else "?")
             r.checks.append(f"Dubblett: {src} innehåller samma rapport som {kept} (samma "
