@@ -46,6 +46,16 @@ def not_read(ds) -> dict[str, str]:
     return {p.path: "; ".join(p.notes) for p in ds.provenance if p.loader == NOT_READ}
 
 
+def unknown_school_in_export(d: Path) -> None:
+    """A school code outside the register on the observation export's second form."""
+    p = d / "observationer.csv"
+    lines = p.read_text(encoding="utf-8-sig").splitlines()
+    cells = lines[2].split(",")
+    cells[3] = "99999999"
+    lines[2] = ",".join(cells)
+    p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out = capsys.readouterr()
@@ -143,12 +153,7 @@ def test_the_register_is_still_required(small, tmp_path):
 
 def test_own_files_still_stop_with_their_row(small, tmp_path):
     d = copy(small, tmp_path / "mapp")
-    p = d / "observationer.csv"
-    lines = p.read_text(encoding="utf-8-sig").splitlines()
-    cells = lines[2].split(",")
-    cells[3] = "99999999"
-    lines[2] = ",".join(cells)
-    p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    unknown_school_in_export(d)
     with pytest.raises(UnknownSchoolError, match="99999999"):
         load_folder(d)
 
@@ -189,12 +194,7 @@ def test_files_read_beside_the_export_give_the_same_dataset(small, tmp_path, mon
 def test_an_error_in_the_export_is_raised_while_the_rest_is_read_beside(small, tmp_path,
                                                                          monkeypatch):
     d = copy(small, tmp_path / "mapp")
-    p = d / "observationer.csv"
-    lines = p.read_text(encoding="utf-8-sig").splitlines()
-    cells = lines[2].split(",")
-    cells[3] = "99999999"
-    lines[2] = ",".join(cells)
-    p.write_text("\ufeff" + "\n".join(lines) + "\n", encoding="utf-8")
+    unknown_school_in_export(d)
     monkeypatch.setattr(folder_mod, "_FORK_BYTES", 0)
     monkeypatch.setattr(folder_mod, "Beside", _Spy)
     _Spy.forked_any.clear()

@@ -623,6 +623,46 @@ def test_charts_ticks_and_svg():
     assert charts.sv_tick(-0.5, 1) == "−0,5"
 
 
+def test_context_records_are_the_rows_a_filter_gives(small):
+    _ds, ctx = small
+    q = ctx.table("quality")
+    sid = str(q.loc[q["level"] == "school", "unit"].iloc[0])
+    want = q[(q["unit"].astype(str) == sid) & (q["level"] == "school")]
+    got = ctx.records("quality", unit=sid, level="school")
+    assert len(got) == len(want) > 0
+    assert [str(r) for r in got] == [str(r) for r in want.to_dict("records")]
+    assert ctx.records("quality", unit="finns inte") == []
+    assert ctx.records("ingen tabell", unit=sid) == []
+    assert ctx.records("quality", ingen_kolumn=sid) == []
+
+
+def test_charts_draw_the_same_from_rows_as_from_a_table(small):
+    from undervisning_analys.report import charts
+
+    _ds, ctx = small
+    q, cov = ctx.table("quality"), ctx.table("coverage")
+    muni = str(q.loc[q["level"] == "municipality", "unit"].iloc[0])
+    for sid in ctx.school_ids()[:3]:
+        rows = ctx.records("quality", unit=sid, level="school") + ctx.records(
+            "quality", unit=muni)
+        table = q[((q["unit"].astype(str) == sid) & (q["level"] == "school"))
+                  | (q["unit"].astype(str) == muni)]
+        assert charts.quality_panels(rows, sid, ctx.dimensions, municipality_unit=muni) == \
+            charts.quality_panels(table, sid, ctx.dimensions, municipality_unit=muni)
+        assert charts.coverage_bars(ctx.records("coverage", school_id=sid), sid) == \
+            charts.coverage_bars(cov, sid)
+        m = ctx.measures[0]
+        res = ctx.table(f"results:{m}")
+        assert charts.results_panels({m: ctx.records(f"results:{m}", school_id=sid)}, sid) == \
+            charts.results_panels({m: res[res["school_id"].astype(str) == sid]}, sid)
+    g = ctx.table("growth")
+    both = g[g["component"] == "school_trend"][["school_id", "estimate", "se"]].rename(
+        columns={"estimate": "x", "se": "x_se"}).assign(y=lambda d: d["x"] * 0.5 + 0.1)
+    sid = ctx.school_ids()[0]
+    assert charts.progressions(charts.points(both, x="x", y="y", x_se="x_se"), sid) == \
+        charts.progressions(both, sid, x="x", y="y", x_se="x_se") != ""
+
+
 @pytest.mark.slow
 def test_sample_school_report_shows_provenance(tmp_path):
     ds = ua.load_sample()

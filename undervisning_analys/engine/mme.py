@@ -95,15 +95,6 @@ class _Positions:
         group, level, term = key
         return self._group(group).get((level, term), default)
 
-    def __getitem__(self, key: tuple[str, str, str]) -> int:
-        found = self.get(key)
-        if found is None:
-            raise KeyError(key)
-        return found
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, tuple) and len(key) == 3 and self.get(key) is not None
-
 
 class MixedModelEquations:
     """Henderson's mixed-model equations in the relative-factor form (module doc)."""

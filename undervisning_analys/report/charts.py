@@ -390,8 +390,9 @@ def results_panels(adj_by_measure: Mapping[str, Rows], school_id: str,
         # plain rows, not DataFrame filters (a few per school and measure)
         adj = adj_by_measure[m]
         mm = municipality.get(m) if municipality else None
-        mrows: list[Mapping[str, Any]] = ([] if mm is None else mm.to_dict("records") if isinstance(mm, pd.DataFrame)
-                 else list(mm))
+        mrows: list[Mapping[str, Any]] = (
+            [] if mm is None else mm.to_dict("records") if isinstance(mm, pd.DataFrame)
+            else list(mm))
         d = [r for r in _records(adj) if str(r["school_id"]) == school_id]
         years = sorted({str(r["school_year"]) for r in d}
                        | {str(r["school_year"]) for r in mrows})

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy, schema
+from .._beside import Beside
 from .._format import swedish_key
 from ..dataset import Dataset
 from ..errors import UAError
@@ -534,16 +535,13 @@ def _observed_parts(ds: Dataset) -> _Part:
 
 
 _SideOut = tuple[_Part | None, _Part, list[tuple[str, type[Warning], str, int]]]
-_SIDE: tuple[Dataset, Sequence[str]] | None = None
 
 
-def _side_parts() -> _SideOut:
+def _side_parts(ds: Dataset, ms: Sequence[str]) -> _SideOut:
     """The parts of the context that need no teaching-quality model, with the warnings
     they raised (run in a forked process by :class:`_SideParts`, or in turn)."""
     import warnings
 
-    assert _SIDE is not None
-    ds, ms = _SIDE
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         observed = _observed_parts(ds) if len(ds.observations) else None
@@ -552,60 +550,25 @@ def _side_parts() -> _SideOut:
                                for w in caught]
 
 
-class _Done:
-    """A finished job (the interface of ``AsyncResult.get``)."""
-
-    def __init__(self, out: _SideOut) -> None:
-        self._value = out
-
-    def get(self) -> _SideOut:
-        return self._value
-
-
-class _SideParts:
+class _SideParts(Beside[_SideOut]):
     """:func:`_side_parts` in one forked process, started on entering the ``with`` block
-    (computed in this process instead where processes cannot be forked). ``result()``
-    waits for it once and raises its warnings here, where the context records them."""
+    (computed in this process instead where processes cannot be forked, see
+    :class:`~undervisning_analys._beside.Beside`). ``result()`` waits for it once and
+    raises its warnings here, where the context records them."""
 
     def __init__(self, ds: Dataset, ms: Sequence[str], fork: bool = True) -> None:
-        self._args = (ds, ms)
-        self._fork = fork
-        self._pool: Any = None
-        self._job: Any = None
-        self._out: _SideOut | None = None
-
-    def __enter__(self) -> _SideParts:
-        import multiprocessing as mp
-
-        global _SIDE
-        _SIDE = self._args  # read by the forked process (copied at the fork)
-        if (self._fork and "fork" in mp.get_all_start_methods()
-                and not mp.current_process().daemon):
-            self._pool = mp.get_context("fork").Pool(1)
-            self._job = self._pool.apply_async(_side_parts)
-        else:  # one process asked for, no fork here, or inside a worker process: in turn
-            out = _side_parts()
-            self._job = _Done(out)
-        return self
+        super().__init__(lambda: _side_parts(ds, ms), fork=fork)
+        self._raised = False
 
     def result(self) -> tuple[_Part | None, _Part]:
         import warnings
 
-        if self._out is None:
-            self._out = self._job.get()
-            for message, category, filename, lineno in self._out[2]:
+        observed, results, caught = self.get()
+        if not self._raised:
+            self._raised = True
+            for message, category, filename, lineno in caught:
                 warnings.warn_explicit(message, category, filename, lineno)
-        return self._out[0], self._out[1]
-
-    def __exit__(self, *exc: Any) -> None:
-        global _SIDE
-        if self._pool is not None:
-            if any(exc):
-                self._pool.terminate()
-            else:
-                self._pool.close()
-            self._pool.join()
-        _SIDE = None
+        return observed, results
 
 
 def _results_parts(ds: Dataset, ms: Sequence[str]) -> _Part:
